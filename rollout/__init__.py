@@ -1,0 +1,3 @@
+"""Rollouts across platform revisions (Cloud Run, local processes)."""
+
+from __future__ import annotations

@@ -1,0 +1,142 @@
+"""The one error hierarchy of tether.
+
+    TetherError
+    ├── ConfigurationError          bad settings or arguments; the message says what to change
+    ├── NotInWorkflowError          a workflow-only call made outside a workflow
+    ├── SerializationError          a value that cannot be stored as JSON
+    ├── WorkflowNotFoundError
+    ├── WorkflowConflictError       same workflow id reused for a different workflow
+    ├── NondeterminismError         recorded history does not match what the code does
+    ├── SchemaError                 database schema missing, too old, or too new for this code
+    ├── WorkflowFailedError         result() of a workflow that ended in ERROR without a known type
+    ├── WorkflowCancelledError      result() of a cancelled workflow
+    ├── WorkflowParkedError         result() of a workflow parked for a fix
+    ├── ResultTimeoutError          result()/get_event()/recv() waited longer than asked
+    └── StoredError                 a step/workflow exception whose type could not be rebuilt
+
+    WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
+    ├── CancelledInterrupt          the workflow was cancelled; stop at this boundary
+    ├── LeaseLostInterrupt          another executor holds the workflow now; stop writing
+    └── DrainingInterrupt           this executor is shutting down; leave the workflow to a peer
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TetherError(Exception):
+    """Base class of every error tether raises on purpose."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.__class__.__name__).strip())
+
+
+class ConfigurationError(TetherError):
+    """Invalid configuration or arguments."""
+
+
+class NotInWorkflowError(TetherError):
+    """This call only works inside a running workflow."""
+
+
+class SerializationError(TetherError):
+    """A value could not be serialized to JSON."""
+
+
+class WorkflowNotFoundError(TetherError):
+    """No workflow with this id exists in this app."""
+
+
+class WorkflowConflictError(TetherError):
+    """A workflow id was reused for a different workflow function."""
+
+
+class SchemaError(TetherError):
+    """The database schema is missing, too old or too new for this code."""
+
+
+class ResultTimeoutError(TetherError, TimeoutError):
+    """Waited longer than the given timeout."""
+
+
+class WorkflowFailedError(TetherError):
+    """The workflow ended in ERROR."""
+
+
+class WorkflowCancelledError(TetherError):
+    """The workflow was cancelled."""
+
+
+class WorkflowParkedError(TetherError):
+    """The workflow is parked until its code is fixed; see its error, then resume it."""
+
+
+class StoredError(TetherError):
+    """An exception recorded in history whose original type could not be rebuilt here."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        self.original_message = message
+        super().__init__(f"{type_name}: {message}")
+
+
+class NondeterminismError(TetherError):
+    """Recorded history does not match what the workflow code does at a position."""
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        position: int,
+        recorded: str,
+        requested: str,
+        nearest_patch: str | None = None,
+        recorded_version: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.position = position
+        self.recorded = recorded
+        self.requested = requested
+        self.nearest_patch = nearest_patch
+        self.recorded_version = recorded_version
+        self.detail = detail
+        patch = f"; nearest patch gate: {nearest_patch!r}" if nearest_patch else ""
+        version = f" (history written by version {recorded_version!r})" if recorded_version else ""
+        msg = (
+            f"workflow {workflow_id!r} diverged from its history at position {position}{version}: "
+            f"recorded {recorded}, the code asked for {requested}{patch}. "
+            "Guard the change with tether.patch(...), fork or migrate the workflow, or pin it "
+            "back to the version that started it; then resume it."
+        )
+        if detail:
+            msg += "\n" + detail
+        super().__init__(msg)
+
+    def to_fields(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "position": self.position,
+            "recorded": self.recorded,
+            "requested": self.requested,
+            "nearest_patch": self.nearest_patch,
+            "recorded_version": self.recorded_version,
+            "detail": self.detail,
+        }
+
+
+class WorkflowInterrupt(BaseException):  # noqa: N818 - control flow, not an error
+    """Stops a workflow run at a step boundary without recording anything."""
+
+
+class CancelledInterrupt(WorkflowInterrupt):
+    """The workflow was cancelled."""
+
+
+class LeaseLostInterrupt(WorkflowInterrupt):
+    """This executor no longer holds the workflow (another executor claimed it)."""
+
+
+class DrainingInterrupt(WorkflowInterrupt):
+    """This executor is shutting down; a peer will continue the workflow."""

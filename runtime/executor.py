@@ -1,0 +1,185 @@
+"""The executor loop: heartbeat, cancellation, recovery by claiming, graceful drain.
+
+An executor claims PENDING workflows of versions it can run whose holder is released,
+stopped or dead (heartbeat older than the lease timeout). Claims are atomic and bump the
+fencing epoch; each round takes a bounded share so that a fleet starting together splits
+the work instead of stampeding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from . import serialization
+from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
+from .leases import claim_share
+from .records import Status
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("tether.executor")
+
+
+class Executor:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stopped = False
+
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.engine.settings.lease_timeout * 1000)
+
+    def start(self) -> None:
+        e = self.engine
+        e.store.executors.register(
+            e.executor_id,
+            version=e.version,
+            runnable=e.runnable(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        self.recover(include_own=True)
+        self._thread = threading.Thread(target=self._run, name="tether-executor", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run a recovery round now (after a resume, say) instead of at the next tick."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        s = self.engine.settings
+        next_heartbeat = time.monotonic() + s.heartbeat_interval
+        # Jitter the first round so a fleet starting together does not query in lockstep.
+        next_recovery = time.monotonic() + random.uniform(0, s.recovery_interval)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_heartbeat:
+                    self.heartbeat()
+                    next_heartbeat = now + s.heartbeat_interval
+                if now >= next_recovery or self._wake.is_set():
+                    self._wake.clear()
+                    self.poll_cancellations()
+                    if not self.engine.draining:
+                        self.recover()
+                    next_recovery = now + s.recovery_interval
+            except Exception:  # noqa: BLE001 - keep the loop alive through database blips
+                log.exception("executor loop round failed; retrying")
+            wait = max(0.0, min(next_heartbeat, next_recovery) - time.monotonic())
+            self._wake.wait(wait)
+
+    def heartbeat(self) -> None:
+        e = self.engine
+        state = "DRAINING" if e.draining else "RUNNING"
+        if not e.store.executors.heartbeat(e.executor_id, state=state, runnable=e.runnable()):
+            e.store.executors.register(
+                e.executor_id, version=e.version, runnable=e.runnable(),
+                host=socket.gethostname(), pid=os.getpid(), state=state,
+            )
+
+    def poll_cancellations(self) -> None:
+        e = self.engine
+        ids = e.running_ids()
+        if not ids:
+            return
+        for wid, status in e.store.workflows.statuses(ids).items():
+            if status == Status.CANCELLED:
+                e.signal(wid, CancelledInterrupt)
+
+    def recover(self, *, include_own: bool = False) -> int:
+        """Claim a bounded share of workflows whose holder is gone; returns how many."""
+        e = self.engine
+        free = e.free_slots()
+        if free <= 0 or e.draining:
+            return 0
+        runnable = e.runnable()
+        store = e.store
+        candidates = store.executors.find_claimable(
+            runnable,
+            lease_timeout_ms=self._lease_ms,
+            limit=max(free, e.settings.claim_batch) * 4,
+            own_executor_id=e.executor_id if include_own else None,
+        )
+        candidates = [c for c in candidates if not e.is_local(c.workflow_id)]
+        if not candidates:
+            return 0
+        live = [
+            x for x in store.executors.list(self._lease_ms, include_stopped=False)
+            if set(x.runnable_versions) & set(runnable)
+        ]
+        want = claim_share(len(candidates), max(1, len(live)), free, e.settings.claim_batch)
+        random.shuffle(candidates)
+        claimed = 0
+        for c in candidates:
+            if claimed >= want:
+                break
+            if self._claim(c):
+                claimed += 1
+        if claimed:
+            log.info("executor %s claimed %d workflow(s)", e.executor_id, claimed)
+        return claimed
+
+    def _claim(self, c: object) -> bool:
+        e = self.engine
+        wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch  # type: ignore[attr-defined]
+        attempts = c.recovery_attempts + 1  # type: ignore[attr-defined]
+        wdef = e.registry.workflows.get(c.name)  # type: ignore[attr-defined]
+        limit = wdef.max_recovery_attempts if wdef else 50
+        store = e.store
+
+        def write(conn: object) -> bool:
+            if not store.executors.claim(conn, wid, old_holder=holder, old_epoch=epoch,  # type: ignore[arg-type]
+                                         me=e.executor_id):
+                return False
+            if attempts > limit:
+                err = TetherError(
+                    f"workflow {wid!r} was recovered {attempts - 1} times without finishing "
+                    f"(limit {limit}); inspect its steps, fix the cause, then resume it"
+                )
+                store.workflows.mark(conn, wid, status=Status.RECOVERY_EXHAUSTED,  # type: ignore[arg-type]
+                                     error_json=serialization.dumps(serialization.error_to_json(err)))
+                return False
+            return True
+
+        if not store.db.run_write(write):
+            return False
+        e.run_claimed(wid, epoch + 1)
+        return True
+
+    def drain(self, grace: float | None = None) -> int:
+        """Stop claiming, let steps in flight finish, release leases; returns leases released."""
+        e = self.engine
+        grace = e.settings.shutdown_grace if grace is None else grace
+        deadline = time.monotonic() + grace
+        e.draining = True
+        try:
+            e.store.executors.set_state(e.executor_id, "DRAINING")
+        except Exception:  # noqa: BLE001 - keep draining even if the database is flaky
+            log.exception("could not mark executor draining")
+        for wid in e.running_ids():
+            e.signal(wid, DrainingInterrupt)
+        while e.free_slots() < e.settings.max_workflows and time.monotonic() < deadline:
+            with e.changed:
+                e.changed.wait(0.05)
+        released = e.store.workflows.release_all(e.executor_id)
+        e.store.executors.set_state(e.executor_id, "STOPPED")
+        self.stop()
+        log.info("executor %s drained; released %d workflow(s)", e.executor_id, released)
+        return released
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.stopped = True
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

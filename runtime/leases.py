@@ -1,0 +1,34 @@
+"""Pure decisions about executors, leases and claims (no I/O; unit-tested directly)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+
+def is_alive(heartbeat_at: int, state: str, now: int, lease_timeout_ms: int) -> bool:
+    """An executor is alive while it heartbeats within the lease timeout and has not stopped."""
+    return state != "STOPPED" and now - heartbeat_at <= lease_timeout_ms
+
+
+def claim_share(claimable: int, live_peers: int, free_slots: int, max_batch: int) -> int:
+    """How many workflows one executor claims in one round.
+
+    Each live peer takes an equal share (rounded up) so that a fleet starting together
+    splits the work instead of one executor grabbing everything, bounded by this
+    executor's free capacity and a per-round cap.
+    """
+    if claimable <= 0 or free_slots <= 0:
+        return 0
+    share = math.ceil(claimable / max(1, live_peers))
+    return max(0, min(share, free_slots, max_batch))
+
+
+def orphaned_versions(
+    open_by_version: Mapping[str, int], live_runnable: Iterable[Iterable[str]]
+) -> dict[str, int]:
+    """Versions with open work that no live executor can run, with their open counts."""
+    runnable: set[str] = set()
+    for versions in live_runnable:
+        runnable.update(versions)
+    return {v: n for v, n in open_by_version.items() if n > 0 and v not in runnable}

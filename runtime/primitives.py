@@ -1,0 +1,271 @@
+"""Durable sleep, messages and events: operations recorded at positions like steps.
+
+Waits are durable: a sleep records its wake-up time, a recv with a timeout records its
+deadline, so a workflow recovered elsewhere waits only for what is left. Waiting wakes on
+local notifications at once and polls the database for work done by other processes.
+Operations that wait have an ``_async`` twin that reserves its position at call time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from . import serialization
+from .clock import now_ms
+from .context import WorkflowContext, current, maybe_current
+from .errors import ConfigurationError
+from .records import OperationRecord
+
+SLEEP, DEADLINE, SEND, RECV, SET_EVENT, GET_EVENT = (
+    "sleep", "deadline", "send", "recv", "set_event", "get_event",
+)
+_FOREVER = 10 * 365 * 24 * 3600.0
+
+
+def _sync_only(ctx: WorkflowContext, name: str) -> None:
+    if ctx.memo.get("is_async"):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise ConfigurationError(
+            f"tether.{name}() blocks; in an async workflow use `await tether.{name}_async(...)`"
+        )
+
+
+def _check_seconds(seconds: float | None, what: str) -> float:
+    if seconds is None:
+        return _FOREVER
+    if not isinstance(seconds, (int, float)) or seconds < 0 or seconds != seconds:
+        raise ConfigurationError(f"{what} must be a number of seconds >= 0, got {seconds!r}")
+    return float(seconds)
+
+
+def _deadline(ctx: WorkflowContext, name: str, seconds: float, kind: str = DEADLINE) -> int:
+    """Reserve a position holding an absolute wake-up time (recorded once, replayed after)."""
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, kind, name)
+    if rec is not None:
+        return int(serialization.loads(rec.output))
+    ctx.check_interrupt()
+    wake_at = now_ms() + int(seconds * 1000)
+    ctx.record(OperationRecord(pos, kind, name, output=str(wake_at)))
+    return wake_at
+
+
+def _wait(ctx: WorkflowContext, until_ms: int, poll: float) -> None:
+    engine = ctx.engine
+    with engine.changed:
+        left = (until_ms - now_ms()) / 1000
+        if left > 0 and not ctx.interrupt.is_set():
+            engine.changed.wait(min(left, poll))
+    ctx.check_interrupt()
+
+
+async def _await(ctx: WorkflowContext, until_ms: int, poll: float) -> None:
+    left = (until_ms - now_ms()) / 1000
+    step = 0.02
+    end = time.monotonic() + min(max(left, 0), poll)
+    while time.monotonic() < end and not ctx.interrupt.is_set():
+        await asyncio.sleep(min(step, end - time.monotonic()))
+    ctx.check_interrupt()
+
+
+# -- sleep ------------------------------------------------------------------------------------
+
+
+def sleep(seconds: float) -> None:
+    """Durable sleep: survives restarts and wakes at the recorded time."""
+    ctx = current("tether.sleep()")
+    _sync_only(ctx, "sleep")
+    wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep()"), kind=SLEEP)
+    while now_ms() < wake_at:
+        _wait(ctx, wake_at, 3600.0)
+
+
+def sleep_async(seconds: float) -> Awaitable[None]:
+    ctx = current("tether.sleep_async()")
+    wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep_async()"), kind=SLEEP)
+
+    async def run() -> None:
+        while now_ms() < wake_at:
+            await _await(ctx, wake_at, 3600.0)
+
+    return run()
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _topic(topic: str | None) -> str:
+    if topic is not None and (not isinstance(topic, str) or len(topic) > 255):
+        raise ConfigurationError("topic must be a string of at most 255 characters or None")
+    return topic or ""
+
+
+def send(dest_id: str, message: Any, topic: str | None = None) -> None:
+    """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay)."""
+    ctx = maybe_current()
+    t = _topic(topic)
+    if ctx is None:
+        raise ConfigurationError("tether.send() outside a workflow: use app.send(...)")
+    pos = ctx.reserve()
+    if ctx.replay_or_none(pos, SEND, t) is not None:
+        return
+    ctx.check_interrupt()
+    payload = serialization.dumps(message, f"workflow {ctx.workflow_id!r} send to {dest_id!r}")
+    store = ctx.engine.store.messages
+    ctx.record(
+        OperationRecord(pos, SEND, t, output=json.dumps(dest_id)),
+        lambda conn: store.send(conn, dest_id, t, payload),
+    )
+    ctx.engine.notify()
+
+
+def _consume(ctx: WorkflowContext, pos: int, t: str) -> tuple[bool, Any]:
+    engine = ctx.engine
+    store = engine.store.messages
+    if not store.has_message(ctx.workflow_id, t):
+        return False, None
+    got: dict[str, Any] = {}
+
+    def write(conn: Connection) -> bool:
+        row = store.peek_oldest(conn, ctx.workflow_id, t)
+        if row is None:
+            return True  # someone else consumed it; nothing written
+        got["payload"] = row.payload
+        ok = engine.store.operations.record(
+            conn,
+            ctx.fence,
+            OperationRecord(pos, RECV, t, output=row.payload),
+            version=engine.version,
+            then=lambda c: store.delete(c, row.id),
+        )
+        return ok
+
+    if not engine.store.db.run_write(write):
+        engine._fenced_out(ctx)
+    if "payload" not in got:
+        return False, None
+    return True, serialization.loads(got["payload"])
+
+
+def _timeout_record(ctx: WorkflowContext, pos: int, t: str) -> None:
+    ctx.record(OperationRecord(pos, RECV, t, output=None))
+
+
+def recv(topic: str | None = None, timeout: float | None = None) -> Any:
+    """Receive the oldest message sent to this workflow on ``topic``; None on timeout."""
+    ctx = current("tether.recv()")
+    _sync_only(ctx, "recv")
+    t = _topic(topic)
+    until = _deadline(ctx, f"recv:{t}", _check_seconds(timeout, "recv() timeout"))
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, RECV, t)
+    if rec is not None:
+        return serialization.loads(rec.output)
+    poll = ctx.engine.settings.poll_interval
+    while True:
+        ctx.check_interrupt()
+        found, value = _consume(ctx, pos, t)
+        if found:
+            return value
+        if now_ms() >= until:
+            _timeout_record(ctx, pos, t)
+            return None
+        _wait(ctx, until, poll)
+
+
+def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
+    ctx = current("tether.recv_async()")
+    t = _topic(topic)
+    until = _deadline(ctx, f"recv:{t}", _check_seconds(timeout, "recv_async() timeout"))
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, RECV, t)
+
+    async def run() -> Any:
+        if rec is not None:
+            return serialization.loads(rec.output)
+        poll = ctx.engine.settings.poll_interval
+        while True:
+            ctx.check_interrupt()
+            found, value = await ctx.engine.in_io(lambda: _consume(ctx, pos, t))
+            if found:
+                return value
+            if now_ms() >= until:
+                await ctx.engine.in_io(lambda: _timeout_record(ctx, pos, t))
+                return None
+            await _await(ctx, until, poll)
+
+    return run()
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def _key(key: str) -> str:
+    if not isinstance(key, str) or not key or len(key) > 255:
+        raise ConfigurationError(f"event key must be a non-empty string (<= 255 chars), got {key!r}")
+    return key
+
+
+def set_event(key: str, value: Any) -> None:
+    """Publish ``value`` under ``key`` for this workflow (readable with app.get_event)."""
+    ctx = current("tether.set_event()")
+    k = _key(key)
+    pos = ctx.reserve()
+    if ctx.replay_or_none(pos, SET_EVENT, k) is not None:
+        return
+    ctx.check_interrupt()
+    value_json = serialization.dumps(value, f"workflow {ctx.workflow_id!r} event {k!r}")
+    store = ctx.engine.store.messages
+    ctx.record(
+        OperationRecord(pos, SET_EVENT, k, output=value_json),
+        lambda conn: store.set_event(conn, ctx.workflow_id, k, value_json),
+    )
+    ctx.engine.notify()
+
+
+def wait_event(engine: Any, workflow_id: str, key: str, timeout: float | None) -> tuple[bool, Any]:
+    """Poll for an event outside workflow context: (found, value)."""
+    k = _key(key)
+    deadline = time.monotonic() + _check_seconds(timeout, "get_event() timeout")
+    poll = 0.005
+    while True:
+        generation = engine.generation
+        value_json = engine.store.messages.get_event(workflow_id, k)
+        if value_json is not None:
+            return True, serialization.loads(value_json)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False, None
+        with engine.changed:
+            if engine.generation == generation:
+                engine.changed.wait(min(poll, left))
+        poll = min(poll * 2, engine.settings.poll_interval)
+
+
+def get_event(engine: Any, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+    """The event's value, or None after ``timeout`` seconds.
+
+    Inside a workflow the value read is recorded, so replay sees the same value.
+    """
+    ctx = maybe_current()
+    if ctx is None:
+        return wait_event(engine, workflow_id, key, timeout)[1]
+    _sync_only(ctx, "get_event")
+    name = f"{workflow_id}:{key}"
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, GET_EVENT, name)
+    if rec is not None:
+        return serialization.loads(rec.output)
+    found, value = wait_event(engine, workflow_id, key, timeout)
+    output = serialization.dumps(value, "event") if found else None
+    ctx.record(OperationRecord(pos, GET_EVENT, name, output=output))
+    return value

@@ -1,0 +1,179 @@
+"""Registration of workflow and step functions, and the wrappers users call.
+
+Each function is classified once, at registration, as sync or async; the wrapper routes
+the call to the engine (durably) or, outside a workflow, runs a step as a plain call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:<>\-]{0,254}$")
+
+
+def default_name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}".removeprefix("__main__.")
+
+
+def _check_name(name: str, what: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigurationError(
+            f"invalid {what} name {name!r}: use 1-255 characters, letters, digits, '_', '.', "
+            "'-', ':' (starting with a letter or '_')"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class StepDef:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    retries: int = 0
+    backoff: float = 2.0
+    interval: float = 1.0
+    max_interval: float = 60.0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based): exponential backoff."""
+        return min(self.max_interval, self.interval * (self.backoff ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    max_recovery_attempts: int = 50
+    source: str = field(default="", repr=False)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.workflows: dict[str, WorkflowDef] = {}
+        self.steps: dict[str, StepDef] = {}
+        self.engine: Engine | None = None
+        self._frozen = False
+
+    def workflow_def(self, fn_or_name: Any) -> WorkflowDef:
+        if isinstance(fn_or_name, str):
+            name = fn_or_name
+        else:
+            name = getattr(fn_or_name, "__tether_workflow__", None)
+            if name is None:
+                raise ConfigurationError(
+                    f"{fn_or_name!r} is not a registered workflow: decorate it with @app.workflow()"
+                )
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no workflow named {name!r} is registered in this app; registered: "
+                f"{sorted(self.workflows) or 'none'}"
+            ) from None
+
+    def add_workflow(
+        self, fn: Callable[..., Any], *, name: str | None, max_recovery_attempts: int
+    ) -> Callable[..., Any]:
+        wname = _check_name(name or default_name(fn), "workflow")
+        if wname in self.workflows and self.workflows[wname].fn is not fn:
+            raise ConfigurationError(
+                f"two different functions are registered as workflow {wname!r}: "
+                "give one of them name=..."
+            )
+        if max_recovery_attempts < 1:
+            raise ConfigurationError("max_recovery_attempts must be at least 1")
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            source = wname
+        wdef = WorkflowDef(
+            name=wname,
+            fn=fn,
+            is_async=inspect.iscoroutinefunction(fn),
+            max_recovery_attempts=max_recovery_attempts,
+            source=source,
+        )
+        self.workflows[wname] = wdef
+        registry = self
+
+        if wdef.is_async:
+
+            @functools.wraps(fn)
+            def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return registry.require_engine().call_async(wdef, args, kwargs)
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+
+            @functools.wraps(fn)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return registry.require_engine().call(wdef, args, kwargs)
+
+            wrapper = sync_wrapper
+        wrapper.__tether_workflow__ = wname  # type: ignore[attr-defined]
+        return wrapper
+
+    def add_step(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None,
+        retries: int,
+        backoff: float,
+        interval: float,
+        max_interval: float,
+        retry_on: tuple[type[BaseException], ...],
+    ) -> Callable[..., Any]:
+        sname = _check_name(name or default_name(fn), "step")
+        if retries < 0 or backoff < 1.0 or interval < 0 or max_interval < interval:
+            raise ConfigurationError(
+                f"step {sname!r}: need retries >= 0, backoff >= 1.0, 0 <= interval <= "
+                f"max_interval (got retries={retries}, backoff={backoff}, "
+                f"interval={interval}, max_interval={max_interval})"
+            )
+        sdef = StepDef(
+            name=sname,
+            fn=fn,
+            is_async=inspect.iscoroutinefunction(fn),
+            retries=retries,
+            backoff=backoff,
+            interval=interval,
+            max_interval=max_interval,
+            retry_on=retry_on,
+        )
+        self.steps[sname] = sdef
+        registry = self
+
+        if sdef.is_async:
+
+            @functools.wraps(fn)
+            def async_step(*args: Any, **kwargs: Any) -> Any:
+                return registry.require_engine().steps.call_async(sdef, args, kwargs)
+
+            wrapper: Callable[..., Any] = async_step
+        else:
+
+            @functools.wraps(fn)
+            def sync_step(*args: Any, **kwargs: Any) -> Any:
+                return registry.require_engine().steps.call(sdef, args, kwargs)
+
+            wrapper = sync_step
+        wrapper.__tether_step__ = sname  # type: ignore[attr-defined]
+        return wrapper
+
+    def require_engine(self) -> Engine:
+        if self.engine is None:
+            raise ConfigurationError("the app has no engine yet: construct Tether(...) first")
+        return self.engine

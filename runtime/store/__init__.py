@@ -1,0 +1,34 @@
+"""The durable store: one module per concern, composed by :class:`Store`."""
+
+from __future__ import annotations
+
+from . import migrate as migrations
+from .database import Database, normalize_url, redact
+from .executors import ExecutorStore
+from .messages import MessageStore
+from .operations import Fence, OperationStore
+from .workflows import WorkflowStore
+
+
+class Store:
+    """Everything the runtime persists, for one app in one database."""
+
+    def __init__(self, database_url: str, app_name: str, *, pool_size: int = 10) -> None:
+        self.db = Database(database_url, pool_size=pool_size)
+        self.app_name = app_name
+        self.workflows = WorkflowStore(self.db, app_name)
+        self.operations = OperationStore(self.db, app_name)
+        self.executors = ExecutorStore(self.db, app_name)
+        self.messages = MessageStore(self.db, app_name)
+
+    def migrate(self) -> list[int]:
+        return migrations.migrate(self.db)
+
+    def check_schema(self) -> int:
+        return migrations.check(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+__all__ = ["Database", "Fence", "Store", "normalize_url", "redact"]

@@ -1,0 +1,178 @@
+"""Executor rows (heartbeats) and the claiming of workflows whose holder is gone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..clock import now_ms
+from ..leases import is_alive
+from ..records import ExecutorRecord, Status
+from .database import Database
+from .schema import executors as X
+from .schema import workflows as W
+
+
+class ExecutorStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+
+    def register(
+        self,
+        executor_id: str,
+        *,
+        version: str,
+        runnable: Iterable[str],
+        host: str | None,
+        pid: int | None,
+        state: str = "RUNNING",
+    ) -> None:
+        now = now_ms()
+        stmt = self._insert(X).values(
+            app_name=self.app,
+            executor_id=executor_id,
+            version=version,
+            runnable_versions=json.dumps(sorted(set(runnable))),
+            state=state,
+            host=host,
+            pid=pid,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["app_name", "executor_id"],
+            set_={
+                "version": stmt.excluded.version,
+                "runnable_versions": stmt.excluded.runnable_versions,
+                "state": stmt.excluded.state,
+                "host": stmt.excluded.host,
+                "pid": stmt.excluded.pid,
+                "started_at": stmt.excluded.started_at,
+                "heartbeat_at": stmt.excluded.heartbeat_at,
+            },
+        )
+        with self.db.write() as conn:
+            conn.execute(stmt)
+
+    def heartbeat(self, executor_id: str, *, state: str, runnable: Iterable[str]) -> bool:
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(X)
+                .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
+                .values(
+                    heartbeat_at=now_ms(),
+                    state=state,
+                    runnable_versions=json.dumps(sorted(set(runnable))),
+                )
+            )
+            return res.rowcount == 1
+
+    def set_state(self, executor_id: str, state: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(X)
+                .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
+                .values(state=state, heartbeat_at=now_ms())
+            )
+
+    def list(self, lease_timeout_ms: int, *, include_stopped: bool = True) -> list[ExecutorRecord]:
+        now = now_ms()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(X).where(X.c.app_name == self.app).order_by(X.c.started_at.desc())
+            ).all()
+        out = []
+        for r in rows:
+            alive = is_alive(r.heartbeat_at, r.state, now, lease_timeout_ms)
+            if not include_stopped and not alive:
+                continue
+            out.append(
+                ExecutorRecord(
+                    executor_id=r.executor_id,
+                    version=r.version,
+                    runnable_versions=tuple(json.loads(r.runnable_versions)),
+                    state=r.state,
+                    host=r.host,
+                    pid=r.pid,
+                    started_at=r.started_at,
+                    heartbeat_at=r.heartbeat_at,
+                    alive=alive,
+                )
+            )
+        return out
+
+    def find_claimable(
+        self,
+        runnable: Iterable[str],
+        *,
+        lease_timeout_ms: int,
+        limit: int,
+        own_executor_id: str | None = None,
+    ) -> list[Any]:
+        """PENDING workflows of runnable versions whose holder is released, stopped or dead.
+
+        ``own_executor_id`` adds this executor's own rows, left by an earlier process that
+        used the same executor id (a fixed id, or a restarted Cloud Run instance).
+        """
+        cutoff = now_ms() - lease_timeout_ms
+        holder_gone = or_(
+            W.c.executor_id.is_(None),
+            X.c.executor_id.is_(None),
+            X.c.heartbeat_at < cutoff,
+            X.c.state == "STOPPED",
+        )
+        if own_executor_id is not None:
+            holder_gone = or_(holder_gone, W.c.executor_id == own_executor_id)
+        stmt = (
+            select(
+                W.c.workflow_id,
+                W.c.executor_id,
+                W.c.lease_epoch,
+                W.c.recovery_attempts,
+                W.c.name,
+            )
+            .select_from(
+                W.outerjoin(
+                    X, and_(X.c.app_name == W.c.app_name, X.c.executor_id == W.c.executor_id)
+                )
+            )
+            .where(
+                W.c.app_name == self.app,
+                W.c.status == Status.PENDING,
+                W.c.version.in_(sorted(set(runnable))),
+                holder_gone,
+            )
+            .order_by(W.c.updated_at)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return list(conn.execute(stmt).all())
+
+    def claim(
+        self, conn: Connection, workflow_id: str, *, old_holder: str | None, old_epoch: int, me: str
+    ) -> bool:
+        """Atomically take a workflow from its gone holder; bumps the fencing epoch."""
+        holder = W.c.executor_id.is_(None) if old_holder is None else W.c.executor_id == old_holder
+        res = conn.execute(
+            update(W)
+            .where(
+                W.c.app_name == self.app,
+                W.c.workflow_id == workflow_id,
+                W.c.status == Status.PENDING,
+                W.c.lease_epoch == old_epoch,
+                holder,
+            )
+            .values(
+                executor_id=me,
+                lease_epoch=W.c.lease_epoch + 1,
+                recovery_attempts=W.c.recovery_attempts + 1,
+                updated_at=now_ms(),
+            )
+        )
+        return res.rowcount == 1

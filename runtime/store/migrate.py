@@ -1,0 +1,115 @@
+"""Forward-only numbered migrations.
+
+A fresh database gets the current schema from ``schema.metadata`` and is stamped at the head
+revision; an existing one runs, in order, every migration module in ``migrations/`` numbered
+above its stamp (``0002_add_x.py`` defines ``upgrade(conn, dialect)``). A test checks that
+both paths produce the same schema. Runs under a lock (Postgres advisory lock, SQLite's
+writer lock) so a fleet starting together migrates once.
+
+Old and new code share the database during a rollout, so the database also records
+``min_code``: the oldest code revision that can still use it. Code older than that refuses
+to start with an explanation; code newer than the schema asks for ``tether migrate``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+from sqlalchemy import Connection, inspect, select, text
+
+from ..errors import SchemaError
+from . import migrations as _migrations_pkg
+from .database import Database
+from .schema import metadata, schema_info
+
+_LOCK_KEY = 0x7E7E_0001
+
+
+def _migrations() -> list[tuple[int, ModuleType]]:
+    found = []
+    for info in pkgutil.iter_modules(_migrations_pkg.__path__):
+        number, _, _ = info.name.partition("_")
+        if number.isdigit():
+            found.append((int(number), importlib.import_module(f"{_migrations_pkg.__name__}.{info.name}")))
+    return sorted(found, key=lambda x: x[0])
+
+
+def head() -> int:
+    """The schema revision this code writes (1 = the initial schema)."""
+    return max([1, *[n for n, _ in _migrations()]])
+
+
+def min_code_for(revision: int) -> int:
+    """Oldest code revision that can run on a schema at ``revision`` (from MIN_CODE)."""
+    required = 1
+    for number, module in _migrations():
+        if number <= revision:
+            required = max(required, getattr(module, "MIN_CODE", 1))
+    return required
+
+
+def _read(conn: Connection) -> dict[str, str]:
+    if not inspect(conn).has_table(schema_info.name):
+        return {}
+    return {r.key: r.value for r in conn.execute(select(schema_info.c.key, schema_info.c.value))}
+
+
+def _write(conn: Connection, key: str, value: str) -> None:
+    conn.execute(schema_info.delete().where(schema_info.c.key == key))
+    conn.execute(schema_info.insert().values(key=key, value=value))
+
+
+def current_revision(db: Database) -> int | None:
+    with db.read() as conn:
+        info = _read(conn)
+    return int(info["revision"]) if "revision" in info else None
+
+
+def migrate(db: Database) -> list[int]:
+    """Bring the schema to this code's head; returns the revisions applied."""
+    applied: list[int] = []
+    with db.write() as conn:
+        if not db.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        info = _read(conn)
+        if "revision" not in info:
+            metadata.create_all(conn)
+            _write(conn, "revision", str(head()))
+            _write(conn, "min_code", str(min_code_for(head())))
+            return [head()]
+        revision = int(info["revision"])
+        for number, module in _migrations():
+            if number > revision:
+                module.upgrade(conn, db.dialect)
+                applied.append(number)
+                revision = number
+        if applied:
+            _write(conn, "revision", str(revision))
+            _write(conn, "min_code", str(min_code_for(revision)))
+    return applied
+
+
+def check(db: Database) -> int:
+    """Refuse to run on a schema this code cannot use; returns the database's revision."""
+    with db.read() as conn:
+        info = _read(conn)
+    if "revision" not in info:
+        raise SchemaError(
+            "the tether tables do not exist in this database: run `tether migrate` "
+            "(or launch with migrate=True, the default)"
+        )
+    revision = int(info["revision"])
+    if revision < head():
+        raise SchemaError(
+            f"the database schema is at revision {revision} but this code needs {head()}: "
+            "run `tether migrate` (or launch with migrate=True)"
+        )
+    min_code = int(info.get("min_code", "1"))
+    if head() < min_code:
+        raise SchemaError(
+            f"the database schema (revision {revision}) no longer supports code at revision "
+            f"{head()} (it needs at least {min_code}): deploy a newer tether"
+        )
+    return revision

@@ -1,0 +1,127 @@
+"""Every table of tether on one MetaData, for SQLite and Postgres alike.
+
+Times are integer epoch milliseconds (portable, index-friendly, no timezone ambiguity).
+Values are JSON text. ``app_name`` leads every primary key and index so that several apps
+can share one database. New columns must be nullable or have a server default, so that
+older code keeps working on a newer schema during a rollout.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+ID = String(255)
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+workflows = Table(
+    "tether_workflows",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("workflow_id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("executor_id", String(128)),
+    # Fencing token: bumped on every change of holder; writes carry the epoch they hold.
+    Column("lease_epoch", Integer, nullable=False, server_default=text("0")),
+    Column("inputs", Text, nullable=False),
+    Column("output", Text),
+    Column("error", Text),
+    Column("parent_id", ID),
+    Column("parent_position", Integer),
+    Column("queue_name", String(128)),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("dedup_id", String(255)),
+    Column("partition_key", String(255)),
+    Column("not_before", BigInteger),
+    Column("recovery_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger),
+    Column("completed_at", BigInteger),
+    Index("ix_tether_wf_status_version", "app_name", "status", "version"),
+    Index("ix_tether_wf_version_created", "app_name", "version", "created_at"),
+    Index("ix_tether_wf_created", "app_name", "created_at"),
+    Index("ix_tether_wf_name_created", "app_name", "name", "created_at"),
+    Index("ix_tether_wf_executor_status", "app_name", "executor_id", "status"),
+    Index("ix_tether_wf_parent", "app_name", "parent_id"),
+    Index(
+        "ix_tether_wf_queue", "app_name", "queue_name", "status", "priority", "created_at"
+    ),
+    Index("uq_tether_wf_dedup", "app_name", "queue_name", "dedup_id", unique=True),
+)
+
+# One row per recorded operation (step, sleep, send, recv, event, child, patch marker, ...)
+operations = Table(
+    "tether_operations",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("workflow_id", ID, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("output", Text),
+    Column("error", Text),
+    Column("child_id", ID),
+    Column("version", String(128)),
+    Column("executor_id", String(128)),
+    Column("attempts", Integer, nullable=False, server_default=text("1")),
+    Column("started_at", BigInteger),
+    Column("completed_at", BigInteger, nullable=False),
+)
+
+messages = Table(
+    "tether_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_name", String(128), nullable=False),
+    Column("dest_id", ID, nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_tether_msg_dest", "app_name", "dest_id", "topic", "id"),
+)
+
+events = Table(
+    "tether_events",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("workflow_id", ID, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+executors = Table(
+    "tether_executors",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("executor_id", String(128), primary_key=True),
+    Column("version", String(128), nullable=False),
+    Column("runnable_versions", Text, nullable=False),  # JSON list
+    Column("state", String(16), nullable=False),  # RUNNING, DRAINING, STOPPED
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("started_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Index("ix_tether_exec_heartbeat", "app_name", "heartbeat_at"),
+)
+
+schema_info = Table(
+    "tether_schema",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)

@@ -1,0 +1,318 @@
+"""Workflow status rows: create (idempotently), read, list, complete, cancel, resume.
+
+Every write that a running workflow makes is fenced: it names the executor and lease epoch
+it holds, and matches no row once another executor has claimed the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .. import serialization
+from ..clock import now_ms
+from ..records import Status, WorkflowRecord
+from .database import Database
+from .schema import workflows as W
+
+_COLUMNS = [
+    W.c.workflow_id,
+    W.c.name,
+    W.c.status,
+    W.c.version,
+    W.c.executor_id,
+    W.c.lease_epoch,
+    W.c.inputs,
+    W.c.output,
+    W.c.error,
+    W.c.parent_id,
+    W.c.queue_name,
+    W.c.recovery_attempts,
+    W.c.created_at,
+    W.c.updated_at,
+    W.c.started_at,
+    W.c.completed_at,
+]
+
+
+def to_record(row: Any) -> WorkflowRecord:
+    return WorkflowRecord(
+        workflow_id=row.workflow_id,
+        name=row.name,
+        status=row.status,
+        version=row.version,
+        executor_id=row.executor_id,
+        lease_epoch=row.lease_epoch,
+        inputs=serialization.loads(row.inputs),
+        output=serialization.loads(row.output),
+        error=serialization.loads(row.error),
+        parent_id=row.parent_id,
+        queue_name=row.queue_name,
+        recovery_attempts=row.recovery_attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+class WorkflowStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+        self._insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(W)
+
+    def _pk(self, workflow_id: str) -> Any:
+        return and_(W.c.app_name == self.app, W.c.workflow_id == workflow_id)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    def insert(
+        self,
+        conn: Connection,
+        *,
+        workflow_id: str,
+        name: str,
+        inputs_json: str,
+        version: str,
+        status: str,
+        executor_id: str | None,
+        parent_id: str | None = None,
+        parent_position: int | None = None,
+        queue_name: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Insert the row unless the id exists; True when this call created it."""
+        now = now_ms()
+        values = {
+            "app_name": self.app,
+            "workflow_id": workflow_id,
+            "name": name,
+            "status": status,
+            "version": version,
+            "executor_id": executor_id,
+            "lease_epoch": 0,
+            "inputs": inputs_json,
+            "parent_id": parent_id,
+            "parent_position": parent_position,
+            "queue_name": queue_name,
+            "priority": 0,
+            "recovery_attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "started_at": now if status == Status.PENDING else None,
+        }
+        if extra:
+            values.update(extra)
+        stmt = (
+            self._insert.values(**values)
+            .on_conflict_do_nothing(index_elements=["app_name", "workflow_id"])
+            .returning(W.c.workflow_id)
+        )
+        # RETURNING, not rowcount: some drivers report -1 for INSERTs.
+        return conn.execute(stmt).first() is not None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, workflow_id: str, conn: Connection | None = None) -> WorkflowRecord | None:
+        stmt = select(*_COLUMNS).where(self._pk(workflow_id))
+        if conn is not None:
+            row = conn.execute(stmt).first()
+        else:
+            with self.db.read() as c:
+                row = c.execute(stmt).first()
+        return to_record(row) if row else None
+
+    def get_raw(self, conn: Connection, workflow_id: str) -> Any:
+        return conn.execute(
+            select(W.c.status, W.c.name, W.c.executor_id, W.c.lease_epoch, W.c.version).where(
+                self._pk(workflow_id)
+            )
+        ).first()
+
+    def statuses(self, workflow_ids: Sequence[str]) -> dict[str, str]:
+        if not workflow_ids:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(W.c.workflow_id, W.c.status).where(
+                    W.c.app_name == self.app, W.c.workflow_id.in_(list(workflow_ids))
+                )
+            ).all()
+        return {r.workflow_id: r.status for r in rows}
+
+    def list(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        version: str | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[WorkflowRecord]:
+        stmt = select(*_COLUMNS).where(W.c.app_name == self.app)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            stmt = stmt.where(W.c.status.in_(statuses))
+        if version is not None:
+            stmt = stmt.where(W.c.version == version)
+        if name is not None:
+            stmt = stmt.where(W.c.name == name)
+        if parent_id is not None:
+            stmt = stmt.where(W.c.parent_id == parent_id)
+        order = W.c.created_at.desc() if newest_first else W.c.created_at.asc()
+        tiebreak = W.c.workflow_id.desc() if newest_first else W.c.workflow_id.asc()
+        stmt = stmt.order_by(order, tiebreak).limit(limit).offset(offset)
+        with self.db.read() as conn:
+            return [to_record(r) for r in conn.execute(stmt)]
+
+    def children(self, conn: Connection, workflow_ids: Sequence[str]) -> list[str]:
+        rows = conn.execute(
+            select(W.c.workflow_id).where(
+                W.c.app_name == self.app, W.c.parent_id.in_(list(workflow_ids))
+            )
+        ).all()
+        return [r.workflow_id for r in rows]
+
+    def open_counts(self) -> list[tuple[str, str, int]]:
+        """(version, status, count) for every non-terminal workflow."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(W.c.version, W.c.status, func.count())
+                .where(
+                    W.c.app_name == self.app,
+                    W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                )
+                .group_by(W.c.version, W.c.status)
+            ).all()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    # -- fenced completion -------------------------------------------------------------------
+
+    def finish(
+        self,
+        conn: Connection,
+        workflow_id: str,
+        *,
+        executor_id: str,
+        epoch: int,
+        status: str,
+        output_json: str | None = None,
+        error_json: str | None = None,
+    ) -> bool:
+        now = now_ms()
+        res = conn.execute(
+            update(W)
+            .where(
+                self._pk(workflow_id),
+                W.c.executor_id == executor_id,
+                W.c.lease_epoch == epoch,
+                W.c.status == Status.PENDING,
+            )
+            .values(
+                status=status,
+                output=output_json,
+                error=error_json,
+                updated_at=now,
+                completed_at=now if status in Status.TERMINAL else None,
+            )
+        )
+        return res.rowcount == 1
+
+    # -- administrative transitions -----------------------------------------------------------
+
+    def cancel_tree(self, workflow_id: str) -> list[str]:
+        """Cancel a workflow and its open descendants; returns the ids that changed."""
+        changed: list[str] = []
+        with self.db.write() as conn:
+            frontier = [workflow_id]
+            seen: set[str] = set()
+            while frontier:
+                seen.update(frontier)
+                res = conn.execute(
+                    update(W)
+                    .where(
+                        W.c.app_name == self.app,
+                        W.c.workflow_id.in_(frontier),
+                        W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                    )
+                    .values(status=Status.CANCELLED, updated_at=now_ms(), completed_at=now_ms())
+                    .returning(W.c.workflow_id)
+                )
+                changed.extend(r.workflow_id for r in res)
+                frontier = [c for c in self.children(conn, frontier) if c not in seen]
+        return changed
+
+    def resume_tree(self, workflow_id: str) -> list[str]:
+        """Reopen a workflow (and descendants cancelled with it) for any capable executor."""
+        resumable = [Status.CANCELLED, Status.PARKED, Status.ERROR, Status.RECOVERY_EXHAUSTED]
+        changed: list[str] = []
+        with self.db.write() as conn:
+            frontier = [workflow_id]
+            first = True
+            seen: set[str] = set()
+            while frontier:
+                seen.update(frontier)
+                statuses = resumable if first else [Status.CANCELLED]
+                res = conn.execute(
+                    update(W)
+                    .where(
+                        W.c.app_name == self.app,
+                        W.c.workflow_id.in_(frontier),
+                        W.c.status.in_(statuses),
+                    )
+                    .values(
+                        status=Status.PENDING,
+                        executor_id=None,
+                        lease_epoch=W.c.lease_epoch + 1,
+                        recovery_attempts=0,
+                        error=None,
+                        output=None,
+                        completed_at=None,
+                        updated_at=now_ms(),
+                    )
+                    .returning(W.c.workflow_id)
+                )
+                changed.extend(r.workflow_id for r in res)
+                first = False
+                frontier = [c for c in self.children(conn, frontier) if c not in seen]
+        return changed
+
+    def mark(self, conn: Connection, workflow_id: str, *, status: str, error_json: str) -> None:
+        conn.execute(
+            update(W)
+            .where(self._pk(workflow_id))
+            .values(status=status, error=error_json, updated_at=now_ms(), completed_at=now_ms())
+        )
+
+    def release_all(self, executor_id: str) -> int:
+        """Drop this executor's leases so peers can claim its open workflows at once."""
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(W)
+                .where(
+                    W.c.app_name == self.app,
+                    W.c.executor_id == executor_id,
+                    W.c.status == Status.PENDING,
+                )
+                .values(executor_id=None, lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
+            )
+            return res.rowcount
+
+    def release(self, conn: Connection, workflow_id: str, executor_id: str, epoch: int) -> bool:
+        res = conn.execute(
+            update(W)
+            .where(
+                self._pk(workflow_id),
+                W.c.executor_id == executor_id,
+                W.c.lease_epoch == epoch,
+                W.c.status == Status.PENDING,
+            )
+            .values(executor_id=None, lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
+        )
+        return res.rowcount == 1

@@ -1,0 +1,64 @@
+"""tether: durable, versioned AI agents on serverless platforms.
+
+    from tether import Tether
+    import tether
+
+    app = Tether(app_name="refunds", database_url="sqlite:///tether.db")
+
+    @app.step(retries=3)
+    def charge(order_id: str) -> dict: ...
+
+    @app.workflow()
+    def refund(order_id: str) -> str:
+        charge(order_id)
+        tether.sleep(5)
+        ...
+
+    app.launch()
+"""
+
+from __future__ import annotations
+
+from tether.runtime import errors
+from tether.runtime.context import current as _current
+from tether.runtime.handles import WorkflowHandle
+from tether.runtime.primitives import (
+    recv,
+    recv_async,
+    send,
+    set_event,
+    sleep,
+    sleep_async,
+)
+from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
+
+from .app import Tether
+
+__version__ = "0.1.0"
+
+
+def workflow_id() -> str:
+    """The id of the workflow this code runs in."""
+    return _current("tether.workflow_id()").workflow_id
+
+
+__all__ = [
+    "ExecutorRecord",
+    "OperationRecord",
+    "Status",
+    "Tether",
+    "WorkflowHandle",
+    "WorkflowRecord",
+    "errors",
+    "recv",
+    "recv_async",
+    "send",
+    "set_event",
+    "sleep",
+    "sleep_async",
+    "workflow_id",
+]
+
+for _name in ("Tether", "WorkflowHandle", "Status", "WorkflowRecord", "OperationRecord",
+              "ExecutorRecord"):
+    globals()[_name].__module__ = "tether"

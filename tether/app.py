@@ -1,0 +1,329 @@
+"""The ``Tether`` application object: registration, launch, and the management API."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from tether.runtime import primitives
+from tether.runtime.engine import Engine, EngineSettings
+from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
+from tether.runtime.executor import Executor
+from tether.runtime.handles import WorkflowHandle
+from tether.runtime.identity import resolve_executor_id
+from tether.runtime.leases import orphaned_versions
+from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
+from tether.runtime.registry import Registry
+from tether.runtime.store import Store, redact
+from tether.versioning.identity import check_version, resolve_version
+
+from .config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("tether")
+
+
+class Tether:
+    """One per process: the registry of workflows and steps, the engine and the executor.
+
+    Register workflows and steps with the decorators, then ``launch()``; a workflow may
+    be started with ``start_workflow`` or simply called.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_name: str | None = None,
+        database_url: str | None = None,
+        version: str | None = None,
+        executor_id: str | None = None,
+        compatible_with: Sequence[str] = (),
+        lease_timeout: float | None = None,
+        heartbeat_interval: float | None = None,
+        recovery_interval: float = 1.0,
+        poll_interval: float = 0.5,
+        max_workflows: int = 128,
+        shutdown_grace: float = 8.0,
+        migrate: bool = True,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        if version is not None:
+            check_version(version)
+        for v in compatible_with:
+            if v != "*":
+                check_version(v)
+        self.settings = Settings.resolve(
+            app_name=app_name,
+            database_url=database_url,
+            lease_timeout=lease_timeout,
+            version=version,
+            executor_id=executor_id,
+            compatible_with=tuple(compatible_with),
+            heartbeat_interval=heartbeat_interval,
+            recovery_interval=recovery_interval,
+            poll_interval=poll_interval,
+            max_workflows=max_workflows,
+            shutdown_grace=shutdown_grace,
+            migrate=migrate,
+            install_signal_handlers=install_signal_handlers,
+        )
+        self.app_name = self.settings.app_name
+        self.registry = Registry()
+        self._engine: Engine | None = None
+        self._executor: Executor | None = None
+        self._store: Store | None = None
+        self.version_source = ""
+        self._previous_sigterm: Any = None
+
+    # -- registration -------------------------------------------------------------------------
+
+    def workflow(self, *, name: str | None = None, max_recovery_attempts: int = 50) -> Callable[[F], F]:
+        """Register a durable workflow (``def`` or ``async def``)."""
+
+        def decorate(fn: F) -> F:
+            return self.registry.add_workflow(  # type: ignore[return-value]
+                fn, name=name, max_recovery_attempts=max_recovery_attempts
+            )
+
+        return decorate
+
+    def step(
+        self,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff: float = 2.0,
+        interval: float = 1.0,
+        max_interval: float = 60.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+    ) -> Callable[[F], F]:
+        """Register a checkpointed step; failed attempts retry with exponential backoff."""
+
+        def decorate(fn: F) -> F:
+            return self.registry.add_step(  # type: ignore[return-value]
+                fn,
+                name=name,
+                retries=retries,
+                backoff=backoff,
+                interval=interval,
+                max_interval=max_interval,
+                retry_on=retry_on,
+            )
+
+        return decorate
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.database_url, self.app_name)
+        return self._store
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise ConfigurationError("the app is not launched: call app.launch() first")
+        return self._engine
+
+    @property
+    def version(self) -> str:
+        return self.engine.version
+
+    @property
+    def executor_id(self) -> str:
+        return self.engine.executor_id
+
+    def resolve_version(self) -> tuple[str, str]:
+        sources = [w.source for w in self.registry.workflows.values()]
+        return resolve_version(self.settings.version, self.app_name, sources)
+
+    def runnable_versions(self) -> frozenset[str]:
+        return frozenset({self.engine.version, *[v for v in self.settings.compatible_with]})
+
+    def launch(self) -> Tether:
+        """Migrate (unless disabled), register this executor, recover, start the loop."""
+        if self._engine is not None:
+            return self
+        s = self.settings
+        version, self.version_source = self.resolve_version()
+        store = self.store
+        if s.migrate:
+            store.migrate()
+        store.check_schema()
+        self._engine = Engine(
+            store=store,
+            registry=self.registry,
+            version=version,
+            executor_id=resolve_executor_id(s.executor_id),
+            runnable=self.runnable_versions,
+            settings=EngineSettings(
+                lease_timeout=s.lease_timeout,
+                heartbeat_interval=s.effective_heartbeat,
+                recovery_interval=s.recovery_interval,
+                poll_interval=s.poll_interval,
+                max_workflows=s.max_workflows,
+                shutdown_grace=s.shutdown_grace,
+            ),
+        )
+        self.registry.engine = self._engine
+        self._executor = Executor(self._engine)
+        self._executor.start()
+        if s.install_signal_handlers and threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        log.info(
+            "tether app %s launched: version %s (%s), executor %s, database %s",
+            self.app_name, version, self.version_source, self._engine.executor_id,
+            redact(store.db.url),
+        )
+        return self
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        previous = self._previous_sigterm
+
+        def drain_then_exit() -> None:
+            self.shutdown()
+            if not callable(previous):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.raise_signal(signal.SIGTERM)
+
+        threading.Thread(target=drain_then_exit, name="tether-sigterm", daemon=False).start()
+        if callable(previous):
+            previous(signum, frame)
+
+    def shutdown(self, grace: float | None = None) -> None:
+        """Drain: stop claiming, let steps in flight finish within ``grace``, release leases."""
+        if self._executor is not None and not self._executor.stopped:
+            self._executor.drain(grace)
+        if self._engine is not None:
+            self._engine.close()
+
+    # -- starting and calling -----------------------------------------------------------------
+
+    def start_workflow(
+        self, fn: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None, **kwargs: Any
+    ) -> WorkflowHandle:
+        """Start a workflow in the background; the same ``workflow_id`` always means the same run."""
+        return self.engine.start(self.registry.workflow_def(fn), args, kwargs, workflow_id)
+
+    async def start_workflow_async(
+        self, fn: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None, **kwargs: Any
+    ) -> WorkflowHandle:
+        import asyncio
+
+        wdef = self.registry.workflow_def(fn)
+        return await asyncio.to_thread(self.engine.start, wdef, args, kwargs, workflow_id)
+
+    def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
+        self.get_workflow(workflow_id)
+        return WorkflowHandle(self.engine, workflow_id)
+
+    # -- inspection and control ---------------------------------------------------------------
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord:
+        rec = self.store.workflows.get(workflow_id)
+        if rec is None:
+            raise WorkflowNotFoundError(
+                f"no workflow {workflow_id!r} in app {self.app_name!r}; "
+                "list them with `tether workflows list`"
+            )
+        return rec
+
+    def list_workflows(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        version: str | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[WorkflowRecord]:
+        statuses = [status] if isinstance(status, str) else list(status or [])
+        bad = [s for s in statuses if s not in Status.ALL]
+        if bad:
+            raise ConfigurationError(f"unknown status {bad}: use one of {', '.join(Status.ALL)}")
+        if limit < 0 or offset < 0:
+            raise ConfigurationError("limit and offset must be >= 0")
+        return self.store.workflows.list(
+            status=statuses or None, version=version, name=name, limit=limit, offset=offset
+        )
+
+    def list_steps(self, workflow_id: str) -> list[OperationRecord]:
+        self.get_workflow(workflow_id)
+        return self.store.operations.history(workflow_id)
+
+    def cancel(self, workflow_id: str) -> list[str]:
+        """Cancel a workflow and its children; running ones stop at their next step."""
+        self.get_workflow(workflow_id)
+        changed = self.store.workflows.cancel_tree(workflow_id)
+        if self._engine is not None:
+            from tether.runtime.errors import CancelledInterrupt
+
+            for wid in changed:
+                self._engine.signal(wid, CancelledInterrupt)
+            self._engine.notify()
+        return changed
+
+    def resume(self, workflow_id: str) -> WorkflowHandle:
+        """Reopen a cancelled, failed or parked workflow; a capable executor continues it."""
+        rec = self.get_workflow(workflow_id)
+        if rec.status in Status.OPEN:
+            return WorkflowHandle(self.engine, workflow_id)
+        self.store.workflows.resume_tree(workflow_id)
+        if self._executor is not None:
+            self._executor.wake()
+        return WorkflowHandle(self.engine, workflow_id)
+
+    def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
+        """Send a message to a workflow from outside any workflow."""
+        from tether.runtime import serialization
+        from tether.runtime.context import maybe_current
+
+        if maybe_current() is not None:
+            primitives.send(dest_id, message, topic)
+            return
+        t = primitives._topic(topic)
+        payload = serialization.dumps(message, f"message to {dest_id!r}")
+        with self.store.db.write() as conn:
+            self.store.messages.send(conn, dest_id, t, payload)
+        if self._engine is not None:
+            self._engine.notify()
+
+    def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+        """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
+        return primitives.get_event(self.engine, workflow_id, key, timeout)
+
+    async def get_event_async(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+        import asyncio
+
+        return await asyncio.to_thread(primitives.wait_event, self.engine, workflow_id, key, timeout)
+
+    def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
+        lease_ms = int(self.settings.lease_timeout * 1000)
+        return self.store.executors.list(lease_ms, include_stopped=include_stopped)
+
+    def orphaned(self) -> dict[str, int]:
+        """Versions with open workflows that no live executor can run, with their counts."""
+        open_by_version: dict[str, int] = {}
+        for version, status, n in self.store.workflows.open_counts():
+            if status in Status.OPEN:
+                open_by_version[version] = open_by_version.get(version, 0) + n
+        live = [e.runnable_versions for e in self.executors()]
+        return orphaned_versions(open_by_version, live)
+
+    def version_summary(self) -> list[dict[str, Any]]:
+        """Per version: open workflows by status, live executors, orphaned count."""
+        rows: dict[str, dict[str, Any]] = {}
+        for version, status, n in self.store.workflows.open_counts():
+            row = rows.setdefault(version, {"version": version, "open": {}, "executors": 0})
+            row["open"][status] = n
+        for e in self.executors():
+            rows.setdefault(e.version, {"version": e.version, "open": {}, "executors": 0})
+            rows[e.version]["executors"] += 1
+        orphaned = self.orphaned()
+        for version, row in rows.items():
+            row["orphaned"] = orphaned.get(version, 0)
+        return sorted(rows.values(), key=lambda r: r["version"])
