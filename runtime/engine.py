@@ -93,7 +93,9 @@ class Engine:
         self._running: dict[str, WorkflowContext] = {}
         self._submitted: set[str] = set()
         self._lock = threading.Lock()
-        self.changed = threading.Condition()  # notified when a local workflow ends or a message lands
+        self.changed = (
+            threading.Condition()
+        )  # notified when a local workflow ends or a message lands
         self.generation = 0
 
     # -- capacity -----------------------------------------------------------------------------
@@ -165,7 +167,9 @@ class Engine:
             raise CancelledInterrupt(ctx.workflow_id)
         raise LeaseLostInterrupt(ctx.workflow_id)
 
-    def on_replay_exhausted(self, ctx: WorkflowContext, position: int, kind: str, name: str) -> None:
+    def on_replay_exhausted(
+        self, ctx: WorkflowContext, position: int, kind: str, name: str
+    ) -> None:
         """Hook for the replay tool: history ended where the code wants to go on."""
 
     # -- starting -----------------------------------------------------------------------------
@@ -339,7 +343,9 @@ class Engine:
     ) -> bool:
         rec = self.store.workflows.get(wid)
         if rec and rec.status == Status.PENDING and rec.executor_id == self.executor_id:
-            self.submit(wdef, wid, args, kwargs, Fence(wid, self.executor_id, rec.lease_epoch), None)
+            self.submit(
+                wdef, wid, args, kwargs, Fence(wid, self.executor_id, rec.lease_epoch), None
+            )
             return True
         return False
 
@@ -416,9 +422,7 @@ class Engine:
             outcome = await task
         else:
             outcome = await self.in_io(
-                lambda: contextvars.Context().run(
-                    self._execute, wdef, wid, args, kwargs, fence, []
-                )
+                lambda: contextvars.Context().run(self._execute, wdef, wid, args, kwargs, fence, [])
             )
         if isinstance(outcome.error, WorkflowInterrupt):
             return await self.in_io(lambda: self._await_child(ctx, wid))
@@ -555,8 +559,12 @@ class Engine:
             wf = self.store.workflows
             self.store.db.run_write(
                 lambda c: wf.finish(
-                    c, wid, executor_id=self.executor_id, epoch=epoch,
-                    status=Status.ERROR, error_json=err,
+                    c,
+                    wid,
+                    executor_id=self.executor_id,
+                    epoch=epoch,
+                    status=Status.ERROR,
+                    error_json=err,
                 )
             )
             return

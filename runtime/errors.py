@@ -1,23 +1,23 @@
 """The one error hierarchy of tether.
 
-    TetherError
-    ├── ConfigurationError          bad settings or arguments; the message says what to change
-    ├── NotInWorkflowError          a workflow-only call made outside a workflow
-    ├── SerializationError          a value that cannot be stored as JSON
-    ├── WorkflowNotFoundError
-    ├── WorkflowConflictError       same workflow id reused for a different workflow
-    ├── NondeterminismError         recorded history does not match what the code does
-    ├── SchemaError                 database schema missing, too old, or too new for this code
-    ├── WorkflowFailedError         result() of a workflow that ended in ERROR without a known type
-    ├── WorkflowCancelledError      result() of a cancelled workflow
-    ├── WorkflowParkedError         result() of a workflow parked for a fix
-    ├── ResultTimeoutError          result()/get_event()/recv() waited longer than asked
-    └── StoredError                 a step/workflow exception whose type could not be rebuilt
+TetherError
+├── ConfigurationError          bad settings or arguments; the message says what to change
+├── NotInWorkflowError          a workflow-only call made outside a workflow
+├── SerializationError          a value that cannot be stored as JSON
+├── WorkflowNotFoundError
+├── WorkflowConflictError       same workflow id reused for a different workflow
+├── NondeterminismError         recorded history does not match what the code does
+├── SchemaError                 database schema missing, too old, or too new for this code
+├── WorkflowFailedError         result() of a workflow that ended in ERROR without a known type
+├── WorkflowCancelledError      result() of a cancelled workflow
+├── WorkflowParkedError         result() of a workflow parked for a fix
+├── ResultTimeoutError          result()/get_event()/recv() waited longer than asked
+└── StoredError                 a step/workflow exception whose type could not be rebuilt
 
-    WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
-    ├── CancelledInterrupt          the workflow was cancelled; stop at this boundary
-    ├── LeaseLostInterrupt          another executor holds the workflow now; stop writing
-    └── DrainingInterrupt           this executor is shutting down; leave the workflow to a peer
+WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
+├── CancelledInterrupt          the workflow was cancelled; stop at this boundary
+├── LeaseLostInterrupt          another executor holds the workflow now; stop writing
+└── DrainingInterrupt           this executor is shutting down; leave the workflow to a peer
 """
 
 from __future__ import annotations

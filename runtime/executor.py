@@ -83,8 +83,12 @@ class Executor:
         state = "DRAINING" if e.draining else "RUNNING"
         if not e.store.executors.heartbeat(e.executor_id, state=state, runnable=e.runnable()):
             e.store.executors.register(
-                e.executor_id, version=e.version, runnable=e.runnable(),
-                host=socket.gethostname(), pid=os.getpid(), state=state,
+                e.executor_id,
+                version=e.version,
+                runnable=e.runnable(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                state=state,
             )
 
     def poll_cancellations(self) -> None:
@@ -114,7 +118,8 @@ class Executor:
         if not candidates:
             return 0
         live = [
-            x for x in store.executors.list(self._lease_ms, include_stopped=False)
+            x
+            for x in store.executors.list(self._lease_ms, include_stopped=False)
             if set(x.runnable_versions) & set(runnable)
         ]
         want = claim_share(len(candidates), max(1, len(live)), free, e.settings.claim_batch)
@@ -138,16 +143,25 @@ class Executor:
         store = e.store
 
         def write(conn: object) -> bool:
-            if not store.executors.claim(conn, wid, old_holder=holder, old_epoch=epoch,  # type: ignore[arg-type]
-                                         me=e.executor_id):
+            if not store.executors.claim(
+                conn,
+                wid,
+                old_holder=holder,
+                old_epoch=epoch,  # type: ignore[arg-type]
+                me=e.executor_id,
+            ):
                 return False
             if attempts > limit:
                 err = TetherError(
                     f"workflow {wid!r} was recovered {attempts - 1} times without finishing "
                     f"(limit {limit}); inspect its steps, fix the cause, then resume it"
                 )
-                store.workflows.mark(conn, wid, status=Status.RECOVERY_EXHAUSTED,  # type: ignore[arg-type]
-                                     error_json=serialization.dumps(serialization.error_to_json(err)))
+                store.workflows.mark(
+                    conn,
+                    wid,
+                    status=Status.RECOVERY_EXHAUSTED,  # type: ignore[arg-type]
+                    error_json=serialization.dumps(serialization.error_to_json(err)),
+                )
                 return False
             return True
 

@@ -30,7 +30,9 @@ def outcome_of(rec: WorkflowRecord) -> Any:
     message = error.get("message", "")
     if rec.status == Status.ERROR:
         exc = serialization.error_from_json(error) if error else None
-        raise exc if exc is not None else WorkflowFailedError(f"workflow {rec.workflow_id!r} failed")
+        raise (
+            exc if exc is not None else WorkflowFailedError(f"workflow {rec.workflow_id!r} failed")
+        )
     if rec.status == Status.CANCELLED:
         raise WorkflowCancelledError(f"workflow {rec.workflow_id!r} was cancelled")
     if rec.status == Status.PARKED:
@@ -67,7 +69,9 @@ class WorkflowHandle:
         rec = self.get()
         return None if rec.status in Status.OPEN else rec
 
-    def result(self, timeout: float | None = None, *, interrupt: WorkflowContext | None = None) -> Any:
+    def result(
+        self, timeout: float | None = None, *, interrupt: WorkflowContext | None = None
+    ) -> Any:
         """Wait for the workflow to finish and return its output (or raise its error)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         poll = 0.005

@@ -28,8 +28,11 @@ def matches(recorded: OperationRecord, kind: str, name: str) -> bool:
 
 def nearest_patch(history: Mapping[int, OperationRecord], position: int) -> str | None:
     """Name of the patch marker recorded closest to ``position`` (earlier wins a tie)."""
-    markers = [(abs(pos - position), pos > position, op.name)
-               for pos, op in history.items() if op.kind == PATCH_KIND]
+    markers = [
+        (abs(pos - position), pos > position, op.name)
+        for pos, op in history.items()
+        if op.kind == PATCH_KIND
+    ]
     return min(markers)[2] if markers else None
 
 
@@ -38,9 +41,7 @@ def window(history: Mapping[int, OperationRecord], position: int) -> list[Operat
     return [history[p] for p in sorted(history) if lo <= p <= hi]
 
 
-def render_window(
-    history: Mapping[int, OperationRecord], position: int, requested: str
-) -> str:
+def render_window(history: Mapping[int, OperationRecord], position: int, requested: str) -> str:
     lines = ["  recorded history around the divergence:"]
     for op in window(history, position):
         marker = "  <-- code asked for " + requested if op.position == position else ""

@@ -23,7 +23,12 @@ from .errors import ConfigurationError
 from .records import OperationRecord
 
 SLEEP, DEADLINE, SEND, RECV, SET_EVENT, GET_EVENT = (
-    "sleep", "deadline", "send", "recv", "set_event", "get_event",
+    "sleep",
+    "deadline",
+    "send",
+    "recv",
+    "set_event",
+    "get_event",
 )
 _FOREVER = 10 * 365 * 24 * 3600.0
 
@@ -211,7 +216,9 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
 
 def _key(key: str) -> str:
     if not isinstance(key, str) or not key or len(key) > 255:
-        raise ConfigurationError(f"event key must be a non-empty string (<= 255 chars), got {key!r}")
+        raise ConfigurationError(
+            f"event key must be a non-empty string (<= 255 chars), got {key!r}"
+        )
     return key
 
 

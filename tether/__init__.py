@@ -1,20 +1,20 @@
 """tether: durable, versioned AI agents on serverless platforms.
 
-    from tether import Tether
-    import tether
+from tether import Tether
+import tether
 
-    app = Tether(app_name="refunds", database_url="sqlite:///tether.db")
+app = Tether(app_name="refunds", database_url="sqlite:///tether.db")
 
-    @app.step(retries=3)
-    def charge(order_id: str) -> dict: ...
+@app.step(retries=3)
+def charge(order_id: str) -> dict: ...
 
-    @app.workflow()
-    def refund(order_id: str) -> str:
-        charge(order_id)
-        tether.sleep(5)
-        ...
+@app.workflow()
+def refund(order_id: str) -> str:
+    charge(order_id)
+    tether.sleep(5)
+    ...
 
-    app.launch()
+app.launch()
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ __all__ = [
     "workflow_id",
 ]
 
-for _name in ("Tether", "WorkflowHandle", "Status", "WorkflowRecord", "OperationRecord",
-              "ExecutorRecord"):
+for _name in (
+    "Tether",
+    "WorkflowHandle",
+    "Status",
+    "WorkflowRecord",
+    "OperationRecord",
+    "ExecutorRecord",
+):
     globals()[_name].__module__ = "tether"

@@ -80,7 +80,9 @@ class Tether:
 
     # -- registration -------------------------------------------------------------------------
 
-    def workflow(self, *, name: str | None = None, max_recovery_attempts: int = 50) -> Callable[[F], F]:
+    def workflow(
+        self, *, name: str | None = None, max_recovery_attempts: int = 50
+    ) -> Callable[[F], F]:
         """Register a durable workflow (``def`` or ``async def``)."""
 
         def decorate(fn: F) -> F:
@@ -176,7 +178,10 @@ class Tether:
             self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         log.info(
             "tether app %s launched: version %s (%s), executor %s, database %s",
-            self.app_name, version, self.version_source, self._engine.executor_id,
+            self.app_name,
+            version,
+            self.version_source,
+            self._engine.executor_id,
             redact(store.db.url),
         )
         return self
@@ -204,13 +209,21 @@ class Tether:
     # -- starting and calling -----------------------------------------------------------------
 
     def start_workflow(
-        self, fn: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None, **kwargs: Any
+        self,
+        fn: Callable[..., Any] | str,
+        *args: Any,
+        workflow_id: str | None = None,
+        **kwargs: Any,
     ) -> WorkflowHandle:
         """Start a workflow in the background; the same ``workflow_id`` always means the same run."""
         return self.engine.start(self.registry.workflow_def(fn), args, kwargs, workflow_id)
 
     async def start_workflow_async(
-        self, fn: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None, **kwargs: Any
+        self,
+        fn: Callable[..., Any] | str,
+        *args: Any,
+        workflow_id: str | None = None,
+        **kwargs: Any,
     ) -> WorkflowHandle:
         import asyncio
 
@@ -296,10 +309,14 @@ class Tether:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
         return primitives.get_event(self.engine, workflow_id, key, timeout)
 
-    async def get_event_async(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+    async def get_event_async(
+        self, workflow_id: str, key: str, timeout: float | None = 60.0
+    ) -> Any:
         import asyncio
 
-        return await asyncio.to_thread(primitives.wait_event, self.engine, workflow_id, key, timeout)
+        return await asyncio.to_thread(
+            primitives.wait_event, self.engine, workflow_id, key, timeout
+        )
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
         lease_ms = int(self.settings.lease_timeout * 1000)

@@ -54,8 +54,8 @@ class Settings:
                 "digits, '.', '_', '-'; at most 128) or set TETHER_APP_NAME"
             )
         url = database_url or os.environ.get("TETHER_DATABASE_URL") or DEFAULT_DATABASE_URL
-        lease = lease_timeout if lease_timeout is not None else _env_float(
-            "TETHER_LEASE_TIMEOUT", 10.0
+        lease = (
+            lease_timeout if lease_timeout is not None else _env_float("TETHER_LEASE_TIMEOUT", 10.0)
         )
         settings = cls(app_name=name, database_url=url, lease_timeout=lease, **kwargs)  # type: ignore[arg-type]
         settings.validate()

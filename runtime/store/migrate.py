@@ -32,7 +32,9 @@ def _migrations() -> list[tuple[int, ModuleType]]:
     for info in pkgutil.iter_modules(_migrations_pkg.__path__):
         number, _, _ = info.name.partition("_")
         if number.isdigit():
-            found.append((int(number), importlib.import_module(f"{_migrations_pkg.__name__}.{info.name}")))
+            found.append(
+                (int(number), importlib.import_module(f"{_migrations_pkg.__name__}.{info.name}"))
+            )
     return sorted(found, key=lambda x: x[0])
 
 

@@ -57,9 +57,7 @@ workflows = Table(
     Index("ix_tether_wf_name_created", "app_name", "name", "created_at"),
     Index("ix_tether_wf_executor_status", "app_name", "executor_id", "status"),
     Index("ix_tether_wf_parent", "app_name", "parent_id"),
-    Index(
-        "ix_tether_wf_queue", "app_name", "queue_name", "status", "priority", "created_at"
-    ),
+    Index("ix_tether_wf_queue", "app_name", "queue_name", "status", "priority", "created_at"),
     Index("uq_tether_wf_dedup", "app_name", "queue_name", "dedup_id", unique=True),
 )
 
