@@ -1,0 +1,112 @@
+"""A tether executor process for the acceptance tests.
+
+It builds an app from its arguments, launches it from the main thread (so SIGTERM drains),
+optionally starts workflows, and then idles until a signal ends it. Each step appends one
+JSON line to an effects file opened with ``O_APPEND`` *before* doing its work, outside the
+framework, so that a step run twice shows up as two lines, whatever the database says.
+
+Effect lines: ``{"event", "wid", "index", "executor", "pid", "t"}`` with events
+``ready`` (launched), ``step`` (a step began), ``interrupt`` (a workflow was stopped by the
+framework, with ``kind``) and ``result`` (a started workflow's result, with ``value``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+import tether
+from tether import Tether, errors
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--db", required=True, help="database URL")
+    p.add_argument("--app", required=True, help="app name")
+    p.add_argument("--version", required=True)
+    p.add_argument("--executor-id", required=True)
+    p.add_argument("--effects", required=True, help="file that steps append their effects to")
+    p.add_argument("--lease", type=float, default=1.0)
+    p.add_argument("--heartbeat", type=float, default=0.2)
+    p.add_argument("--recovery", type=float, default=0.05)
+    p.add_argument("--grace", type=float, default=3.0)
+    p.add_argument("--gate", help="gated steps wait until this file exists")
+    p.add_argument("--go", help="wait until this file exists before starting workflows")
+    p.add_argument("--start", type=int, default=0, help="how many workflows to start")
+    p.add_argument("--wid", default="wf", help="workflow id (a prefix when --start > 1)")
+    p.add_argument("--steps", type=int, default=3, help="steps per workflow")
+    p.add_argument("--pause", type=float, default=0.0, help="seconds each step works")
+    p.add_argument("--gated-from", type=int, default=-1, help="steps from here wait on --gate")
+    p.add_argument("--wait-result", action="store_true", help="record each started result")
+    return p.parse_args(argv)
+
+
+def wait_for_file(path: str) -> None:
+    while not os.path.exists(path):
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    fd = os.open(args.effects, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def note(event: str, **fields: Any) -> None:
+        line = {"event": event, "executor": args.executor_id, "pid": os.getpid()}
+        line.update(fields, t=time.time())
+        os.write(fd, (json.dumps(line) + "\n").encode())  # one write: appends never interleave
+
+    app = Tether(
+        app_name=args.app,
+        database_url=args.db,
+        version=args.version,
+        executor_id=args.executor_id,
+        lease_timeout=args.lease,
+        heartbeat_interval=args.heartbeat,
+        recovery_interval=args.recovery,
+        poll_interval=0.05,
+        shutdown_grace=args.grace,
+        install_signal_handlers=True,
+    )
+
+    @app.step()
+    def effect(wid: str, index: int, pause: float, gated: bool) -> int:
+        if gated and args.gate:
+            wait_for_file(args.gate)
+        note("step", wid=wid, index=index)
+        time.sleep(pause)
+        return index
+
+    @app.workflow(name="chain")
+    def chain(steps: int, pause: float, gated_from: int) -> list[int]:
+        wid = tether.workflow_id()
+        try:
+            return [
+                effect(wid, i, pause, gated_from >= 0 and i >= gated_from) for i in range(steps)
+            ]
+        except errors.WorkflowInterrupt as exc:
+            note("interrupt", wid=wid, kind=type(exc).__name__)
+            raise
+
+    app.launch()
+    note("ready")
+    if args.go:
+        wait_for_file(args.go)
+    handles = []
+    for i in range(args.start):
+        wid = args.wid if args.start == 1 else f"{args.wid}-{i}"
+        handles.append(
+            app.start_workflow(chain, args.steps, args.pause, args.gated_from, workflow_id=wid)
+        )
+    if args.wait_result:
+        for h in handles:
+            note("result", wid=h.workflow_id, value=h.result(timeout=60))
+    # Idle in the main thread (short sleeps, so the SIGTERM handler runs promptly).
+    while True:
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    main()
