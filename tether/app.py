@@ -280,15 +280,18 @@ class Tether:
             self._engine.notify()
         return changed
 
-    def resume(self, workflow_id: str) -> WorkflowHandle:
-        """Reopen a cancelled, failed or parked workflow; a capable executor continues it."""
+    def resume(self, workflow_id: str) -> WorkflowHandle | None:
+        """Reopen a cancelled, failed or parked workflow; a capable executor continues it.
+
+        Works without ``launch()`` (the CLI reopens workflows for other processes to run);
+        returns a handle to wait on only when this app is launched, else None.
+        """
         rec = self.get_workflow(workflow_id)
-        if rec.status in Status.OPEN:
-            return WorkflowHandle(self.engine, workflow_id)
-        self.store.workflows.resume_tree(workflow_id)
-        if self._executor is not None:
-            self._executor.wake()
-        return WorkflowHandle(self.engine, workflow_id)
+        if rec.status not in Status.OPEN:
+            self.store.workflows.resume_tree(workflow_id)
+            if self._executor is not None:
+                self._executor.wake()
+        return WorkflowHandle(self._engine, workflow_id) if self._engine is not None else None
 
     def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
         """Send a message to a workflow from outside any workflow."""
