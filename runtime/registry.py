@@ -175,5 +175,5 @@ class Registry:
 
     def require_engine(self) -> Engine:
         if self.engine is None:
-            raise ConfigurationError("the app has no engine yet: construct Tether(...) first")
+            raise ConfigurationError("the app is not launched: call app.launch() first")
         return self.engine
