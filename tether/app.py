@@ -189,10 +189,13 @@ class Tether:
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         previous = self._previous_sigterm
 
+        if not callable(previous):
+            # Only the main thread may set handlers; a second SIGTERM now ends the process.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
         def drain_then_exit() -> None:
             self.shutdown()
             if not callable(previous):
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.raise_signal(signal.SIGTERM)
 
         threading.Thread(target=drain_then_exit, name="tether-sigterm", daemon=False).start()
