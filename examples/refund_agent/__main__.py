@@ -1,0 +1,3 @@
+from examples.refund_agent.demo import main
+
+raise SystemExit(main())
