@@ -151,7 +151,8 @@ class Engine:
     ) -> None:
         ops = self.store.operations
         ok = self.store.db.run_write(
-            lambda conn: ops.record(conn, ctx.fence, op, version=self.version, then=then)
+            lambda conn: ops.record(conn, ctx.fence, op, version=self.version, then=then),
+            single_statement=then is None,
         )
         if not ok:
             self._fenced_out(ctx)
@@ -224,7 +225,9 @@ class Engine:
         self._refuse_if_draining()
         wid = workflow_id or str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        created = self.store.db.run_write(lambda c: self._create(wdef, wid, inputs_json, c))
+        created = self.store.db.run_write(
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
+        )
         if created:
             self.submit(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
         else:
@@ -259,10 +262,17 @@ class Engine:
         self._refuse_if_draining()
         wid = str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        self.store.db.run_write(lambda c: self._create(wdef, wid, inputs_json, c))
+        # Write-behind: the row is queued for the next group commit and the body starts at
+        # once. Every later write of this workflow queues behind it (FIFO), so nothing is
+        # reported done before the row is durable; a workflow with no steps commits its row
+        # and its result together.
+        created = self.store.db.submit_write(
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
+        )
         with self._lock:
             self._submitted.add(wid)
         outcome = self._execute(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
+        created.wait()
         return self._deliver(wid, outcome)
 
     def call_async(
@@ -542,7 +552,8 @@ class Engine:
                 status=status,
                 output_json=output_json,
                 error_json=error_json,
-            )
+            ),
+            single_statement=True,
         )
 
     # -- recovery entry point (called by the executor loop) -----------------------------------

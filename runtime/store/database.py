@@ -66,24 +66,41 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (SQLite takes its writer lock at BEGIN)."""
+    def write(self, *, single_statement: bool = False) -> Iterator[Connection]:
+        """A write transaction (SQLite takes its writer lock at BEGIN).
+
+        ``single_statement`` lets Postgres run the one statement in autocommit mode: one
+        round trip instead of three (BEGIN, statement, COMMIT), with the same durability.
+        """
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(tether_immediate=True)
+            elif single_statement:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
                 yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """Reads need no multi-statement snapshot here; on Postgres they skip BEGIN/COMMIT."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with conn.begin():
+                yield conn
 
-    def run_write(self, fn: Callable[[Connection], T]) -> T:
+    def run_write(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
         """Run ``fn`` in a write transaction, sharing the commit with concurrent writers."""
-        return self.committer.run(fn)
+        return self.committer.run(fn, single_statement=single_statement)
+
+    def submit_write(
+        self, fn: Callable[[Connection], Any], *, single_statement: bool = False
+    ) -> _Item:
+        """Queue ``fn`` for the next group commit without waiting; ``.wait()`` for its result."""
+        return self.committer.submit(fn, single_statement=single_statement)
 
     def close(self) -> None:
+        self.committer.close()
         self.engine.dispose()
 
 
@@ -108,6 +125,25 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class Prepared:
+    """A statement compiled once for a dialect, run with plain parameters.
+
+    For the few statements on the checkpoint path: building and compiling a Core
+    statement per call costs more CPU than the database round trip it issues.
+    """
+
+    def __init__(self, stmt: Any, engine: Engine) -> None:
+        compiled = stmt.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.order: list[str] | None = (
+            list(compiled.positiontup or []) if compiled.positional else None
+        )
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        args: Any = params if self.order is None else tuple(params[k] for k in self.order)
+        return conn.exec_driver_sql(self.sql, args)
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     if not isinstance(exc, IntegrityError):
         return False
@@ -124,13 +160,31 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class _Item:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("fn", "single", "done", "result", "error", "_event")
 
-    def __init__(self, fn: Callable[[Connection], Any]) -> None:
+    def __init__(self, fn: Callable[[Connection], Any], single: bool) -> None:
         self.fn = fn
+        self.single = single
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self._event: threading.Event | None = None
+
+    def wait(self) -> Any:
+        """Block until the item is committed (or failed); returns its result."""
+        if not self.done:
+            if self._event is None:
+                self._event = threading.Event()
+            while not self.done:
+                self._event.wait(0.05)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def finish(self) -> None:
+        self.done = True
+        if self._event is not None:
+            self._event.set()
 
 
 class GroupCommitter:
@@ -138,9 +192,11 @@ class GroupCommitter:
 
     A writer queues its work and takes the commit lock. If another writer committed the
     work meanwhile, it returns that result; otherwise it becomes the leader and runs every
-    queued item in one transaction. Each item runs inside a SAVEPOINT-free batch; when the
-    batch fails as a whole, items are retried one transaction each so one bad write cannot
-    fail its neighbours. Uncontended writers pay no thread hand-off.
+    queued item in one transaction (FIFO, so a workflow's row is written before its first
+    checkpoint). When a batch fails as a whole, its items are retried one transaction
+    each so that one bad write cannot fail its neighbours. Uncontended writers pay no
+    thread hand-off. Items queued with ``submit`` are flushed by a background thread
+    unless a writer takes them along first.
     """
 
     def __init__(self, db: Database, max_batch: int = 128) -> None:
@@ -149,11 +205,45 @@ class GroupCommitter:
         self._commit_lock = threading.Lock()
         self._mu = threading.Lock()
         self._pending: list[_Item] = []
+        self._flush = threading.Event()
+        self._flusher: threading.Thread | None = None
+        # Connections owned by the committer and used only under the commit lock: a write
+        # pays no pool checkout/reset (several round trips on Postgres).
+        self._conns: dict[bool, Connection] = {}
 
-    def run(self, fn: Callable[[Connection], T]) -> T:
-        item = _Item(fn)
+    def run(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
+        item = _Item(fn, single_statement)
         with self._mu:
             self._pending.append(item)
+        self._lead_until(item)
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[no-any-return]
+
+    def submit(self, fn: Callable[[Connection], Any], *, single_statement: bool = False) -> _Item:
+        item = _Item(fn, single_statement)
+        with self._mu:
+            self._pending.append(item)
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="tether-commit", daemon=True
+                )
+                self._flusher.start()
+        self._flush.set()
+        return item
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._flush.wait()
+            self._flush.clear()
+            while True:
+                with self._mu:
+                    if not self._pending:
+                        break
+                    last = self._pending[-1]
+                self._lead_until(last)
+
+    def _lead_until(self, item: _Item) -> None:
         while not item.done:
             with self._commit_lock:
                 if item.done:
@@ -163,25 +253,65 @@ class GroupCommitter:
                     del self._pending[: self.max_batch]
                 if batch:
                     self._execute(batch)
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[no-any-return]
+
+    def _connection(self, single: bool) -> Connection:
+        autocommit = single and not self.db.is_sqlite
+        conn = self._conns.get(autocommit)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.db.engine.connect()
+            if self.db.is_sqlite:
+                conn = conn.execution_options(tether_immediate=True)
+            elif autocommit:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._conns[autocommit] = conn
+        return conn
+
+    def _transaction(self, single: bool, fns: list[Callable[[Connection], Any]]) -> list[Any]:
+        conn = self._connection(single)
+        try:
+            with conn.begin():
+                return [fn(conn) for fn in fns]
+        except BaseException:
+            if conn.invalidated or not _healthy(conn):
+                self._discard(single)
+            raise
+
+    def _discard(self, single: bool) -> None:
+        conn = self._conns.pop(single and not self.db.is_sqlite, None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    def close(self) -> None:
+        with self._commit_lock:
+            for single in (True, False):
+                self._discard(single)
 
     def _execute(self, batch: list[_Item]) -> None:
         if len(batch) > 1:
             try:
-                with self.db.write() as conn:
-                    results = [it.fn(conn) for it in batch]
+                results = self._transaction(False, [it.fn for it in batch])
             except Exception:  # noqa: BLE001 - retry items alone to isolate the failure
                 pass
             else:
                 for it, res in zip(batch, results, strict=True):
-                    it.result, it.done = res, True
+                    it.result = res
+                    it.finish()
                 return
         for it in batch:
             try:
-                with self.db.write() as conn:
-                    it.result = it.fn(conn)
+                it.result = self._transaction(it.single, [it.fn])[0]
             except BaseException as exc:  # noqa: BLE001 - delivered to the waiting writer
                 it.error = exc
-            it.done = True
+            it.finish()
+
+
+def _healthy(conn: Connection) -> bool:
+    try:
+        conn.exec_driver_sql("SELECT 1")
+        conn.rollback()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: replace the connection
+        return False

@@ -15,6 +15,7 @@ from ..records import ExecutorRecord, Status
 from .database import Database
 from .schema import executors as X
 from .schema import workflows as W
+from .workflows import held_by
 
 
 class ExecutorStore:
@@ -158,15 +159,12 @@ class ExecutorStore:
         self, conn: Connection, workflow_id: str, *, old_holder: str | None, old_epoch: int, me: str
     ) -> bool:
         """Atomically take a workflow from its gone holder; bumps the fencing epoch."""
-        holder = W.c.executor_id.is_(None) if old_holder is None else W.c.executor_id == old_holder
         res = conn.execute(
             update(W)
             .where(
                 W.c.app_name == self.app,
                 W.c.workflow_id == workflow_id,
-                W.c.status == Status.PENDING,
-                W.c.lease_epoch == old_epoch,
-                holder,
+                held_by(old_holder, old_epoch),
             )
             .values(
                 executor_id=me,

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, and_, literal, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy import insert as sa_insert
 
 from ..clock import now_ms
-from ..records import OperationRecord, Status
-from .database import Database
+from ..records import OperationRecord
+from .database import Database, Prepared
 from .schema import operations as O
 from .schema import workflows as W
+from .workflows import held_by
 
 _OP_COLUMNS = [
     "app_name",
@@ -52,6 +53,17 @@ class OperationStore:
     def __init__(self, db: Database, app_name: str) -> None:
         self.db = db
         self.app = app_name
+        sel = select(*[bindparam(c, type_=O.c[c].type) for c in _OP_COLUMNS]).where(
+            W.c.app_name == bindparam("app_name"),
+            W.c.workflow_id == bindparam("workflow_id"),
+            held_by(bindparam("executor_id"), bindparam("w_epoch")),
+        )
+        if not db.is_sqlite:
+            sel = sel.with_for_update(read=True, of=W)
+        # RETURNING, not rowcount: drivers report -1 for INSERT ... SELECT.
+        self._record = Prepared(
+            sa_insert(O).from_select(_OP_COLUMNS, sel).returning(O.c.position), db.engine
+        )
 
     def history(self, workflow_id: str, conn: Connection | None = None) -> list[OperationRecord]:
         stmt = (
@@ -87,36 +99,26 @@ class OperationStore:
         then: Callable[[Connection], Any] | None = None,
     ) -> bool:
         """Write ``op`` if ``fence`` still holds; run ``then`` in the same transaction."""
-        values = [
-            self.app,
-            fence.workflow_id,
-            op.position,
-            op.kind,
-            op.name,
-            op.output,
-            op.error,
-            op.child_id,
-            version,
-            fence.executor_id,
-            op.attempts,
-            op.started_at,
-            op.completed_at if op.completed_at is not None else now_ms(),
-        ]
-        sel = select(*[literal(v, O.c[c].type) for v, c in zip(values, _OP_COLUMNS, strict=True)])
-        sel = sel.where(
-            and_(
-                W.c.app_name == self.app,
-                W.c.workflow_id == fence.workflow_id,
-                W.c.executor_id == fence.executor_id,
-                W.c.lease_epoch == fence.epoch,
-                W.c.status == Status.PENDING,
-            )
-        )
-        if not self.db.is_sqlite:
-            sel = sel.with_for_update(read=True, of=W)
-        # RETURNING, not rowcount: drivers report -1 for INSERT ... SELECT.
-        stmt = sa_insert(O).from_select(_OP_COLUMNS, sel).returning(O.c.position)
-        if conn.execute(stmt).first() is None:
+        row = self._record.execute(
+            conn,
+            {
+                "app_name": self.app,
+                "workflow_id": fence.workflow_id,
+                "position": op.position,
+                "kind": op.kind,
+                "name": op.name,
+                "output": op.output,
+                "error": op.error,
+                "child_id": op.child_id,
+                "version": version,
+                "executor_id": fence.executor_id,
+                "attempts": op.attempts,
+                "started_at": op.started_at,
+                "completed_at": op.completed_at if op.completed_at is not None else now_ms(),
+                "w_epoch": fence.epoch,
+            },
+        ).first()
+        if row is None:
             return False
         if then is not None:
             then(conn)

@@ -1,7 +1,7 @@
 """Every table of tether on one MetaData, for SQLite and Postgres alike.
 
 Times are integer epoch milliseconds (portable, index-friendly, no timezone ambiguity).
-Values are JSON text. ``app_name`` leads every primary key and index so that several apps
+Values are JSON text. ``app_name`` is part of every primary key and index so that several apps
 can share one database. New columns must be nullable or have a server default, so that
 older code keeps working on a newer schema during a rollout.
 """
@@ -51,14 +51,24 @@ workflows = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("started_at", BigInteger),
     Column("completed_at", BigInteger),
-    Index("ix_tether_wf_status_version", "app_name", "status", "version"),
-    Index("ix_tether_wf_version_created", "app_name", "version", "created_at"),
-    Index("ix_tether_wf_created", "app_name", "created_at"),
-    Index("ix_tether_wf_name_created", "app_name", "name", "created_at"),
-    Index("ix_tether_wf_executor_status", "app_name", "executor_id", "status"),
-    Index("ix_tether_wf_parent", "app_name", "parent_id"),
-    Index("ix_tether_wf_queue", "app_name", "queue_name", "status", "priority", "created_at"),
-    Index("uq_tether_wf_dedup", "app_name", "queue_name", "dedup_id", unique=True),
+    # Secondary indexes lead with their selective column, not app_name, so that the
+    # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
+    Index("ix_tether_wf_status_version", "status", "version", "app_name"),
+    Index("ix_tether_wf_version_created", "version", "app_name", "created_at"),
+    Index("ix_tether_wf_created", "created_at"),
+    Index("ix_tether_wf_name_created", "name", "app_name", "created_at"),
+    Index("ix_tether_wf_holder", "executor_id", "status", "app_name"),
+    Index("ix_tether_wf_parent", "parent_id", "app_name"),
+    Index("ix_tether_wf_queue", "queue_name", "status", "app_name", "priority", "created_at"),
+    Index(
+        "uq_tether_wf_dedup",
+        "app_name",
+        "queue_name",
+        "dedup_id",
+        unique=True,
+        postgresql_where=text("dedup_id IS NOT NULL"),
+        sqlite_where=text("dedup_id IS NOT NULL"),
+    ),
 )
 
 # One row per recorded operation (step, sleep, send, recv, event, child, patch marker, ...)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from .. import serialization
 from ..clock import now_ms
 from ..records import Status, WorkflowRecord
-from .database import Database
+from .database import Database, Prepared
 from .schema import workflows as W
 
 _COLUMNS = [
@@ -59,11 +60,57 @@ def to_record(row: Any) -> WorkflowRecord:
     )
 
 
+def held_by(executor_id: Any, epoch: Any) -> Any:
+    """The fencing predicate: held by ``executor_id`` (None: released) at ``epoch``, PENDING.
+
+    Used next to the primary key columns. The holder and status columns are wrapped in
+    COALESCE on purpose, so that the primary key is the only index these single-row checks
+    can use: with young statistics Postgres otherwise picks any index on a tie and scans
+    many rows on every checkpoint.
+    """
+    if not isinstance(executor_id, ColumnElement):
+        executor_id = executor_id or ""
+    return and_(
+        func.coalesce(W.c.executor_id, literal_column("''")) == executor_id,
+        func.coalesce(W.c.status, literal_column("''")) == literal_column(f"'{Status.PENDING}'"),
+        W.c.lease_epoch == epoch,
+    )
+
+
+_INSERT_FIELDS = [
+    "app_name", "workflow_id", "name", "status", "version", "executor_id", "lease_epoch",
+    "inputs", "parent_id", "parent_position", "queue_name", "priority", "recovery_attempts",
+    "created_at", "updated_at", "started_at",
+]
+
+
 class WorkflowStore:
     def __init__(self, db: Database, app_name: str) -> None:
         self.db = db
         self.app = app_name
         self._insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(W)
+        self._insert_plain = Prepared(
+            self._insert.values({f: bindparam(f, type_=W.c[f].type) for f in _INSERT_FIELDS})
+            .on_conflict_do_nothing(index_elements=["app_name", "workflow_id"])
+            .returning(W.c.workflow_id),
+            db.engine,
+        )
+        self._finish = Prepared(
+            update(W)
+            .where(
+                W.c.app_name == bindparam("w_app"),
+                W.c.workflow_id == bindparam("w_id"),
+                held_by(bindparam("w_exec"), bindparam("w_epoch")),
+            )
+            .values(
+                status=bindparam("status"),
+                output=bindparam("output"),
+                error=bindparam("error"),
+                updated_at=bindparam("now"),
+                completed_at=bindparam("completed_at"),
+            ),
+            db.engine,
+        )
 
     def _pk(self, workflow_id: str) -> Any:
         return and_(W.c.app_name == self.app, W.c.workflow_id == workflow_id)
@@ -105,8 +152,9 @@ class WorkflowStore:
             "updated_at": now,
             "started_at": now if status == Status.PENDING else None,
         }
-        if extra:
-            values.update(extra)
+        if not extra:
+            return self._insert_plain.execute(conn, values).first() is not None
+        values.update(extra)
         stmt = (
             self._insert.values(**values)
             .on_conflict_do_nothing(index_elements=["app_name", "workflow_id"])
@@ -206,21 +254,19 @@ class WorkflowStore:
         error_json: str | None = None,
     ) -> bool:
         now = now_ms()
-        res = conn.execute(
-            update(W)
-            .where(
-                self._pk(workflow_id),
-                W.c.executor_id == executor_id,
-                W.c.lease_epoch == epoch,
-                W.c.status == Status.PENDING,
-            )
-            .values(
-                status=status,
-                output=output_json,
-                error=error_json,
-                updated_at=now,
-                completed_at=now if status in Status.TERMINAL else None,
-            )
+        res = self._finish.execute(
+            conn,
+            {
+                "w_app": self.app,
+                "w_id": workflow_id,
+                "w_exec": executor_id,
+                "w_epoch": epoch,
+                "status": status,
+                "output": output_json,
+                "error": error_json,
+                "now": now,
+                "completed_at": now if status in Status.TERMINAL else None,
+            },
         )
         return res.rowcount == 1
 
@@ -307,12 +353,7 @@ class WorkflowStore:
     def release(self, conn: Connection, workflow_id: str, executor_id: str, epoch: int) -> bool:
         res = conn.execute(
             update(W)
-            .where(
-                self._pk(workflow_id),
-                W.c.executor_id == executor_id,
-                W.c.lease_epoch == epoch,
-                W.c.status == Status.PENDING,
-            )
+            .where(self._pk(workflow_id), held_by(executor_id, epoch))
             .values(executor_id=None, lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
         )
         return res.rowcount == 1
