@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -172,6 +173,8 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
+        store.versions.seen(version, platform_revision=os.environ.get("K_REVISION"))
+        store.versions.ensure_current(version)
         self._executor = Executor(self._engine)
         self._executor.start()
         if s.install_signal_handlers and threading.current_thread() is threading.main_thread():
@@ -218,7 +221,7 @@ class Tether:
         workflow_id: str | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
-        """Start a workflow in the background; the same ``workflow_id`` always means the same run."""
+        """Start a workflow in the background; the same ``workflow_id`` means the same run."""
         return self.engine.start(self.registry.workflow_def(fn), args, kwargs, workflow_id)
 
     async def start_workflow_async(

@@ -7,6 +7,7 @@ from .database import Database, normalize_url, redact
 from .executors import ExecutorStore
 from .messages import MessageStore
 from .operations import Fence, OperationStore
+from .versions import VersionStore
 from .workflows import WorkflowStore
 
 
@@ -20,6 +21,7 @@ class Store:
         self.operations = OperationStore(self.db, app_name)
         self.executors = ExecutorStore(self.db, app_name)
         self.messages = MessageStore(self.db, app_name)
+        self.versions = VersionStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, Table, inspect, select, text
 
 from ..errors import SchemaError
 from . import migrations as _migrations_pkg
@@ -50,6 +50,26 @@ def min_code_for(revision: int) -> int:
         if number <= revision:
             required = max(required, getattr(module, "MIN_CODE", 1))
     return required
+
+
+def create_table_if_missing(conn: Connection, table: Table) -> None:
+    """For migrations: create ``table`` (as currently defined) unless it exists."""
+    table.create(conn, checkfirst=True)
+
+
+def add_column_if_missing(conn: Connection, table: Table, column_name: str) -> None:
+    """For migrations: add a column defined in ``schema`` to an existing table."""
+    if column_name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        return
+    column = table.c[column_name]
+    ddl_type = column.type.compile(dialect=conn.dialect)
+    default = ""
+    if column.server_default is not None:
+        default = f" DEFAULT {column.server_default.arg.text}"  # type: ignore[attr-defined]
+    null = "" if column.nullable else " NOT NULL"
+    conn.exec_driver_sql(
+        f'ALTER TABLE {table.name} ADD COLUMN "{column_name}" {ddl_type}{default}{null}'
+    )
 
 
 def _read(conn: Connection) -> dict[str, str]:

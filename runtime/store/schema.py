@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -125,6 +126,33 @@ executors = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
     Index("ix_tether_exec_heartbeat", "app_name", "heartbeat_at"),
+)
+
+# The version registry: one row per version of an app ever seen (revision 2).
+versions = Table(
+    "tether_versions",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("version", String(128), primary_key=True),
+    Column("release", String(64)),  # PEP 440 release tag, optional
+    Column("platform_revision", String(255)),  # e.g. the Cloud Run revision it maps to
+    Column("state", String(16), nullable=False, server_default=text("'active'")),
+    Column("patches", Text, nullable=False, server_default=text("'[]'")),  # JSON list
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+)
+
+# Where new work goes, per app (revision 2): the current version, and optionally a ramping
+# version that receives ``ramping_percent`` of new workflow ids (stable hash).
+routing = Table(
+    "tether_routing",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("current_version", String(128)),
+    Column("ramping_version", String(128)),
+    Column("ramping_percent", Float, nullable=False, server_default=text("0")),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(255)),
 )
 
 schema_info = Table(

@@ -1,0 +1,123 @@
+"""Version registry rows and per-app routing of new work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..clock import now_ms
+from ..routing import Routing
+from .database import Database
+from .schema import routing as R
+from .schema import versions as V
+
+
+class VersionStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+
+    def seen(
+        self,
+        version: str,
+        *,
+        patches: Iterable[str] = (),
+        platform_revision: str | None = None,
+    ) -> None:
+        """Record that an executor running ``version`` launched (first/last seen, patches)."""
+        now = now_ms()
+        patches_json = json.dumps(sorted(set(patches)))
+        stmt = self._insert(V).values(
+            app_name=self.app,
+            version=version,
+            platform_revision=platform_revision,
+            state="active",
+            patches=patches_json,
+            first_seen=now,
+            last_seen=now,
+        )
+        updates: dict[str, Any] = {"last_seen": now, "patches": patches_json}
+        if platform_revision is not None:
+            updates["platform_revision"] = platform_revision
+        stmt = stmt.on_conflict_do_update(index_elements=["app_name", "version"], set_=updates)
+        with self.db.write() as conn:
+            conn.execute(stmt)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(V).where(V.c.app_name == self.app).order_by(V.c.first_seen)
+            ).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            d["patches"] = json.loads(d["patches"] or "[]")
+            out.append(d)
+        return out
+
+    def known(self) -> set[str]:
+        with self.db.read() as conn:
+            return set(
+                conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars()
+            )
+
+    def update(self, version: str, **values: Any) -> bool:
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(V).where(V.c.app_name == self.app, V.c.version == version).values(**values)
+            )
+            return res.rowcount == 1
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def routing(self) -> Routing:
+        with self.db.read() as conn:
+            row = conn.execute(select(R).where(R.c.app_name == self.app)).first()
+        if row is None:
+            return Routing(current=None)
+        return Routing(row.current_version, row.ramping_version, float(row.ramping_percent))
+
+    def set_routing(self, routing: Routing, *, by: str | None = None) -> None:
+        stmt = self._insert(R).values(
+            app_name=self.app,
+            current_version=routing.current,
+            ramping_version=routing.ramping,
+            ramping_percent=routing.percent,
+            updated_at=now_ms(),
+            updated_by=by,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["app_name"],
+            set_={
+                "current_version": stmt.excluded.current_version,
+                "ramping_version": stmt.excluded.ramping_version,
+                "ramping_percent": stmt.excluded.ramping_percent,
+                "updated_at": stmt.excluded.updated_at,
+                "updated_by": stmt.excluded.updated_by,
+            },
+        )
+        with self.db.write() as conn:
+            conn.execute(stmt)
+
+    def ensure_current(self, version: str) -> Routing:
+        """Set the current version on the app's first launch; never overrides an existing one."""
+        stmt = (
+            self._insert(R)
+            .values(
+                app_name=self.app,
+                current_version=version,
+                ramping_version=None,
+                ramping_percent=0.0,
+                updated_at=now_ms(),
+                updated_by="first launch",
+            )
+            .on_conflict_do_nothing(index_elements=["app_name"])
+        )
+        with self.db.write() as conn:
+            conn.execute(stmt)
+        return self.routing()
