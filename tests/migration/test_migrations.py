@@ -1,0 +1,112 @@
+"""Fresh equals upgraded: a database created at revision 1 and migrated forward has exactly
+the schema that a fresh ``migrate()`` creates, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from tether.runtime.errors import SchemaError
+from tether.runtime.store import Database
+from tether.runtime.store import migrate as m
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture
+def two_databases(backend: str, database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}", f"sqlite:///{tmp_path / 'upgraded.db'}"
+        return
+    base = make_url(database_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    names = [f"tether_mig_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield tuple(base.set(database=n).render_as_string(False) for n in names)  # type: ignore[misc]
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _load_snapshot(db: Database) -> None:
+    sql = (SNAPSHOTS / f"rev1.{db.dialect}.sql").read_text()
+    with db.write() as conn:
+        for statement in sql.split(";"):
+            body = "\n".join(
+                line for line in statement.splitlines() if not line.startswith("--")
+            ).strip()
+            if body:
+                conn.exec_driver_sql(body)
+
+
+def _describe(db: Database) -> dict[str, Any]:
+    with db.read() as conn:
+        insp = inspect(conn)
+        out: dict[str, Any] = {}
+        for table in sorted(insp.get_table_names()):
+            out[table] = {
+                "columns": {
+                    c["name"]: (str(c["type"]).split("(")[0], c["nullable"])
+                    for c in insp.get_columns(table)
+                },
+                "pk": insp.get_pk_constraint(table)["constrained_columns"],
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in insp.get_indexes(table)
+                ),
+            }
+        return out
+
+
+def test_fresh_equals_upgraded(two_databases: tuple[str, str]) -> None:
+    fresh, upgraded = (Database(url) for url in two_databases)
+    try:
+        assert m.migrate(fresh) == [m.head()]
+        _load_snapshot(upgraded)
+        assert m.current_revision(upgraded) == 1
+        applied = m.migrate(upgraded)
+        assert applied == list(range(2, m.head() + 1))
+        assert m.current_revision(upgraded) == m.head()
+        assert _describe(upgraded) == _describe(fresh)
+        assert m.migrate(upgraded) == []  # idempotent
+        assert m.check(upgraded) == m.head()
+    finally:
+        fresh.close()
+        upgraded.close()
+
+
+def test_check_refuses_missing_and_old_schemas(two_databases: tuple[str, str]) -> None:
+    empty, old = (Database(url) for url in two_databases)
+    try:
+        with pytest.raises(SchemaError, match="tether migrate"):
+            m.check(empty)
+        _load_snapshot(old)
+        with pytest.raises(SchemaError, match="revision 1 but this code needs"):
+            m.check(old)
+    finally:
+        empty.close()
+        old.close()
+
+
+def test_newer_schema_that_drops_support_refuses_old_code(two_databases: tuple[str, str]) -> None:
+    db = Database(two_databases[0])
+    try:
+        m.migrate(db)
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE tether_schema SET value = '999' WHERE key = 'min_code'"
+            )
+        with pytest.raises(SchemaError, match="deploy a newer tether"):
+            m.check(db)
+    finally:
+        db.close()
