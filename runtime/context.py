@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import history
 from .errors import (
     CancelledInterrupt,
+    NondeterminismError,
     NotInWorkflowError,
     WorkflowInterrupt,
 )
@@ -41,6 +42,7 @@ class WorkflowContext:
     interrupt_kind: type[WorkflowInterrupt] | None = None
     memo: dict[str, Any] = field(default_factory=dict)
     trace: list[tuple[int, str, str]] = field(default_factory=list)  # (position, kind, name)
+    diverged: NondeterminismError | None = None
 
     def reserve(self) -> int:
         pos = self.next_position
@@ -54,8 +56,16 @@ class WorkflowContext:
     def replay_or_none(self, position: int, kind: str, name: str) -> OperationRecord | None:
         """The recorded operation if it matches; None when nothing is recorded there."""
         self.trace.append((position, kind, name))
+        if self.diverged is not None:
+            raise self.diverged
         recorded = self.history.get(position)
-        history.check_match(self, position, recorded, kind, name)
+        try:
+            history.check_match(self, position, recorded, kind, name)
+        except NondeterminismError as exc:
+            # Remembered: workflow code that swallows the error (``except Exception``) must
+            # not go on writing at shifted positions; the run ends PARKED regardless.
+            self.diverged = exc
+            raise
         if recorded is None and self.replaying_only:
             self.engine.on_replay_exhausted(self, position, kind, name)
         return recorded
@@ -72,9 +82,13 @@ class WorkflowContext:
             raise self.interrupt_kind(self.workflow_id)
 
     def record(self, op: OperationRecord, then: Callable[[Any], Any] | None = None) -> None:
+        if self.diverged is not None:
+            raise self.diverged
         self.engine.record(self, op, then)
 
     async def arecord(self, op: OperationRecord, then: Callable[[Any], Any] | None = None) -> None:
+        if self.diverged is not None:
+            raise self.diverged
         await self.engine.arecord(self, op, then)
 
 

@@ -527,6 +527,8 @@ class Engine:
 
     def _finish(self, ctx: WorkflowContext, outcome: _Outcome) -> None:
         """Record the workflow's end (fenced); interrupts record nothing."""
+        if ctx.diverged is not None:
+            outcome.error = ctx.diverged  # even if the workflow code caught it
         err = outcome.error
         if isinstance(err, (WorkflowInterrupt, asyncio.CancelledError)):
             return

@@ -74,3 +74,48 @@ def test_divergence_parks_then_fixed_code_resumes(make_app: Callable[..., Tether
     fixed.send("o", "go", topic="go")
     assert fixed.resume("o").result(timeout=10) == ["charged", "go"]
     assert calls == {"charge": 1}
+
+
+def test_divergence_swallowed_by_workflow_code_still_parks(make_app: Callable[..., Tether]) -> None:
+    calls: Counter[str] = Counter()
+
+    def build_swallowing(changed: bool) -> Tether:
+        app = make_app()
+
+        @app.step(name="a")
+        def a() -> None:
+            calls["a"] += 1
+
+        @app.step(name="b")
+        def b() -> None:
+            calls["b"] += 1
+
+        @app.workflow(name="w")
+        def w() -> str:
+            try:
+                (b if changed else a)()
+            except Exception:  # noqa: BLE001 - user code that catches too much
+                pass
+            a()
+            return "done"
+
+        return app.launch()
+
+    first = build_swallowing(changed=False)
+    h = first.start_workflow("w", workflow_id="s")
+    assert h.result(timeout=10) == "done"
+    first.shutdown()
+    # Re-run the finished history under changed code: resume needs a terminal non-success
+    # status, so mark it ERROR first (as a failed run would be).
+    with first.store.db.write() as conn:
+        conn.exec_driver_sql(
+            "UPDATE tether_workflows SET status = 'ERROR' WHERE workflow_id = 's'"
+        )
+    changed = build_swallowing(changed=True)
+    changed.resume("s")
+    rec = wait_until(
+        lambda: (r := changed.get_workflow("s")).status == Status.PARKED and r, what="parking"
+    )
+    assert "position 0" in rec.error["message"]  # type: ignore[index]
+    assert calls == {"a": 2}  # the first run's steps only: nothing ran after the divergence
+    assert len(changed.list_steps("s")) == 2  # no write at a shifted position
