@@ -1,0 +1,81 @@
+"""The commit floor: one small INSERT + COMMIT in a loop, straight through the driver.
+
+This is what one durable write costs on this machine and database before any framework:
+psycopg 3 for Postgres, sqlite3 with tether's pragmas (WAL, synchronous=FULL,
+``BEGIN IMMEDIATE``) for SQLite. Per-step overhead is judged against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from .common import SIZES, Timer, emit, sqlite_connect_like_tether
+
+WARMUP = 20
+
+
+def floor_sqlite(path: str, n: int) -> float:
+    conn = sqlite_connect_like_tether(path)
+    conn.execute("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, v TEXT, t INTEGER)")
+
+    def one(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO floor (v, t) VALUES (?, ?)", (f"row-{i}", time.time_ns()))
+        conn.execute("COMMIT")
+
+    for i in range(WARMUP):
+        one(i)
+    with Timer() as t:
+        for i in range(n):
+            one(i)
+    conn.close()
+    return t.elapsed
+
+
+def floor_postgres(url: str, n: int) -> float:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS floor (id BIGSERIAL PRIMARY KEY, v TEXT, t BIGINT)"
+        )
+        conn.commit()
+
+        def one(i: int) -> None:
+            conn.execute("INSERT INTO floor (v, t) VALUES (%s, %s)", (f"row-{i}", time.time_ns()))
+            conn.commit()
+
+        for i in range(WARMUP):
+            one(i)
+        with Timer() as t:
+            for i in range(n):
+                one(i)
+    return t.elapsed
+
+
+def measure(url: str, n: int) -> float:
+    """µs per commit on the database at ``url`` (SQLite: a sibling file of it)."""
+    if url.startswith("sqlite:///"):
+        elapsed = floor_sqlite(url[len("sqlite:///") :] + ".floor", n)
+    else:
+        elapsed = floor_postgres(url, n)
+    return elapsed / n * 1e6
+
+
+def run(url: str, size: str) -> dict[str, Any]:
+    n = SIZES[size]["floor"]
+    return {"n": n, "us_per_commit": measure(url, n)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--size", default="full", choices=sorted(SIZES))
+    args = parser.parse_args()
+    emit({"engine": "floor", "workload": "floor", **run(args.url, args.size)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The per-database table: one row per figure, tether beside DBOS, the ratio and the target.
+
+The ratio is always tether / DBOS of the figure on its row: above 1 is better for a rate
+(↑), below 1 is better for a time (↓).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Results = dict[str, dict[str, dict[str, Any]]]  # workload -> engine -> figures
+
+
+def _num(v: float | None, digits: int = 0) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def _ratio(t: float | None, d: float | None) -> str:
+    return "-" if t is None or d is None or d == 0 else f"{t / d:.2f}x"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("PASS" if ok else "FAIL")
+
+
+class _Rows:
+    def __init__(self, res: Results) -> None:
+        self.res = res
+        self.rows: list[list[str]] = []
+
+    def get(self, w: str, e: str, key: str) -> float | None:
+        r = self.res.get(w, {}).get(e)
+        if r is None or "error" in r or r.get(key) is None:
+            return None
+        return float(r[key])
+
+    def cell(self, w: str, e: str, key: str) -> str:
+        r = self.res.get(w, {}).get(e)
+        return "error" if r is not None and "error" in r else _num(self.get(w, e, key))
+
+    def compare(
+        self, w: str, label: str, key: str, target: str = "", ok: bool | None = None
+    ) -> tuple[float | None, float | None]:
+        t, d = self.get(w, "tether", key), self.get(w, "dbos", key)
+        self.rows.append(
+            [
+                w,
+                label,
+                self.cell(w, "tether", key),
+                self.cell(w, "dbos", key),
+                _ratio(t, d),
+                target,
+                _verdict(ok) if target else "",
+            ]
+        )
+        return t, d
+
+    def add(self, *cells: str) -> None:
+        self.rows.append([*cells, *[""] * (7 - len(cells))])
+
+
+def rows_for(res: Results) -> list[list[str]]:
+    r = _Rows(res)
+    floor = r.get("floor", "floor", "us_per_commit")
+    if "floor" in res:
+        r.add("floor", "µs per INSERT+COMMIT ↓", r.cell("floor", "floor", "us_per_commit"))
+    if "W1" in res:
+        t, d = r.get("W1", "tether", "wf_per_s"), r.get("W1", "dbos", "wf_per_s")
+        r.compare("W1", "workflows/s ↑", "wf_per_s", "≥ 2x DBOS", _at_least(t, d, 2))
+        _same_workload_row(r, "W1", "µs per workflow ↓", "us_per_wf")
+    if "W2" in res:
+        t = r.get("W2", "tether", "us_per_step_marginal")
+        d = r.get("W2", "dbos", "us_per_step_marginal")
+        # Judged against the floor measured around the tether W2 run itself (same moment,
+        # same disk), which is steadier on a busy machine than the separate floor row.
+        wfloor = r.get("W2", "tether", "floor_us") or floor
+        ok = None if t is None or wfloor is None else t <= 1.5 * wfloor
+        target = "≤ 1.5x floor" + (f" ({1.5 * wfloor:,.0f})" if wfloor else "")
+        r.compare("W2", "µs per step, marginal ↓", "us_per_step_marginal", target, ok)
+        _same_workload_row(r, "W2", "µs per step, total/steps ↓", "us_per_step_total")
+        _same_workload_row(r, "W2", "floor µs during the run", "floor_us")
+        dfloor = r.get("W2", "dbos", "floor_us") or floor
+        if wfloor and t:
+            r.add(
+                "",
+                "marginal step / floor",
+                f"{t / wfloor:.2f}x",
+                f"{d / dfloor:.2f}x" if d and dfloor else "-",
+            )
+    if "W3" in res:
+        t, d = r.get("W3", "tether", "wf_per_s"), r.get("W3", "dbos", "wf_per_s")
+        r.compare("W3", "workflows/s ↑", "wf_per_s", "≥ 3x DBOS", _at_least(t, d, 3))
+    if "W4" in res:
+        w4 = res["W4"].get("tether", {})
+        if "error" in w4:
+            r.add("W4", "s from kill to all done ↓", "error", "skipped")
+        elif w4:
+            rec, dup, lease = w4["recovery_seconds"], w4["duplicated_completed"], w4["lease_s"]
+            target = f"≤ lease {lease:g} + 3 s"
+            r.add(
+                "W4",
+                "s from kill to all done ↓",
+                _num(rec, 2),
+                "skipped",
+                "-",
+                target,
+                _verdict(rec <= lease + 3),
+            )
+            r.add(
+                "",
+                "duplicated completed steps",
+                str(dup),
+                "skipped",
+                "-",
+                "= 0",
+                _verdict(dup == 0),
+            )
+            r.add(
+                "",
+                "in-flight steps re-run",
+                str(w4["rerun_in_flight"]),
+                "skipped",
+                "-",
+                "(at-least-once)",
+            )
+            r.add("", "steps done at kill", f"{w4['steps_at_kill']}/{w4['n'] * w4['steps']}")
+    if "W5" in res:
+        r.compare("W5", "workflows/s, 100 KB out ↑", "wf_per_s")
+    return r.rows
+
+
+def _at_least(t: float | None, d: float | None, factor: float) -> bool | None:
+    return None if t is None or d is None else t >= factor * d
+
+
+def _same_workload_row(r: _Rows, w: str, label: str, key: str) -> None:
+    r.compare(w, label, key)
+    r.rows[-1][0] = ""
+
+
+def render(title: str, rows: list[list[str]]) -> str:
+    header = ["workload", "figure", "tether", "DBOS 3.4", "tether/DBOS", "target", "ok"]
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    aligns = ["<", "<", ">", ">", ">", "<", "<"]
+
+    def line(row: list[str]) -> str:
+        cells = zip(row, aligns, widths, strict=True)
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in cells).rstrip()
+
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([title, sep, line(header), sep, *[line(row) for row in rows], sep])
