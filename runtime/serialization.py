@@ -149,7 +149,23 @@ def error_to_json(exc: BaseException) -> dict[str, Any]:
     fields = getattr(exc, "to_fields", None)
     if callable(fields):
         data["fields"] = fields()
+    state = _state(exc)
+    if state:
+        data["state"] = state
     return data
+
+
+def _state(exc: BaseException) -> dict[str, Any]:
+    """The exception's attributes that JSON can hold: a rebuilt one keeps them (and its __str__)."""
+    state: dict[str, Any] = {}
+    for key, value in getattr(exc, "__dict__", {}).items():
+        if key.startswith("__"):
+            continue
+        try:
+            state[key] = json.loads(json.dumps(_encode(value, "error attribute")))
+        except (TetherError, TypeError, ValueError):
+            continue
+    return state
 
 
 def error_from_json(data: dict[str, Any]) -> BaseException:
@@ -177,6 +193,8 @@ def error_from_json(data: dict[str, Any]) -> BaseException:
     try:
         exc = cls.__new__(cls)
         BaseException.__init__(exc, message)
+        exc.__dict__.update(_decode(data.get("state") or {}))
+        str(exc)  # a custom __str__ must work on the rebuilt exception
         return exc
     except Exception:  # noqa: BLE001
         return StoredError(type_name.replace(":", "."), message)

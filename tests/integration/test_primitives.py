@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from tether.runtime.clock import now_ms
 
 import tether
@@ -73,6 +74,29 @@ def test_messages_by_topic_with_timeout(make_app: Callable[..., Tether]) -> None
     app.send("box", "untopiced")
     assert h.result(timeout=10) == [{"item": 1}, {"item": 2}, "hello", "untopiced", None]
     assert [(s.kind, s.name) for s in app.list_steps("snd")] == [("send", "orders")]
+
+
+def test_send_is_not_repeated_on_reexecution(make_app: Callable[..., Tether]) -> None:
+    app = make_app()
+    crash = {"after_send": True}
+
+    @app.workflow(name="sender")
+    def sender() -> str:
+        tether.send("box", "once", topic="t")
+        if crash["after_send"]:
+            raise RuntimeError("crashed after sending")
+        return "sent"
+
+    @app.workflow(name="inbox")
+    def inbox() -> list[object]:
+        return [tether.recv("t", timeout=10), tether.recv("t", timeout=0.1)]
+
+    app.launch()
+    with pytest.raises(RuntimeError):
+        app.start_workflow(sender, workflow_id="s").result(timeout=10)
+    crash["after_send"] = False
+    assert app.resume("s").result(timeout=10) == "sent"
+    assert app.start_workflow(inbox, workflow_id="box").result(timeout=10) == ["once", None]
 
 
 def test_async_recv_waits_for_a_message(make_app: Callable[..., Tether]) -> None:

@@ -41,6 +41,18 @@ class CodedError(Exception):
         self.code = code
 
 
+class HTTPError(Exception):
+    """Built from attributes, not from a message: its __str__ reads them."""
+
+    def __init__(self, status: int, *, url: str) -> None:
+        self.status = status
+        self.url = url
+        self.response = object()  # not storable: left out
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status} from {self.url}"
+
+
 ROUND_TRIPS = [
     None,
     True,
@@ -125,6 +137,14 @@ def test_error_with_custom_constructor_keeps_type_and_message() -> None:
     back = rebuild(CodedError(51, retryable=False))
     assert type(back) is CodedError
     assert str(back) == "declined with code 51 (retryable=False)"
+    assert back.code == 51  # type: ignore[attr-defined]
+
+
+def test_error_with_attribute_based_str_keeps_its_attributes() -> None:
+    back = rebuild(HTTPError(503, url="https://pay.example/charge"))
+    assert type(back) is HTTPError
+    assert str(back) == "HTTP 503 from https://pay.example/charge"
+    assert (back.status, back.url) == (503, "https://pay.example/charge")  # type: ignore[attr-defined]
 
 
 def test_error_of_unimportable_type_becomes_stored_error() -> None:
