@@ -38,10 +38,14 @@ def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=ROOT, env=env)
 
 
-def wait_until(what: str, probe: Callable[[], T], timeout: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail loudly after ``timeout``."""
+def wait_until(
+    what: str, probe: Callable[[], T], worker: subprocess.Popen[bytes], timeout: float = 30.0
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail loudly if the worker dies first."""
     deadline = time.monotonic() + timeout
     while not (value := probe()):
+        if worker.poll() is not None:
+            raise RuntimeError(f"a worker exited with code {worker.returncode}; see above")
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up after {timeout:.0f} s waiting until {what}")
         time.sleep(0.05)
@@ -66,6 +70,14 @@ def every_refund_issued(observer: Tether) -> bool:
 
 def all_finished(observer: Tether) -> bool:
     return all(observer.get_workflow(wid).status not in Status.OPEN for wid in IDS)
+
+
+def tether_command() -> str:
+    """The ``tether`` CLI installed next to this Python (e.g. ``.venv/bin/tether``)."""
+    path = Path(sys.executable).parent / "tether"
+    if not path.exists():
+        return "tether"
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def check(observer: Tether) -> bool:
@@ -111,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Refund agents on embedded SQLite: {data / 'tether.db'}\n")
         workers.append(a := spawn("worker-A", "--start"))
         print(f"1. worker-A (pid {a.pid}) starts {len(IDS)} refund agents, one per ticket.")
-        wait_until("every refund is issued", lambda: every_refund_issued(observer))
+        wait_until("every refund is issued", lambda: every_refund_issued(observer), a)
         sent = len(agent.read_lines("outbox.jsonl"))
         a.send_signal(signal.SIGKILL)
         a.wait()
@@ -127,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   agents once worker-A's lease ({agent.app.settings.lease_timeout:.0f} s) expires"
             " and resumes each at its next step."
         )
-        wait_until("every agent finishes", lambda: all_finished(observer), timeout=60)
+        wait_until("every agent finishes", lambda: all_finished(observer), b, timeout=60)
         b.send_signal(signal.SIGTERM)
         b.wait(timeout=30)
         print(
@@ -135,10 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             "worker-B drained on SIGTERM and exited."
         )
         ok = check(observer)
-        print(
-            "\nLook around: "
-            f"tether --database-url {shlex.quote(url)} --app {agent.app.app_name} workflows list"
-        )
+        print(f"\nLook around: {tether_command()} --database-url {shlex.quote(url)} "
+              f"--app {agent.app.app_name} workflows list")  # fmt: skip
         return 0 if ok else 1
     finally:
         for w in workers:
