@@ -78,6 +78,7 @@ def test_divergence_parks_then_fixed_code_resumes(make_app: Callable[..., Tether
 
 def test_divergence_swallowed_by_workflow_code_still_parks(make_app: Callable[..., Tether]) -> None:
     calls: Counter[str] = Counter()
+    crash = {"at_end": True}
 
     def build_swallowing(changed: bool) -> Tether:
         app = make_app()
@@ -97,20 +98,17 @@ def test_divergence_swallowed_by_workflow_code_still_parks(make_app: Callable[..
             except Exception:  # noqa: BLE001 - user code that catches too much
                 pass
             a()
+            if crash["at_end"]:
+                raise RuntimeError("the first run fails after its steps")
             return "done"
 
         return app.launch()
 
     first = build_swallowing(changed=False)
-    h = first.start_workflow("w", workflow_id="s")
-    assert h.result(timeout=10) == "done"
+    with pytest.raises(RuntimeError):
+        first.start_workflow("w", workflow_id="s").result(timeout=10)
     first.shutdown()
-    # Re-run the finished history under changed code: resume needs a terminal non-success
-    # status, so mark it ERROR first (as a failed run would be).
-    with first.store.db.write() as conn:
-        conn.exec_driver_sql(
-            "UPDATE tether_workflows SET status = 'ERROR' WHERE workflow_id = 's'"
-        )
+    crash["at_end"] = False
     changed = build_swallowing(changed=True)
     changed.resume("s")
     rec = wait_until(
