@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+ALL_VERSIONS = "*"  # in a runnable set: every version of the app
+
 
 def is_alive(heartbeat_at: int, state: str, now: int, lease_timeout_ms: int) -> bool:
     """An executor is alive while it heartbeats within the lease timeout and has not stopped."""
@@ -27,8 +29,13 @@ def claim_share(claimable: int, live_peers: int, free_slots: int, max_batch: int
 def orphaned_versions(
     open_by_version: Mapping[str, int], live_runnable: Iterable[Iterable[str]]
 ) -> dict[str, int]:
-    """Versions with open work that no live executor can run, with their open counts."""
+    """Versions with open work that no live executor can run, with their open counts.
+
+    ``"*"`` in a runnable set means every version of the app (``compatible_with=["*"]``).
+    """
     runnable: set[str] = set()
     for versions in live_runnable:
         runnable.update(versions)
+    if ALL_VERSIONS in runnable:
+        return {}
     return {v: n for v, n in open_by_version.items() if n > 0 and v not in runnable}

@@ -40,6 +40,8 @@ class WorkflowRecord:
     updated_at: int
     started_at: int | None
     completed_at: int | None
+    forked_from: str | None = None  # the workflow this one was forked from
+    forked_from_position: int | None = None  # its history was copied up to this position
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

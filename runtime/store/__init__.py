@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import migrate as migrations
 from .database import Database, normalize_url, redact
 from .executors import ExecutorStore
+from .lineage import LineageStore
 from .messages import MessageStore
 from .operations import Fence, OperationStore
 from .versions import VersionStore
@@ -22,6 +23,7 @@ class Store:
         self.executors = ExecutorStore(self.db, app_name)
         self.messages = MessageStore(self.db, app_name)
         self.versions = VersionStore(self.db, app_name)
+        self.lineage = LineageStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -52,6 +52,10 @@ workflows = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("started_at", BigInteger),
     Column("completed_at", BigInteger),
+    # A fork's origin: the workflow it was copied from and the position the copy stops at
+    # (revision 3).
+    Column("forked_from", ID),
+    Column("forked_from_position", Integer),
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),
@@ -153,6 +157,22 @@ routing = Table(
     Column("ramping_percent", Float, nullable=False, server_default=text("0")),
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(255)),
+)
+
+# Every move of a workflow to another version (revision 3): who moved it, from where, when.
+workflow_moves = Table(
+    "tether_workflow_moves",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_name", String(128), nullable=False),
+    Column("workflow_id", ID, nullable=False),
+    Column("from_version", String(128), nullable=False),
+    Column("to_version", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),  # "migrate"
+    Column("moved_by", String(255), nullable=False),
+    Column("moved_at", BigInteger, nullable=False),
+    Column("detail", Text),  # JSON: what was checked before the move
+    Index("ix_tether_moves_workflow", "app_name", "workflow_id", "id"),
 )
 
 schema_info = Table(

@@ -36,6 +36,8 @@ _COLUMNS = [
     W.c.updated_at,
     W.c.started_at,
     W.c.completed_at,
+    W.c.forked_from,
+    W.c.forked_from_position,
 ]
 
 
@@ -57,6 +59,8 @@ def to_record(row: Any) -> WorkflowRecord:
         updated_at=row.updated_at,
         started_at=row.started_at,
         completed_at=row.completed_at,
+        forked_from=row.forked_from,
+        forked_from_position=row.forked_from_position,
     )
 
 
