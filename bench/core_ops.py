@@ -1,18 +1,24 @@
 """What each durable operation costs: ``python -m bench.core_ops --db both [--quick]``.
 
-Inside a workflow, an operation's cost is the marginal time over an empty workflow, divided
+Inside a workflow, an operation's cost is the marginal cost over an empty workflow, divided
 by the number of operations (each runs OPS times per workflow). Outside a workflow, it is
-the time per call. All through the public API; the commit floor is printed alongside.
+the cost per call. All through the public API; the commit floor is printed alongside.
+Besides time, the SQL statements and COMMITs issued per operation are counted: they do not
+depend on machine load, and on Postgres each statement is one network round trip.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import event
 
 import tether
 from tether import Tether
@@ -83,31 +89,62 @@ def build(url: str) -> tuple[Tether, dict[str, Callable[..., Any]]]:
     }
 
 
+class SqlCounter:
+    """Counts SQL statements and COMMITs the app issues, except its executor loop's."""
+
+    def __init__(self, engine: Any) -> None:
+        self.statements = 0
+        self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    @staticmethod
+    def _counted() -> bool:
+        return threading.current_thread().name != "tether-executor"
+
+    def _statement(self, *args: Any) -> None:
+        if self._counted():
+            self.statements += 1
+
+    def _commit(self, conn: Any) -> None:
+        if self._counted() and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self.commits += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.statements, self.commits
+
+
 def run(url: str, n: int) -> dict[str, Any]:
+    """label -> [µs, SQL statements, COMMITs] per operation."""
     app, wfs = build(url)
     app.launch()
-    out: dict[str, float] = {}
+    sql = SqlCounter(app.store.db.engine)
+    out: dict[str, list[float]] = {}
     try:
         for wf in wfs.values():  # warm-up: first statements compiled, pools filled
             wf()
         # Each op workflow is timed interleaved with an empty one, so that load from
         # elsewhere on the machine hits both alike; the difference is the operations' cost.
         empty = wfs["empty"]
-        base_total = 0.0
+        base = [0.0, 0.0, 0.0]
         for label, wf in wfs.items():
             if label == "empty":
                 continue
-            t_empty = t_ops = 0.0
+            e = [0.0, 0.0, 0.0]
+            o = [0.0, 0.0, 0.0]
             for _ in range(n):
-                with Timer() as t:
-                    empty()
-                t_empty += t.elapsed
-                with Timer() as t:
-                    wf()
-                t_ops += t.elapsed
-            base_total += t_empty
-            out[f"{label} (in workflow)"] = (t_ops - t_empty) / n / OPS * 1e6
-        out = {"empty workflow (per workflow)": base_total / n / (len(wfs) - 1) * 1e6, **out}
+                for fn, acc in ((empty, e), (wf, o)):
+                    s0, c0 = sql.snapshot()
+                    with Timer() as t:
+                        fn()
+                    s1, c1 = sql.snapshot()
+                    acc[0] += t.elapsed * 1e6
+                    acc[1] += s1 - s0
+                    acc[2] += c1 - c0
+            base = [b + x for b, x in zip(base, e, strict=True)]
+            out[f"{label} (in workflow)"] = [(a - b) / n / OPS for a, b in zip(o, e, strict=True)]
+        per_wf = [b / n / (len(wfs) - 1) for b in base]
+        out = {"empty workflow (per workflow)": per_wf, **out}
         wid = app.start_workflow(wfs["empty"]).workflow_id
         app.retrieve_workflow(wid).result(timeout=30)
         outside: dict[str, Callable[[], Any]] = {
@@ -121,11 +158,13 @@ def run(url: str, n: int) -> dict[str, Any]:
         }
         for label, fn in outside.items():
             fn()
+            s0, c0 = sql.snapshot()
             with Timer() as t:
                 for _ in range(n):
                     fn()
-            out[label] = t.elapsed / n * 1e6
-        out["floor: INSERT+COMMIT"] = measure(url, 200)
+            s1, c1 = sql.snapshot()
+            out[label] = [t.elapsed / n * 1e6, (s1 - s0) / n, (c1 - c0) / n]
+        out["floor: INSERT+COMMIT (driver)"] = [measure(url, 200), 1, 1]
     finally:
         app.shutdown(grace=1.0)
         app.store.close()
@@ -144,7 +183,7 @@ def main() -> None:
         emit(run(args.url, n))
         return
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="tether-core-") as tmp:
         for db in dbs:
             url = (
@@ -156,14 +195,16 @@ def main() -> None:
             cmd += ["--quick"] if args.quick else []
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
             line = next(x for x in proc.stdout.splitlines() if x.startswith(RESULT_PREFIX))
-            import json
-
             results[db] = json.loads(line[len(RESULT_PREFIX) :])
     labels = list(next(iter(results.values())))
     width = max(len(x) for x in labels)
-    print(f"{'µs per operation':{width}}  " + "  ".join(f"{db:>9}" for db in dbs))
+    head = "".join(f"  {db + ' µs':>12} {'stmts':>6} {'commits':>7}" for db in dbs)
+    print(f"{'per operation':{width}}{head}")
     for label in labels:
-        print(f"{label:{width}}  " + "  ".join(f"{results[db][label]:9,.0f}" for db in dbs))
+        cells = "".join(
+            f"  {r[0]:12,.0f} {r[1]:6.1f} {r[2]:7.1f}" for r in (results[db][label] for db in dbs)
+        )
+        print(f"{label:{width}}{cells}")
 
 
 if __name__ == "__main__":

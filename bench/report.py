@@ -106,6 +106,8 @@ def rows_for(res: Results) -> list[list[str]]:
                 target,
                 _verdict(rec <= lease + 3),
             )
+            first = w4.get("first_peer_checkpoint_s")
+            r.add("", "s from kill to peer's 1st checkpoint", _num(first, 2), "skipped")
             r.add(
                 "",
                 "duplicated completed steps",

@@ -118,6 +118,7 @@ def coordinate(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.002)
         worker.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
+        killed_wall_ms = time.time() * 1000
         worker.wait()
         steps_at_kill = _count_lines(effects)
         store = Store(args.url, APP)
@@ -135,7 +136,7 @@ def coordinate(args: argparse.Namespace) -> dict[str, Any]:
         for wid in ids:
             for op in store.operations.history(wid):
                 ops[(wid, op.position)] = op
-        holders = _op_executors(store, ids)
+        checkpoints = _op_executors(store, ids)
         store.close()
     finally:
         for proc in (worker, peer):
@@ -150,6 +151,8 @@ def coordinate(args: argparse.Namespace) -> dict[str, Any]:
         for line in f:
             pid, wid, pos = line.split()
             runs.setdefault((wid, int(pos)), []).append(int(pid))
+    holders = {key: ex for key, (ex, _) in checkpoints.items()}
+    peer_done = [at for ex, at in checkpoints.values() if ex == peer_id]
     worker_pid = worker.pid
     duplicated_completed = sum(
         1
@@ -167,8 +170,11 @@ def coordinate(args: argparse.Namespace) -> dict[str, Any]:
         "lease_s": args.lease,
         "worker_slots": WORKER_SLOTS,
         "recovery_seconds": recovery,
+        # From the kill to the peer's first checkpoint: lease expiry plus the claim delay.
+        "first_peer_checkpoint_s": (min(peer_done) - killed_wall_ms) / 1000 if peer_done else None,
         "steps_at_kill": steps_at_kill,
         "checkpoints": len(ops),
+        "checkpoints_by_peer": len(peer_done),
         "side_effects": sum(len(p) for p in runs.values()),
         "duplicated_completed": duplicated_completed,
         "rerun_in_flight": rerun_in_flight,
@@ -177,18 +183,18 @@ def coordinate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _op_executors(store: Any, ids: list[str]) -> dict[tuple[str, int], str]:
-    """(workflow_id, position) -> executor id that committed the checkpoint."""
+def _op_executors(store: Any, ids: list[str]) -> dict[tuple[str, int], tuple[str, int]]:
+    """(workflow_id, position) -> (executor id that committed the checkpoint, when)."""
     from sqlalchemy import select
     from tether.runtime.store.schema import operations as O
 
     with store.db.read() as conn:
         rows = conn.execute(
-            select(O.c.workflow_id, O.c.position, O.c.executor_id).where(
+            select(O.c.workflow_id, O.c.position, O.c.executor_id, O.c.completed_at).where(
                 O.c.app_name == APP, O.c.workflow_id.in_(ids)
             )
         ).all()
-    return {(r.workflow_id, r.position): r.executor_id for r in rows}
+    return {(r.workflow_id, r.position): (r.executor_id, r.completed_at) for r in rows}
 
 
 def main() -> None:
