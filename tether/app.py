@@ -19,7 +19,13 @@ from tether.runtime.leases import orphaned_versions
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
 from tether.runtime.store import Store, redact
+from tether.versioning import fork as forking
+from tether.versioning import migration
+from tether.versioning import registry as version_registry
+from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
+from tether.versioning.migration import MigrationReport
+from tether.versioning.registry import VersionInfo
 
 from .config import Settings
 
@@ -78,6 +84,7 @@ class Tether:
         self._store: Store | None = None
         self.version_source = ""
         self._previous_sigterm: Any = None
+        self._runnable: RunnableSet | None = None
 
     # -- registration -------------------------------------------------------------------------
 
@@ -145,7 +152,15 @@ class Tether:
         return resolve_version(self.settings.version, self.app_name, sources)
 
     def runnable_versions(self) -> frozenset[str]:
-        return frozenset({self.engine.version, *[v for v in self.settings.compatible_with]})
+        """This executor's own version and those declared compatible ("*": every version)."""
+        if self._runnable is None:
+            self._runnable = RunnableSet(
+                self.engine.version,
+                self.settings.compatible_with,
+                known=self.store.versions.known,
+                refresh=self.settings.effective_heartbeat,
+            )
+        return self._runnable()
 
     def launch(self) -> Tether:
         """Migrate (unless disabled), register this executor, recover, start the loop."""
@@ -341,15 +356,86 @@ class Tether:
         return orphaned_versions(open_by_version, live)
 
     def version_summary(self) -> list[dict[str, Any]]:
-        """Per version: open workflows by status, live executors, orphaned count."""
-        rows: dict[str, dict[str, Any]] = {}
-        for version, status, n in self.store.workflows.open_counts():
-            row = rows.setdefault(version, {"version": version, "open": {}, "executors": 0})
-            row["open"][status] = n
-        for e in self.executors():
-            rows.setdefault(e.version, {"version": e.version, "open": {}, "executors": 0})
-            rows[e.version]["executors"] += 1
-        orphaned = self.orphaned()
-        for version, row in rows.items():
-            row["orphaned"] = orphaned.get(version, 0)
-        return sorted(rows.values(), key=lambda r: r["version"])
+        """Per version: open workflows by status, live executors, orphaned count (dicts)."""
+        return [v.to_dict() for v in self.versions()]
+
+    # -- versions, migration and forks (tether.versioning) ------------------------------------
+
+    def versions(self) -> list[VersionInfo]:
+        """Every version of the app: release, state, patches, open work, executors, current."""
+        return version_registry.list_versions(self.store, int(self.settings.lease_timeout * 1000))
+
+    def tag_version(self, version: str, release: str | None) -> str | None:
+        """Tag a version with a PEP 440 release (None clears it); returns the normal form."""
+        return version_registry.tag(self.store, version, release)
+
+    def current_version(self) -> str | None:
+        """The version new work goes to (set on the app's first launch)."""
+        return self.store.versions.routing().current
+
+    def set_current_version(self, version: str) -> str:
+        """Point new work at a known version (a name or a release tag); returns its name."""
+        routing = version_registry.set_current(self.store, version, by=self._actor())
+        assert routing.current is not None
+        return routing.current
+
+    def migrate_workflows(
+        self,
+        *,
+        from_version: str,
+        to_version: str,
+        workflow_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> MigrationReport:
+        """Move open workflows to ``to_version`` (this process's code) if they replay on it."""
+        return migration.migrate_workflows(
+            self.store,
+            from_version=from_version,
+            to_version=to_version,
+            code_version=self._code_version(),
+            replay=self._replay,
+            lease_timeout_ms=int(self.settings.lease_timeout * 1000),
+            moved_by=self._actor(),
+            workflow_ids=workflow_ids,
+            dry_run=dry_run,
+        )
+
+    def fork(
+        self,
+        workflow_id: str,
+        from_position: int,
+        version: str | None = None,
+        *,
+        new_workflow_id: str | None = None,
+    ) -> WorkflowRecord:
+        """A new PENDING workflow with the inputs and history of ``workflow_id`` before
+        ``from_position``, on ``version`` (default: the original's), linked to its origin."""
+        rec = forking.fork(
+            self.store,
+            workflow_id,
+            from_position,
+            version=version,
+            new_workflow_id=new_workflow_id,
+            code_version=self._code_version(),
+            replay=self._replay,
+        )
+        if self._executor is not None:
+            self._executor.wake()
+        return rec
+
+    def workflow_moves(self, workflow_id: str) -> list[dict[str, Any]]:
+        """The workflow's moves between versions: who moved it, from where to where, when."""
+        self.get_workflow(workflow_id)
+        return self.store.lineage.moves(workflow_id)
+
+    def _code_version(self) -> str:
+        return self._engine.version if self._engine is not None else self.resolve_version()[0]
+
+    def _actor(self) -> str:
+        executor = self._engine.executor_id if self._engine is not None else None
+        return migration.actor(executor)
+
+    def _replay(self, workflow_id: str) -> Any:
+        from tether.versioning.replay import Replayer
+
+        return Replayer(self).replay(workflow_id)

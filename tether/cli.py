@@ -181,8 +181,13 @@ def workflows_list(
 @json_option
 @pass_state
 def workflows_get(state: State, workflow_id: str) -> None:
-    """Show one workflow: status, version, holder, inputs, output or error."""
-    state.emit(commands.get_workflow(state.app(), workflow_id), render.workflow)
+    """Show one workflow: status, version, holder, inputs, output or error, moves."""
+    record = commands.get_workflow(state.app(), workflow_id)
+    moves = state.app().workflow_moves(workflow_id)
+    if state.as_json:
+        click.echo(render.to_json({**record.to_dict(), "moves": moves}))
+    else:
+        render.workflow(record, moves=moves)
 
 
 @workflows.command("steps")
@@ -191,7 +196,8 @@ def workflows_get(state: State, workflow_id: str) -> None:
 @pass_state
 def workflows_steps(state: State, workflow_id: str) -> None:
     """Show the recorded steps and operations of a workflow, in order."""
-    state.emit(commands.list_steps(state.app(), workflow_id), render.steps)
+    steps = commands.list_steps(state.app(), workflow_id)
+    state.emit(steps, render.steps, moves=state.app().workflow_moves(workflow_id))
 
 
 @workflows.command("cancel")
@@ -248,14 +254,6 @@ def executors_cmd(state: State, include_stopped: bool) -> None:
     state.emit(records, render.executors)
 
 
-@cli.command("versions")
-@json_option
-@pass_state
-def versions_cmd(state: State) -> None:
-    """Per version: open workflows, live executors, and whether it is orphaned."""
-    state.emit(commands.version_report(state.app()), render.versions)
-
-
 # -- database and identity --------------------------------------------------------------------
 
 
@@ -301,6 +299,10 @@ def _info_text(data: dict[str, Any]) -> None:
             ("tether", data["tether_version"]),
         ]
     )
+
+
+# `tether versions ...`, `tether workflows migrate|fork` (registered on import).
+from . import cli_versions  # noqa: E402, F401
 
 
 def main() -> None:

@@ -101,19 +101,6 @@ def list_executors(app: Tether, *, include_stopped: bool = False) -> list[Execut
     return _checked(app).executors(include_stopped=include_stopped)
 
 
-def version_report(app: Tether) -> list[dict[str, Any]]:
-    """Per version: open workflows by status, live executors, and whether nobody can run it.
-
-    A version is orphaned when it has ENQUEUED/PENDING workflows and no live executor has it
-    in its runnable set: those workflows wait until such an executor starts.
-    """
-    rows = _checked(app).version_summary()
-    for row in rows:
-        row["open_total"] = sum(row["open"].values())
-        row["is_orphaned"] = row["orphaned"] > 0
-    return rows
-
-
 # -- database and identity --------------------------------------------------------------------
 
 

@@ -146,8 +146,11 @@ def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int 
     if not records:
         _out("no workflows match")
         return
-    table = _table("WORKFLOW ID", "NAME", "STATUS", "VERSION", "EXECUTOR", "CREATED", "UPDATED")
+    forks = any(r.forked_from for r in records)
+    columns = ["WORKFLOW ID", "NAME", "STATUS", "VERSION", "EXECUTOR", "CREATED", "UPDATED"]
+    table = _table(*columns, *(["FORKED FROM"] if forks else []))
     for r in records:
+        origin = [_origin(r)] if forks else []
         table.add_row(
             r.workflow_id,
             r.name,
@@ -156,13 +159,25 @@ def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int 
             r.executor_id or "-",
             timestamp(r.created_at),
             age(r.updated_at),
+            *origin,
         )
     _out(table)
     if limit and len(records) >= limit:
         _out(f"showing {len(records)} (--limit {limit}); next page: --offset {offset + limit}")
 
 
-def workflow(r: WorkflowRecord) -> None:
+def _origin(r: WorkflowRecord) -> str:
+    return f"{r.forked_from} @ {r.forked_from_position}" if r.forked_from else "-"
+
+
+def _move(m: dict[str, Any]) -> str:
+    return (
+        f"{m['from_version']} -> {m['to_version']} ({m['kind']}) at {timestamp(m['moved_at'])} "
+        f"by {m['moved_by']}"
+    )
+
+
+def workflow(r: WorkflowRecord, moves: Sequence[dict[str, Any]] = ()) -> None:
     rows: list[tuple[str, Any]] = [
         ("workflow id", r.workflow_id),
         ("name", r.name),
@@ -172,6 +187,8 @@ def workflow(r: WorkflowRecord) -> None:
         ("lease epoch", r.lease_epoch),
         ("parent", r.parent_id or "-"),
         ("queue", r.queue_name or "-"),
+        *([("forked from", f"{_origin(r)} (copied history before it)")] if r.forked_from else []),
+        *[("moved", _move(m)) for m in moves],
         ("recovery attempts", r.recovery_attempts),
         ("created", timestamp(r.created_at)),
         ("started", timestamp(r.started_at)),
@@ -187,7 +204,9 @@ def workflow(r: WorkflowRecord) -> None:
     key_values(rows)
 
 
-def steps(records: Sequence[OperationRecord]) -> None:
+def steps(records: Sequence[OperationRecord], moves: Sequence[dict[str, Any]] = ()) -> None:
+    for m in moves:
+        _out(f"moved {_move(m)}")
     if not records:
         _out("no steps recorded yet")
         return
@@ -236,25 +255,6 @@ def executors(records: Sequence[ExecutorRecord]) -> None:
             r.host or "-",
             str(r.pid) if r.pid is not None else "-",
             age(r.heartbeat_at),
-        )
-    _out(table)
-
-
-def versions(rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        _out("no open workflows and no live executors")
-        return
-    statuses = [Status.ENQUEUED, Status.PENDING, Status.PARKED]
-    table = _table("VERSION", *statuses, "EXECUTORS", "ORPHANED")
-    for row in rows:
-        orphaned = (
-            Text(f"yes ({row['orphaned']})", style="red") if row["is_orphaned"] else Text("no")
-        )
-        table.add_row(
-            row["version"],
-            *[str(row["open"].get(s, 0)) for s in statuses],
-            str(row["executors"]),
-            orphaned,
         )
     _out(table)
 

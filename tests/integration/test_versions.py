@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from tether.runtime.errors import ConfigurationError
+
 import tether
 from tether import Status, Tether
 
@@ -44,3 +47,66 @@ def test_unrunnable_version_is_orphaned_never_run(make_app: Callable[..., Tether
     compatible.send("j", "done", topic="go")
     assert compatible.retrieve_workflow("j").result(timeout=10) == "done"
     assert compatible.get_workflow("j").version == "v9"  # still tethered to its version
+
+
+def test_registry_rows_tags_and_current_pointer(make_app: Callable[..., Tether]) -> None:
+    runs: list[str] = []
+    v1 = build(make_app, runs, "v1")
+    v1.start_workflow("job", workflow_id="a")
+    v2 = build(make_app, runs, "v2")
+    assert [v.version for v in v1.versions()] == ["v1", "v2"]  # in order of first launch
+    wait_until(lambda: v1.versions()[0].open == {"PENDING": 1}, what="a to be open on v1")
+    row1, row2 = v1.versions()
+    assert (row1.current, row2.current) == (True, False)  # set on the app's first launch
+    assert (row1.executors, row1.runnable_by, row1.orphaned, row1.state) == (1, 1, 0, "active")
+    assert row1.first_seen <= row1.last_seen and row1.registered
+    assert v1.version_summary()[0]["open"] == {"PENDING": 1}
+
+    assert v1.tag_version("v1", "1.0.0") == "1.0.0"
+    assert v1.tag_version("v2", "v2.0") == "2.0"  # PEP 440 normal form
+    assert [v.release for v in v1.versions()] == ["1.0.0", "2.0"]
+    for bad in ("not a version", "1.0-final-final", ""):
+        with pytest.raises(ConfigurationError, match="invalid release tag.*PEP 440"):
+            v1.tag_version("v1", bad)
+    with pytest.raises(ConfigurationError, match="already tags version 'v1'"):
+        v1.tag_version("v2", "1.0.0")
+    with pytest.raises(ConfigurationError, match="unknown version 'v7'.*v1, v2"):
+        v1.tag_version("v7", "7.0")
+
+    assert v1.current_version() == "v1"
+    assert v1.set_current_version("v2") == "v2" and v2.current_version() == "v2"
+    assert v1.set_current_version("1.0.0") == "v1"  # a release tag names its version
+    with pytest.raises(ConfigurationError, match="unknown version 'v7'"):
+        v1.set_current_version("v7")
+    assert v1.current_version() == "v1"
+    assert v1.tag_version("v1", None) is None  # cleared
+    v1.send("a", "done", topic="go")
+    assert v1.retrieve_workflow("a").result(timeout=10) == "done"
+    assert [v.open_total for v in v1.versions()] == [0, 0]
+
+
+def test_wildcard_runs_every_version_and_keeps_each_workflows_version(
+    make_app: Callable[..., Tether],
+) -> None:
+    runs: list[str] = []
+    v9 = build(make_app, runs, "v9")
+    v9.start_workflow("job", workflow_id="j")
+    wait_until(lambda: v9.list_steps("j"), what="the job to wait for its message")
+    v9.shutdown()
+    assert v9.orphaned() == {"v9": 1}
+
+    anyver = build(make_app, runs, "v1", compatible_with=("*",))
+    wait_until(lambda: runs == ["v9", "v1"], what="the wildcard executor to run it")
+    [me] = anyver.executors()
+    assert set(me.runnable_versions) == {"*", "v1", "v9"}
+    assert anyver.orphaned() == {} and anyver.get_workflow("j").version == "v9"
+    anyver.send("j", "done", topic="go")
+    assert anyver.retrieve_workflow("j").result(timeout=10) == "done"
+
+    # A version first launched later joins the wildcard set at the next refresh.
+    v5 = build(make_app, runs, "v5")
+    v5.shutdown()
+    wait_until(lambda: "v5" in anyver.runnable_versions(), what="v5 to join the runnable set")
+    wait_until(
+        lambda: "v5" in anyver.executors()[0].runnable_versions, what="the heartbeat to show v5"
+    )
