@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
+from click.testing import CliRunner, Result
 from tether.runtime.errors import ConfigurationError
 
 import tether
 from tether import Status, Tether
+from tether.cli import cli
 
 from .helpers import wait_until
 
@@ -110,3 +113,31 @@ def test_wildcard_runs_every_version_and_keeps_each_workflows_version(
     wait_until(
         lambda: "v5" in anyver.executors()[0].runnable_versions, what="the heartbeat to show v5"
     )
+
+
+def test_versions_cli(make_app: Callable[..., Tether], database_url: str, app_name: str) -> None:
+    def run(*args: str, code: int = 0) -> Result:
+        full = ["--database-url", database_url, "--app", app_name, *args]
+        result = CliRunner().invoke(cli, full, env={"TETHER_APP_VERSION": None})
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    runs: list[str] = []
+    build(make_app, runs, "v1")
+    build(make_app, runs, "v2", compatible_with=("v1",))
+    assert "tagged v2 as release 2.0.1" in run("versions", "tag", "v2", "2.0.1").stdout
+    assert "PEP 440" in run("versions", "tag", "v2", "two", code=1).stderr
+    rows = json.loads(run("versions", "--json").stdout)
+    assert [(r["version"], r["release"], r["current"]) for r in rows] == [
+        ("v1", None, True),
+        ("v2", "2.0.1", False),
+    ]
+    assert (rows[0]["executors"], rows[0]["runnable_by"]) == (1, 2)
+    table = run("versions").stdout
+    assert "2.0.1" in table and "current" in table and "+1 compatible" in table
+
+    assert run("versions", "current").stdout.strip() == "current version: v1"
+    assert "(was v1)" in run("versions", "current", "2.0.1").stdout
+    assert json.loads(run("versions", "current", "--json").stdout)["current"] == "v2"
+    assert "unknown version 'v8'" in run("versions", "current", "v8", code=1).stderr
+    assert "cleared" in run("versions", "tag", "v2", "--clear").stdout

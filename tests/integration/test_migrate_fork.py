@@ -1,0 +1,265 @@
+"""Moving open workflows to another version after replaying them, and forking workflows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from tether.runtime.errors import ConfigurationError, WorkflowConflictError, WorkflowNotFoundError
+
+import tether
+from tether import Status, Tether
+from tether.cli import cli
+
+from .helpers import wait_until
+
+
+def build(make_app: Callable[..., Tether], version: str, calls: list[str], **kw: Any) -> Tether:
+    """v1 records: 0 first, 1 event, 2-3 recv go (deadline, message), 4 second, 5-6 recv end.
+
+    v2 inserts a step after ``recv go``, so a history past position 3 diverges on it.
+    """
+    app = make_app(version=version, **kw)
+
+    @app.step(name="first")
+    def first() -> str:
+        calls.append(f"{version}:first")
+        return "one"
+
+    @app.step(name="extra")
+    def extra() -> str:
+        calls.append(f"{version}:extra")
+        return "x"
+
+    @app.step(name="second")
+    def second(m: str) -> str:
+        calls.append(f"{version}:second")
+        return f"two:{m}"
+
+    @app.workflow(name="flow")
+    def flow() -> list[str]:
+        out = [first()]
+        tether.set_event("stage", "first done")
+        m = tether.recv("go", timeout=60)
+        if version != "v1":
+            out.append(extra())
+        out.append(second(m))
+        out.append(tether.recv("end", timeout=60))
+        return out
+
+    return app.launch()
+
+
+def at(app: Tether, wid: str, n: int) -> None:
+    wait_until(lambda: len(app.list_steps(wid)) >= n, what=f"{wid} to record {n} operations")
+
+
+def test_migration_moves_only_workflows_that_replay(make_app: Callable[..., Tether]) -> None:
+    calls: list[str] = []
+    v1 = build(make_app, "v1", calls)
+    for wid in ("early", "late", "done"):
+        v1.start_workflow("flow", workflow_id=wid)
+    at(v1, "early", 3)  # waits for `go`
+    for wid in ("late", "done"):
+        v1.send(wid, "g", topic="go")
+        at(v1, wid, 6)  # past `second`: waits for `end`
+    v1.send("done", "e", topic="end")
+    assert v1.retrieve_workflow("done").result(timeout=10) == ["one", "two:g", "e"]
+    v1.shutdown()  # releases early and late, which wait on v1
+
+    v2 = build(make_app, "v2", calls)
+    dry = v2.migrate_workflows(from_version="v1", to_version="v2", dry_run=True)
+    assert {r.workflow_id: r.outcome for r in dry.results} == {
+        "early": "would_move",
+        "late": "diverged",
+    }
+    late = next(r for r in dry.results if r.workflow_id == "late")
+    assert late.divergence is not None and late.divergence["position"] == 4
+    assert "position 4" in late.reason and "extra" in late.reason
+    assert v2.get_workflow("early").version == "v1" and v2.workflow_moves("early") == []
+
+    before = v2.get_workflow("early")
+    report = v2.migrate_workflows(from_version="v1", to_version="v2")
+    assert report.moved == ["early"] and [r.workflow_id for r in report.left] == ["late"]
+    moved = v2.get_workflow("early")
+    assert (moved.version, moved.lease_epoch) == ("v2", before.lease_epoch + 1)
+    assert v2.get_workflow("late").version == "v1"
+    [move] = v2.workflow_moves("early")
+    assert (move["from_version"], move["to_version"], move["kind"]) == ("v1", "v2", "migrate")
+    assert v2.executor_id in move["moved_by"] and move["detail"]["history_length"] == 3
+
+    again = v2.migrate_workflows(from_version="v1", to_version="v2")  # re-run: moves nothing
+    assert again.moved == [] and [r.workflow_id for r in again.results] == ["late"]
+    by_id = v2.migrate_workflows(from_version="v1", to_version="v2", workflow_ids=["early"])
+    assert [r.outcome for r in by_id.results] == ["nothing_to_do"]
+    assert len(v2.workflow_moves("early")) == 1
+
+    # A v2 executor runs the moved workflow on v2's code, replaying v1's history.
+    v2.send("early", "g", topic="go")
+    v2.send("early", "e", topic="end")
+    assert v2.retrieve_workflow("early").result(timeout=10) == ["one", "x", "two:g", "e"]
+    assert calls.count("v2:first") == 0 and "v2:extra" in calls
+
+
+def test_migration_refusals(make_app: Callable[..., Tether]) -> None:
+    calls: list[str] = []
+    v1 = build(make_app, "v1", calls)
+    v1.start_workflow("flow", workflow_id="held")
+    at(v1, "held", 3)  # running right now: v1 is alive and holds it
+    v2 = build(make_app, "v2", calls)
+    build(make_app, "v3", calls)
+
+    report = v2.migrate_workflows(from_version="v1", to_version="v2")
+    [r] = report.results
+    assert (r.outcome, report.moved) == ("running", [])
+    assert v1.executor_id in r.reason
+    held = v2.get_workflow("held")
+    assert (held.version, held.executor_id) == ("v1", v1.executor_id)
+    # The move itself is fenced too: a live holder makes it match nothing.
+    assert not v2.store.lineage.move(
+        "held", from_version="v1", to_version="v2", epoch=held.lease_epoch, history_length=3,
+        lease_timeout_ms=2000, moved_by="test", detail={},
+    )  # fmt: skip
+    assert v2.get_workflow("held").version == "v1" and v2.workflow_moves("held") == []
+
+    with pytest.raises(ConfigurationError, match="runs version 'v2'"):
+        v2.migrate_workflows(from_version="v1", to_version="v3")
+    with pytest.raises(ConfigurationError, match="unknown version 'v9'"):
+        v2.migrate_workflows(from_version="v1", to_version="v9")
+    with pytest.raises(ConfigurationError, match="both 'v2'"):
+        v2.migrate_workflows(from_version="v2", to_version="v2")
+
+    v1.shutdown()  # it stops holding the workflow: now it moves
+    assert v2.migrate_workflows(from_version="v1", to_version="v2").moved == ["held"]
+
+
+def test_fork_copies_history_up_to_a_position(make_app: Callable[..., Tether]) -> None:
+    calls: list[str] = []
+    v1 = build(make_app, "v1", calls)
+    v1.start_workflow("flow", workflow_id="w")
+    v1.send("w", "g", topic="go")
+    v1.send("w", "e", topic="end")
+    assert v1.retrieve_workflow("w").result(timeout=10) == ["one", "two:g", "e"]
+
+    fork = v1.fork("w", 4, new_workflow_id="w-again")  # keeps first, event and `recv go`
+    assert (fork.forked_from, fork.forked_from_position, fork.version) == ("w", 4, "v1")
+    assert fork.inputs == v1.get_workflow("w").inputs and fork.status == Status.PENDING
+    kinds = [op.kind for op in v1.list_steps("w-again")][:4]
+    assert kinds == ["step", "set_event", "deadline", "recv"]
+    assert v1.get_event("w-again", "stage", timeout=1) == "first done"
+    v1.send("w-again", "E", topic="end")
+    assert v1.retrieve_workflow("w-again").result(timeout=10) == ["one", "two:g", "E"]
+    assert (calls.count("v1:first"), calls.count("v1:second")) == (1, 2)
+    assert v1.fork("w", 4, new_workflow_id="w-again").workflow_id == "w-again"  # idempotent
+    listed = {r.workflow_id: r.forked_from for r in v1.list_workflows()}
+    assert listed == {"w": None, "w-again": "w"}
+
+    with pytest.raises(WorkflowConflictError, match="already exists"):
+        v1.fork("w", 2, new_workflow_id="w-again")
+    with pytest.raises(ConfigurationError, match="fork from a position in 0..7"):
+        v1.fork("w", 8)
+    with pytest.raises(WorkflowNotFoundError):
+        v1.fork("nope", 0)
+
+    # Onto v2 (which inserts a step after `recv go`): allowed up to where v2's code diverges,
+    # and only from a process running v2.
+    v2 = build(make_app, "v2", calls)
+    with pytest.raises(ConfigurationError, match="runs version 'v1'"):
+        v1.fork("w", 4, "v2")
+    with pytest.raises(ConfigurationError, match="does not replay.*position 4"):
+        v2.fork("w", 5, "v2")
+    on_v2 = v2.fork("w", 4, "v2")
+    assert on_v2.version == "v2" and on_v2.workflow_id.startswith("w-fork-")
+    v2.send(on_v2.workflow_id, "E2", topic="end")
+    assert v2.retrieve_workflow(on_v2.workflow_id).result(timeout=10) == [
+        "one",
+        "x",
+        "two:g",
+        "E2",
+    ]
+
+
+MODULE = """
+import tether
+from tether import Tether
+
+app = Tether(version="v2", install_signal_handlers=False)  # app and database from TETHER_*
+
+
+@app.step(name="first")
+def first():
+    return "one"
+
+
+@app.step(name="extra")
+def extra():
+    return "x"
+
+
+@app.step(name="second")
+def second(m):
+    return f"two:{m}"
+
+
+@app.workflow(name="flow")
+def flow():
+    out = [first()]
+    tether.set_event("stage", "first done")
+    m = tether.recv("go", timeout=60)
+    out.append(extra())
+    out.append(second(m))
+    out.append(tether.recv("end", timeout=60))
+    return out
+"""
+
+
+def test_migrate_and_fork_cli(
+    make_app: Callable[..., Tether],
+    database_url: str,
+    app_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = f"flows_{app_name}"
+    (tmp_path / f"{module}.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = {"TETHER_APP_VERSION": None, "TETHER_APP_NAME": app_name}
+    env["TETHER_DATABASE_URL"] = database_url
+
+    def run(*args: str, code: int = 0) -> Result:
+        full = ["--database-url", database_url, "--app", app_name, *args]
+        result = CliRunner().invoke(cli, full, env=env)
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    calls: list[str] = []
+    v1 = build(make_app, "v1", calls)
+    v1.start_workflow("flow", workflow_id="a")
+    at(v1, "a", 3)
+    v1.shutdown()
+    v2 = build(make_app, "v2", calls)
+
+    assert "--module" in run("workflows", "migrate", "--from", "v1", "--to", "v2", code=1).stderr
+    args = ["workflows", "migrate", "--from", "v1", "--to", "v2", "--module", f"{module}:app"]
+    dry = json.loads(run(*args, "--dry-run", "--json").stdout)
+    assert (dry["counts"], dry["dry_run"]) == ({"would_move": 1}, True)
+    assert "moved 1 workflow(s) from v1 to v2" in run(*args).stdout
+    assert "moved 0 workflow(s)" in run(*args).stdout  # re-run: nothing left to move
+    got = json.loads(run("workflows", "get", "a", "--json").stdout)
+    assert got["version"] == "v2" and [m["to_version"] for m in got["moves"]] == ["v2"]
+    assert "v1 -> v2 (migrate)" in run("workflows", "get", "a").stdout
+    assert "moved v1 -> v2" in run("workflows", "steps", "a").stdout
+
+    out = json.loads(run("workflows", "fork", "a", "--position", "1", "--id", "b", "--json").stdout)
+    assert (out["workflow_id"], out["forked_from"], out["forked_from_position"]) == ("b", "a", 1)
+    assert "a @ 1" in run("workflows", "get", "b").stdout
+    assert "FORKED FROM" in run("workflows", "list").stdout
+    assert "fork from a position in 0..3" in run("workflows", "fork", "a", "-p", "9", code=1).stderr
+    for wid in ("a", "b"):
+        v2.send(wid, "g", topic="go")
+        v2.send(wid, "e", topic="end")
+        assert v2.retrieve_workflow(wid).result(timeout=10) == ["one", "x", "two:g", "e"]
