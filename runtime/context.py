@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import history
 from .errors import (
@@ -26,6 +26,8 @@ from .store import Fence
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -43,11 +45,25 @@ class WorkflowContext:
     memo: dict[str, Any] = field(default_factory=dict)
     trace: list[tuple[int, str, str]] = field(default_factory=list)  # (position, kind, name)
     diverged: NondeterminismError | None = None
+    # Positions reserved by awaitables that have not finished yet (async operations, maybe in
+    # sibling tasks): code whose position must not depend on scheduling checks it is empty.
+    in_flight: set[int] = field(default_factory=set)
 
     def reserve(self) -> int:
         pos = self.next_position
         self.next_position += 1
         return pos
+
+    def track(self, position: int, awaitable: Awaitable[T]) -> Awaitable[T]:
+        """``awaitable``, with ``position`` counted in flight until it finishes."""
+        self.in_flight.add(position)
+        return self._tracked(position, awaitable)
+
+    async def _tracked(self, position: int, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        finally:
+            self.in_flight.discard(position)
 
     def peek(self) -> OperationRecord | None:
         """The record at the next position, without consuming it."""
@@ -85,6 +101,12 @@ class WorkflowContext:
         if self.diverged is not None:
             raise self.diverged
         self.engine.record(self, op, then)
+
+    def record_behind(self, op: OperationRecord) -> None:
+        """Queue ``op`` for the next group commit without waiting (see Engine.record_behind)."""
+        if self.diverged is not None:
+            raise self.diverged
+        self.engine.record_behind(self, op)
 
     async def arecord(self, op: OperationRecord, then: Callable[[Any], Any] | None = None) -> None:
         if self.diverged is not None:

@@ -149,6 +149,7 @@ class Engine:
     def record(
         self, ctx: WorkflowContext, op: OperationRecord, then: Callable[[Connection], Any] | None
     ) -> None:
+        _refuse_when_replaying(ctx, op)
         ops = self.store.operations
         ok = self.store.db.run_write(
             lambda conn: ops.record(conn, ctx.fence, op, version=self.version, then=then),
@@ -161,6 +162,20 @@ class Engine:
         self, ctx: WorkflowContext, op: OperationRecord, then: Callable[[Connection], Any] | None
     ) -> None:
         await self.in_io(lambda: self.record(ctx, op, then))
+
+    def record_behind(self, ctx: WorkflowContext, op: OperationRecord) -> None:
+        """Queue ``op`` for the next group commit and return at once.
+
+        Only for records whose loss is harmless because a later run would record the same
+        thing again (a patch marker). Commits are FIFO, so it still lands before any later
+        write of this run; a fenced-out write is noticed by the next one.
+        """
+        _refuse_when_replaying(ctx, op)
+        ops = self.store.operations
+        self.store.db.submit_write(
+            lambda conn: ops.record(conn, ctx.fence, op, version=self.version),
+            single_statement=True,
+        )
 
     def _fenced_out(self, ctx: WorkflowContext) -> None:
         rec = self.store.workflows.get(ctx.workflow_id)
@@ -406,7 +421,7 @@ class Engine:
             pos, wid, recorded = self._child_id(ctx, wdef, None)
         except BaseException as exc:  # noqa: BLE001 - raised when awaited
             return _raise(exc)
-        return self._child_async(ctx, wdef, pos, wid, recorded, args, kwargs)
+        return ctx.track(pos, self._child_async(ctx, wdef, pos, wid, recorded, args, kwargs))
 
     async def _child_async(
         self,
@@ -589,6 +604,14 @@ class Engine:
         self._io.shutdown(wait=False, cancel_futures=True)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def _refuse_when_replaying(ctx: WorkflowContext, op: OperationRecord) -> None:
+    if ctx.replaying_only:
+        raise TetherError(
+            f"replay of workflow {ctx.workflow_id!r} tried to record {op.describe()} at "
+            f"position {op.position}; a replay never writes"
+        )
 
 
 async def _raise(exc: BaseException) -> Any:

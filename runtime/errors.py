@@ -94,6 +94,7 @@ class NondeterminismError(TetherError):
         nearest_patch: str | None = None,
         recorded_version: str | None = None,
         detail: str = "",
+        code_version: str | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.position = position
@@ -101,18 +102,51 @@ class NondeterminismError(TetherError):
         self.requested = requested
         self.nearest_patch = nearest_patch
         self.recorded_version = recorded_version
+        self.code_version = code_version
         self.detail = detail
         patch = f"; nearest patch gate: {nearest_patch!r}" if nearest_patch else ""
-        version = f" (history written by version {recorded_version!r})" if recorded_version else ""
+        version = ""
+        if recorded_version:
+            code = f", this code is version {code_version!r}" if code_version else ""
+            version = f" (history written by version {recorded_version!r}{code})"
         msg = (
             f"workflow {workflow_id!r} diverged from its history at position {position}{version}: "
-            f"recorded {recorded}, the code asked for {requested}{patch}. "
-            "Guard the change with tether.patch(...), fork or migrate the workflow, or pin it "
-            "back to the version that started it; then resume it."
+            f"recorded {recorded}, the code asked for {requested}{patch}."
         )
         if detail:
             msg += "\n" + detail
-        super().__init__(msg)
+        super().__init__(msg + "\n" + self.how_to_fix())
+
+    def how_to_fix(self) -> str:
+        """The ways out, most specific first; the workflow is left intact until one is taken."""
+        wid, pos, old = self.workflow_id, self.position, self.recorded_version
+        lines = [
+            f"  how to fix it (then resume it: `tether workflows resume {wid}`):",
+            "    - guard the change so runs recorded before it keep the old path: "
+            f'`if tether.patch("<change-name>"): <new code> else: <old code>` at position {pos}'
+            + (
+                f" (or, if it belongs to patch {self.nearest_patch!r}, inside that gate)"
+                if self.nearest_patch
+                else ""
+            ),
+        ]
+        if old and old == self.code_version:
+            lines.append(
+                f"    - this code reports the version that wrote the history ({old!r}) yet "
+                "does something else: give changed code a new version, and run this "
+                "workflow on the code that wrote it"
+            )
+        elif old:
+            lines.append(
+                f"    - or pin it back: let an executor of version {old!r} run it (do not "
+                f"list {old!r} in compatible_with of code that cannot replay it)"
+            )
+        lines.append(
+            "    - or fork it before the divergence onto this code "
+            f"(`tether workflows fork {wid} --position {pos}`), or move it to a version "
+            "whose code replays it (`tether workflows migrate --from ... --to ...`)"
+        )
+        return "\n".join(lines)
 
     def to_fields(self) -> dict[str, Any]:
         return {
@@ -122,6 +156,7 @@ class NondeterminismError(TetherError):
             "requested": self.requested,
             "nearest_patch": self.nearest_patch,
             "recorded_version": self.recorded_version,
+            "code_version": self.code_version,
             "detail": self.detail,
         }
 

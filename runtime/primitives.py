@@ -96,13 +96,14 @@ def sleep(seconds: float) -> None:
 
 def sleep_async(seconds: float) -> Awaitable[None]:
     ctx = current("tether.sleep_async()")
+    pos = ctx.next_position  # reserved by _deadline
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep_async()"), kind=SLEEP)
 
     async def run() -> None:
         while now_ms() < wake_at:
             await _await(ctx, wake_at, 3600.0)
 
-    return run()
+    return ctx.track(pos, run())
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
                 return None
             await _await(ctx, until, poll)
 
-    return run()
+    return ctx.track(pos, run())
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .context import maybe_current
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -174,6 +175,10 @@ class Registry:
         return wrapper
 
     def require_engine(self) -> Engine:
+        """The engine of the calling workflow (a replay brings its own), else the app's."""
+        ctx = maybe_current()
+        if ctx is not None:
+            return ctx.engine
         if self.engine is None:
             raise ConfigurationError("the app is not launched: call app.launch() first")
         return self.engine

@@ -124,8 +124,8 @@ class StepRunner:
         except BaseException as exc:  # noqa: BLE001 - raised when awaited
             return _raise(exc)
         if rec is not None:
-            return _replayed(rec)
-        return self._run_async(ctx, sdef, pos, args, kwargs)
+            return ctx.track(pos, _replayed(rec))
+        return ctx.track(pos, self._run_async(ctx, sdef, pos, args, kwargs))
 
     async def _run_async(
         self,

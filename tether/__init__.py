@@ -31,6 +31,7 @@ from tether.runtime.primitives import (
     sleep_async,
 )
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
+from tether.versioning.patches import deprecate_patch, patch
 
 from .app import Tether
 
@@ -49,7 +50,9 @@ __all__ = [
     "Tether",
     "WorkflowHandle",
     "WorkflowRecord",
+    "deprecate_patch",
     "errors",
+    "patch",
     "recv",
     "recv_async",
     "send",

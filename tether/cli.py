@@ -301,8 +301,9 @@ def _info_text(data: dict[str, Any]) -> None:
     )
 
 
-# `tether versions ...`, `tether workflows migrate|fork` (registered on import).
-from . import cli_versions  # noqa: E402, F401
+# Commands registered on import: `tether versions ...`, `tether workflows migrate|fork`;
+# `tether replay`, `tether patches`, `tether workflows export`.
+from . import cli_replay, cli_versions  # noqa: E402, F401
 
 
 def main() -> None:

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .identity import check_version, resolve_version, source_hash
+from .patches import deprecate_patch, patch
 
-__all__ = ["check_version", "resolve_version", "source_hash"]
+__all__ = ["check_version", "deprecate_patch", "patch", "resolve_version", "source_hash"]

@@ -1,0 +1,110 @@
+"""Patch gates: change workflow code while runs started on the old code are still in flight.
+
+    if tether.patch("fees-v2"):
+        charge_with_fees(order)   # new code
+    else:
+        charge(order)             # the path runs that passed here before the change took
+
+The decision at a position (DESIGN §5), in :func:`decide`:
+
+=================================================  =======  =================
+history at this position                           returns  position consumed
+=================================================  =======  =================
+nothing (a new run, or an old one not this far)    True     yes, marker recorded
+the marker of this patch                           True     yes
+another operation (passed here without the patch)  False    no
+=================================================  =======  =================
+
+``deprecate_patch(name)`` always returns True, records nothing, and consumes the position
+only when this patch's marker is there: the second step of the lifecycle patch → deprecate →
+remove, once no open run takes the old path (see ``patch_report``). Both are memoized per run
+and name, so a second call answers the same without touching positions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tether.runtime.context import WorkflowContext, current
+from tether.runtime.errors import ConfigurationError
+from tether.runtime.history import GATES, PATCH_KIND
+from tether.runtime.records import OperationRecord
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$")
+MAX_NAME = 128
+_RETURNS = "patches"  # memo: name -> what the gate returned in this run
+BRANCHES = "patch_branches"  # memo: name -> True when the run is on the new path
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    returns: bool  # what patch() / deprecate_patch() returns
+    consume: bool  # the gate takes the position (the next operation goes one further)
+    record: bool  # a marker is recorded at the position
+    new_path: bool  # False: the history passed here on code without the patch
+
+
+def decide(
+    recorded_kind: str | None, recorded_name: str | None, name: str, deprecated: bool
+) -> Decision:
+    """The §5 table; ``recorded_kind`` is None when nothing is recorded at the position."""
+    if recorded_kind is None:
+        return Decision(True, consume=not deprecated, record=not deprecated, new_path=True)
+    if recorded_kind == PATCH_KIND and recorded_name == name:
+        return Decision(True, consume=True, record=False, new_path=True)
+    return Decision(deprecated, consume=False, record=False, new_path=False)
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_NAME:
+        raise ConfigurationError(
+            f"invalid patch name {name!r}: use 1-{MAX_NAME} characters (letters, digits, "
+            "'_', '.', ':', '/', '-'), starting with a letter, digit or '_', e.g. 'fees-v2'"
+        )
+    return name
+
+
+def patch(name: str) -> bool:
+    """True when this run takes the new code at this point; False on a run that passed here
+    on code without the patch."""
+    return _gate(current("tether.patch()"), check_name(name), deprecated=False)
+
+
+def deprecate_patch(name: str) -> bool:
+    """Always True: the old path is gone. Steps over this patch's marker in older histories."""
+    return _gate(current("tether.deprecate_patch()"), check_name(name), deprecated=True)
+
+
+def _gate(ctx: WorkflowContext, name: str, *, deprecated: bool) -> bool:
+    returns: dict[str, bool] = ctx.memo.setdefault(_RETURNS, {})
+    if name in returns:
+        return returns[name]
+    if ctx.diverged is not None:
+        raise ctx.diverged
+    what = "deprecate_patch" if deprecated else "patch"
+    if ctx.in_flight:
+        raise ConfigurationError(
+            f"tether.{what}({name!r}) in workflow {ctx.workflow_id!r} was called while "
+            f"operations at positions {sorted(ctx.in_flight)} are still running (async tasks "
+            "started and not yet awaited), so where its marker lands would depend on "
+            "scheduling: call it before starting them or after awaiting them"
+        )
+    pos = ctx.next_position
+    recorded = ctx.peek()
+    d = decide(
+        recorded.kind if recorded else None, recorded.name if recorded else None, name, deprecated
+    )
+    ctx.memo.setdefault(BRANCHES, {})[name] = d.new_path
+    ctx.memo.setdefault(GATES, []).append((pos, what, name, d.returns))
+    if d.record:
+        if ctx.replaying_only:
+            ctx.engine.on_replay_exhausted(ctx, pos, PATCH_KIND, name)
+        ctx.check_interrupt()
+    if d.consume:
+        ctx.reserve()
+        ctx.trace.append((pos, PATCH_KIND, name))
+    if d.record:
+        ctx.record_behind(OperationRecord(pos, PATCH_KIND, name))
+    returns[name] = d.returns
+    return d.returns
