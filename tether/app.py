@@ -59,6 +59,10 @@ class Tether:
     ) -> None:
         if version is not None:
             check_version(version)
+        if isinstance(compatible_with, str):
+            raise ConfigurationError(
+                f"compatible_with must be a list of versions, e.g. [{compatible_with!r}]"
+            )
         for v in compatible_with:
             if v != "*":
                 check_version(v)

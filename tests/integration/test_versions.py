@@ -91,6 +91,8 @@ def test_registry_rows_tags_and_current_pointer(make_app: Callable[..., Tether])
 def test_wildcard_runs_every_version_and_keeps_each_workflows_version(
     make_app: Callable[..., Tether],
 ) -> None:
+    with pytest.raises(ConfigurationError, match="must be a list of versions"):
+        make_app(compatible_with="v9")
     runs: list[str] = []
     v9 = build(make_app, runs, "v9")
     v9.start_workflow("job", workflow_id="j")
