@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -33,6 +33,7 @@ class ExecutorStore:
         host: str | None,
         pid: int | None,
         state: str = "RUNNING",
+        lease_timeout_ms: int | None = None,
     ) -> None:
         now = now_ms()
         stmt = self._insert(X).values(
@@ -45,6 +46,7 @@ class ExecutorStore:
             pid=pid,
             started_at=now,
             heartbeat_at=now,
+            lease_timeout_ms=lease_timeout_ms,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["app_name", "executor_id"],
@@ -56,6 +58,7 @@ class ExecutorStore:
                 "pid": stmt.excluded.pid,
                 "started_at": stmt.excluded.started_at,
                 "heartbeat_at": stmt.excluded.heartbeat_at,
+                "lease_timeout_ms": stmt.excluded.lease_timeout_ms,
             },
         )
         with self.db.write() as conn:
@@ -90,7 +93,8 @@ class ExecutorStore:
             ).all()
         out = []
         for r in rows:
-            alive = is_alive(r.heartbeat_at, r.state, now, lease_timeout_ms)
+            # Judged by the executor's own lease timeout when it recorded one.
+            alive = is_alive(r.heartbeat_at, r.state, now, r.lease_timeout_ms or lease_timeout_ms)
             if not include_stopped and not alive:
                 continue
             out.append(
@@ -121,11 +125,12 @@ class ExecutorStore:
         ``own_executor_id`` adds this executor's own rows, left by an earlier process that
         used the same executor id (a fixed id, or a restarted Cloud Run instance).
         """
-        cutoff = now_ms() - lease_timeout_ms
+        # A holder is dead once its heartbeat is older than *its own* lease timeout.
+        expired = X.c.heartbeat_at + func.coalesce(X.c.lease_timeout_ms, lease_timeout_ms)
         holder_gone = or_(
             W.c.executor_id.is_(None),
             X.c.executor_id.is_(None),
-            X.c.heartbeat_at < cutoff,
+            expired < now_ms(),
             X.c.state == "STOPPED",
         )
         if own_executor_id is not None:
