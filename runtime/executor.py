@@ -47,6 +47,7 @@ class Executor:
             runnable=e.runnable(),
             host=socket.gethostname(),
             pid=os.getpid(),
+            lease_timeout_ms=self._lease_ms,
         )
         self.recover(include_own=True)
         self._thread = threading.Thread(target=self._run, name="tether-executor", daemon=True)
@@ -88,6 +89,7 @@ class Executor:
                 runnable=e.runnable(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
+                lease_timeout_ms=self._lease_ms,
                 state=state,
             )
 

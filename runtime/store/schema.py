@@ -129,6 +129,9 @@ executors = Table(
     Column("pid", Integer),
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
+    # The executor's own lease timeout (revision 2): peers and tools judge its liveness by
+    # it, not by their own setting.
+    Column("lease_timeout_ms", Integer),
     Index("ix_tether_exec_heartbeat", "app_name", "heartbeat_at"),
 )
 
