@@ -60,7 +60,7 @@ def scan_one(wdef: WorkflowDef) -> list[Declared]:
         tree = ast.parse(textwrap.dedent(wdef.source))
     except SyntaxError:
         return []
-    found: list[Declared] = []
+    found: list[tuple[int, int, Declared]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or (callee := _callee(node.func)) is None:
             continue
@@ -74,8 +74,8 @@ def scan_one(wdef: WorkflowDef) -> list[Declared]:
             continue
         target = _resolve(wdef.fn, path)
         if target is None or target is _GATES[kind]:
-            found.append(Declared(arg.value, kind, wdef.name))
-    return found
+            found.append((node.lineno, node.col_offset, Declared(arg.value, kind, wdef.name)))
+    return [d for _, _, d in sorted(found, key=lambda f: f[:2])]
 
 
 def scan(workflows: Iterable[WorkflowDef]) -> list[Declared]:

@@ -351,17 +351,18 @@ def _classify(
         result.outcome, result.error = ERROR, f"interrupted: {type(error).__name__}"
         return
     leftover = sorted(p for p in ctx.history if p >= ctx.next_position)
-    if leftover:
+    if error is not None and not _same_failure(rec, error):
+        result.outcome = ERROR
+        result.error = f"the code raised {type(error).__name__}: {error}"
+        if leftover:
+            result.error += f" (at position {leftover[0]}, where the recorded run went on)"
+    elif leftover:
         end = "returned" if error is None else f"raised {type(error).__name__}"
         op = ctx.history[leftover[0]]
         result.outcome = DIVERGED
         result.divergence = divergence(
             ctx, op.position, op, "", "", requested=f"nothing more (the workflow {end})"
         )
-        return
-    if error is not None and not _same_failure(rec, error):
-        result.outcome = ERROR
-        result.error = f"the code raised {type(error).__name__}: {error}"
 
 
 def _same_failure(rec: WorkflowRecord, error: BaseException) -> bool:
