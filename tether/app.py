@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tether.runtime import primitives
+from tether.runtime.context import maybe_current
 from tether.runtime.engine import Engine, EngineSettings
 from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 from tether.runtime.executor import Executor
@@ -20,11 +21,12 @@ from tether.runtime.records import ExecutorRecord, OperationRecord, Status, Work
 from tether.runtime.registry import Registry
 from tether.runtime.store import Store, redact
 from tether.versioning import fork as forking
-from tether.versioning import migration
+from tether.versioning import migration, patch_report, patch_scan
 from tether.versioning import registry as version_registry
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
 from tether.versioning.migration import MigrationReport
+from tether.versioning.patch_report import PatchReport
 from tether.versioning.registry import VersionInfo
 
 from .config import Settings
@@ -192,7 +194,11 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
-        store.versions.seen(version, platform_revision=os.environ.get("K_REVISION"))
+        store.versions.seen(
+            version,
+            patches=patch_scan.names(self.registry.workflows.values()),
+            platform_revision=os.environ.get("K_REVISION"),
+        )
         store.versions.ensure_current(version)
         self._executor = Executor(self._engine)
         self._executor.start()
@@ -241,7 +247,8 @@ class Tether:
         **kwargs: Any,
     ) -> WorkflowHandle:
         """Start a workflow in the background; the same ``workflow_id`` means the same run."""
-        return self.engine.start(self.registry.workflow_def(fn), args, kwargs, workflow_id)
+        wdef = self.registry.workflow_def(fn)
+        return self._engine_here().start(wdef, args, kwargs, workflow_id)
 
     async def start_workflow_async(
         self,
@@ -253,7 +260,12 @@ class Tether:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self.engine.start, wdef, args, kwargs, workflow_id)
+        return await asyncio.to_thread(self._engine_here().start, wdef, args, kwargs, workflow_id)
+
+    def _engine_here(self) -> Engine:
+        """The engine running the calling workflow (a replay brings its own), else the app's."""
+        ctx = maybe_current()
+        return ctx.engine if ctx is not None else self.engine
 
     def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
         self.get_workflow(workflow_id)
@@ -335,7 +347,7 @@ class Tether:
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
-        return primitives.get_event(self.engine, workflow_id, key, timeout)
+        return primitives.get_event(self._engine_here(), workflow_id, key, timeout)
 
     async def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
@@ -443,3 +455,10 @@ class Tether:
         from tether.versioning.replay import Replayer
 
         return Replayer(self).replay(workflow_id)
+
+    # -- patches (tether.versioning.patch_report) ---------------------------------------------
+
+    def patch_report(self) -> PatchReport:
+        """Per patch gate in code or history: open workflows on the old path (found by
+        replaying them on this code), histories carrying its marker, and what is safe now."""
+        return patch_report.build(self, int(self.settings.lease_timeout * 1000))
