@@ -33,6 +33,7 @@ class Executor:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat: threading.Thread | None = None
         self.stopped = False
 
     @property
@@ -49,6 +50,10 @@ class Executor:
             pid=os.getpid(),
             lease_timeout_ms=self._lease_ms,
         )
+        # Heartbeats get their own thread: a long recovery round must never let this
+        # executor's lease lapse (peers would take its workflows and rerun their steps).
+        self._beat = threading.Thread(target=self._beat_loop, name="tether-heartbeat", daemon=True)
+        self._beat.start()
         self.recover(include_own=True)
         self._thread = threading.Thread(target=self._run, name="tether-executor", daemon=True)
         self._thread.start()
@@ -57,17 +62,21 @@ class Executor:
         """Run a recovery round now (after a resume, say) instead of at the next tick."""
         self._wake.set()
 
+    def _beat_loop(self) -> None:
+        interval = self.engine.settings.heartbeat_interval
+        while not self._stop.wait(interval):
+            try:
+                self.heartbeat()
+            except Exception:  # noqa: BLE001 - keep beating through database blips
+                log.exception("executor heartbeat failed; retrying")
+
     def _run(self) -> None:
         s = self.engine.settings
-        next_heartbeat = time.monotonic() + s.heartbeat_interval
         # Jitter the first round so a fleet starting together does not query in lockstep.
         next_recovery = time.monotonic() + random.uniform(0, s.recovery_interval)
         while not self._stop.is_set():
             now = time.monotonic()
             try:
-                if now >= next_heartbeat:
-                    self.heartbeat()
-                    next_heartbeat = now + s.heartbeat_interval
                 if now >= next_recovery or self._wake.is_set():
                     self._wake.clear()
                     self.poll_cancellations()
@@ -76,8 +85,7 @@ class Executor:
                     next_recovery = now + s.recovery_interval
             except Exception:  # noqa: BLE001 - keep the loop alive through database blips
                 log.exception("executor loop round failed; retrying")
-            wait = max(0.0, min(next_heartbeat, next_recovery) - time.monotonic())
-            self._wake.wait(wait)
+            self._wake.wait(max(0.0, next_recovery - time.monotonic()))
 
     def heartbeat(self) -> None:
         e = self.engine
@@ -188,8 +196,8 @@ class Executor:
             with e.changed:
                 e.changed.wait(0.05)
         released = e.store.workflows.release_all(e.executor_id)
+        self.stop()  # before STOPPED, so that no late heartbeat overwrites it
         e.store.executors.set_state(e.executor_id, "STOPPED")
-        self.stop()
         log.info("executor %s drained; released %d workflow(s)", e.executor_id, released)
         return released
 
@@ -197,5 +205,6 @@ class Executor:
         self._stop.set()
         self._wake.set()
         self.stopped = True
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        for thread in (self._beat, self._thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
