@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 from tether.runtime.errors import ConfigurationError, WorkflowConflictError, WorkflowNotFoundError
+from tether.runtime.store.schema import executors as X
 
 import tether
 from tether import Status, Tether
@@ -133,8 +135,21 @@ def test_migration_refusals(make_app: Callable[..., Tether]) -> None:
     with pytest.raises(ConfigurationError, match="both 'v2'"):
         v2.migrate_workflows(from_version="v2", to_version="v2")
 
-    v1.shutdown()  # it stops holding the workflow: now it moves
+    # v1 stops heartbeating and is taken for dead, but its workflow thread still runs.
+    assert v1._executor is not None
+    v1._executor.stop()
+    with v1.store.db.write() as conn:
+        conn.execute(
+            update(X).where(X.c.app_name == v1.app_name, X.c.executor_id == v1.executor_id)
+            .values(heartbeat_at=0)
+        )  # fmt: skip
     assert v2.migrate_workflows(from_version="v1", to_version="v2").moved == ["held"]
+    # The stale holder's next write (consuming `go`) is fenced out: v2 runs it to the end.
+    v2.send("held", "g", topic="go")
+    v2.send("held", "e", topic="end")
+    assert v2.retrieve_workflow("held").result(timeout=10) == ["one", "x", "two:g", "e"]
+    assert "v1:second" not in calls
+    assert [op.version for op in v2.list_steps("held")] == ["v1"] * 3 + ["v2"] * 5
 
 
 def test_fork_copies_history_up_to_a_position(make_app: Callable[..., Tether]) -> None:
