@@ -47,6 +47,14 @@ SIZES: dict[str, dict[str, int]] = {
 }
 
 
+def run_db_name(engine: str) -> str:
+    """This run's Postgres database for ``engine``: ``tether_bench_<pid>`` / ``dbos_bench_<pid>``.
+
+    Unique per run, so two bench runs on one server never drop each other's database.
+    """
+    return f"{engine}_bench_{os.getpid()}"
+
+
 def pg_url(dbname: str) -> str:
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     return f"{base}/{dbname}"

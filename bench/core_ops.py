@@ -26,10 +26,12 @@ from tether import Tether
 from .common import (
     RESULT_PREFIX,
     Timer,
+    drop_pg_database,
     emit,
     fresh_pg_database,
     fresh_sqlite_file,
     quiet_logs,
+    run_db_name,
 )
 from .floor import measure
 
@@ -189,11 +191,15 @@ def main() -> None:
             url = (
                 "sqlite:///" + fresh_sqlite_file(tmp, "core")
                 if db == "sqlite"
-                else fresh_pg_database("tether_bench")
+                else fresh_pg_database(run_db_name("tether"))
             )
             cmd = [sys.executable, "-m", "bench.core_ops", "--url", url]
             cmd += ["--quick"] if args.quick else []
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            finally:
+                if db == "postgres":
+                    drop_pg_database(run_db_name("tether"))
             line = next(x for x in proc.stdout.splitlines() if x.startswith(RESULT_PREFIX))
             results[db] = json.loads(line[len(RESULT_PREFIX) :])
     labels = list(next(iter(results.values())))

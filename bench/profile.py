@@ -12,7 +12,7 @@ import io
 import pstats
 import tempfile
 
-from .common import fresh_pg_database, fresh_sqlite_file, quiet_logs
+from .common import drop_pg_database, fresh_pg_database, fresh_sqlite_file, quiet_logs, run_db_name
 from .tether_workloads import run
 
 
@@ -30,11 +30,15 @@ def main() -> None:
         if args.db == "sqlite":
             url = "sqlite:///" + fresh_sqlite_file(tmp, "profile")
         else:
-            url = fresh_pg_database("tether_bench")
+            url = fresh_pg_database(run_db_name("tether"))
         prof = cProfile.Profile()
         prof.enable()
-        out = run(args.workload, url, "quick" if args.quick else "full")
-        prof.disable()
+        try:
+            out = run(args.workload, url, "quick" if args.quick else "full")
+        finally:
+            prof.disable()
+            if args.db == "postgres":
+                drop_pg_database(run_db_name("tether"))
     print(out)
     if args.out:
         prof.dump_stats(args.out)

@@ -4,8 +4,9 @@
     python -m bench --quick --only W1,W3 --db sqlite
 
 Each (engine, database, workload) runs in its own subprocess on a fresh database: a new
-SQLite file in a temp dir, or a Postgres database dropped and created again
-(``tether_bench`` / ``dbos_bench``). See bench/README.md for how to read the output.
+SQLite file in a temp dir, or a Postgres database created again for each workload
+(``tether_bench_<pid>`` / ``dbos_bench_<pid>``, dropped at the end).
+See bench/README.md for how to read the output.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .common import (
     PG_ADMIN_URL,
     RESULT_PREFIX,
     SIZES,
+    drop_pg_database,
     fresh_pg_database,
     fresh_sqlite_file,
+    run_db_name,
 )
 from .report import render, rows_for
 
@@ -46,7 +51,7 @@ def _module_for(engine: str, workload: str) -> str:
 def fresh_url(db: str, engine: str, workload: str, tmpdir: str) -> str:
     if db == "sqlite":
         return "sqlite:///" + fresh_sqlite_file(tmpdir, f"{engine}_{workload}")
-    return fresh_pg_database(f"{engine}_bench")
+    return fresh_pg_database(run_db_name(engine))
 
 
 def run_one(
@@ -98,6 +103,16 @@ def pick(workload: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     chosen["repeats"] = len(runs)
     chosen["all"] = [r.get(key) for r in runs]
     return chosen
+
+
+@contextmanager
+def _drop_pg_after(dbs: list[str]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if "postgres" in dbs:
+            for engine in ("tether", "dbos"):
+                drop_pg_database(run_db_name(engine))
 
 
 def environment(dbos: bool) -> str:
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print("DBOS not installed (pip install -e '.[bench]'): tether figures only")
     everything: dict[str, Any] = {"sizes": sizes, "results": {}}
     tables = []
-    with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmpdir, _drop_pg_after(dbs):
         for db in dbs:
             res: dict[str, dict[str, dict[str, Any]]] = {}
             for w in [w for w in WORKLOADS if w in selected]:
