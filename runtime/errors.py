@@ -148,6 +148,9 @@ class NondeterminismError(TetherError):
         )
         return "\n".join(lines)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only: copy and pickle by fields
+        return _rebuild, (type(self), self.to_fields())
+
     def to_fields(self) -> dict[str, Any]:
         return {
             "workflow_id": self.workflow_id,
@@ -159,6 +162,10 @@ class NondeterminismError(TetherError):
             "code_version": self.code_version,
             "detail": self.detail,
         }
+
+
+def _rebuild(cls: type[TetherError], fields: dict[str, Any]) -> TetherError:
+    return cls(**fields)
 
 
 class WorkflowInterrupt(BaseException):  # noqa: N818 - control flow, not an error

@@ -76,7 +76,8 @@ def render_window(
 ) -> str:
     """Recorded operations around ``position`` side by side with what the code asked for."""
     code = _code_column(trace, gates)
-    code.pop(position, None)  # the divergent request is shown by the marker
+    here = [c for c in code.pop(position, []) if c != requested]  # gates evaluated here
+    note = f" (after {'; '.join(here)})" if here else ""
     lo, hi = position - CONTEXT_WINDOW, position + CONTEXT_WINDOW
     positions = sorted({p for p in [*history, *code, position] if lo <= p <= hi})
     lines = ["  recorded history around the divergence (position, recorded [version] | code):"]
@@ -84,7 +85,7 @@ def render_window(
         op = history.get(pos)
         left = f"{op.kind} {op.name!r} [{op.version or '?'}]" if op else "(nothing)"
         if pos == position:
-            lines.append(f"    {pos:>4}  {left}  <-- code asked for {requested}")
+            lines.append(f"    {pos:>4}  {left}  <-- code asked for {requested}{note}")
         else:
             lines.append(f"    {pos:>4}  {left:<40} | {'; '.join(code.get(pos, []))}".rstrip())
     return "\n".join(lines)

@@ -34,7 +34,7 @@ from tether.runtime.records import OperationRecord
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$")
 MAX_NAME = 128
 _RETURNS = "patches"  # memo: name -> what the gate returned in this run
-BRANCHES = "patch_branches"  # memo: name -> True when the run is on the new path
+BRANCHES = "patch_branches"  # memo: name -> (position, Decision.new_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,10 @@ class Decision:
     returns: bool  # what patch() / deprecate_patch() returns
     consume: bool  # the gate takes the position (the next operation goes one further)
     record: bool  # a marker is recorded at the position
-    new_path: bool  # False: the history passed here on code without the patch
+    # False: the history passed here on code without the patch. None (deprecate_patch over
+    # another operation): that, or a run that passed here on deprecated code; the next
+    # operation tells (a replay resolves it).
+    new_path: bool | None
 
 
 def decide(
@@ -53,7 +56,7 @@ def decide(
         return Decision(True, consume=not deprecated, record=not deprecated, new_path=True)
     if recorded_kind == PATCH_KIND and recorded_name == name:
         return Decision(True, consume=True, record=False, new_path=True)
-    return Decision(deprecated, consume=False, record=False, new_path=False)
+    return Decision(deprecated, consume=False, record=False, new_path=None if deprecated else False)
 
 
 def check_name(name: object) -> str:
@@ -68,18 +71,19 @@ def check_name(name: object) -> str:
 def patch(name: str) -> bool:
     """True when this run takes the new code at this point; False on a run that passed here
     on code without the patch."""
-    return _gate(current("tether.patch()"), check_name(name), deprecated=False)
+    return _gate(current("tether.patch()"), name, deprecated=False)
 
 
 def deprecate_patch(name: str) -> bool:
     """Always True: the old path is gone. Steps over this patch's marker in older histories."""
-    return _gate(current("tether.deprecate_patch()"), check_name(name), deprecated=True)
+    return _gate(current("tether.deprecate_patch()"), name, deprecated=True)
 
 
 def _gate(ctx: WorkflowContext, name: str, *, deprecated: bool) -> bool:
     returns: dict[str, bool] = ctx.memo.setdefault(_RETURNS, {})
-    if name in returns:
+    if type(name) is str and name in returns:  # only checked names get there
         return returns[name]
+    check_name(name)
     if ctx.diverged is not None:
         raise ctx.diverged
     what = "deprecate_patch" if deprecated else "patch"
@@ -95,7 +99,7 @@ def _gate(ctx: WorkflowContext, name: str, *, deprecated: bool) -> bool:
     d = decide(
         recorded.kind if recorded else None, recorded.name if recorded else None, name, deprecated
     )
-    ctx.memo.setdefault(BRANCHES, {})[name] = d.new_path
+    ctx.memo.setdefault(BRANCHES, {})[name] = (pos, d.new_path)
     ctx.memo.setdefault(GATES, []).append((pos, what, name, d.returns))
     if d.record:
         if ctx.replaying_only:

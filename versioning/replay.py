@@ -107,8 +107,9 @@ class ReplayResult:
         return head + f"passed, {self.positions_replayed} positions replayed, {where}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["divergence"] = self.divergence.to_fields() if self.divergence else None
+        data["patches_taken"] = dict(self.patches_taken)
         return data
 
 
@@ -305,7 +306,7 @@ class Replayer:
             for pos, kind, name in ctx.trace
             if (op := ctx.history.get(pos)) is not None and matches(op, kind, name)
         )
-        result.patches_taken = dict(ctx.memo.get(BRANCHES, {}))
+        result.patches_taken = _branches(ctx.memo.get(BRANCHES, {}), result.divergence)
         return result
 
     def _run(
@@ -363,6 +364,17 @@ def _classify(
         result.divergence = divergence(
             ctx, op.position, op, "", "", requested=f"nothing more (the workflow {end})"
         )
+
+
+def _branches(
+    gates: Mapping[str, tuple[int, bool | None]], diverged: NondeterminismError | None
+) -> dict[str, bool]:
+    """Which path each gate's history is on. A deprecated gate over another operation is on
+    the old path when the code diverges right there, else on the deprecated code's path."""
+    return {
+        name: new if new is not None else not (diverged and diverged.position == pos)
+        for name, (pos, new) in gates.items()
+    }
 
 
 def _same_failure(rec: WorkflowRecord, error: BaseException) -> bool:

@@ -22,9 +22,17 @@ from .helpers import ops, wait_until
 GATE_AT = 2  # positions 0 and 1 hold recv("go")'s deadline and message
 
 
-def build(make_app: Callable[..., Tether], calls: Counter[str], mode: str) -> Tether:
-    """The workflow at four stages of a patch's life: none, patch, deprecated, removed."""
-    app = make_app()
+def build(
+    make_app: Callable[..., Tether],
+    calls: Counter[str],
+    mode: str,
+    *,
+    launch: bool = True,
+    **settings: Any,
+) -> Tether:
+    """The workflow at the four stages of a patch's life: none, patch, deprecated, removed
+    (each stage its own source, as separate releases would be)."""
+    app = make_app(**settings)
 
     @app.step(name="old")
     def old() -> str:
@@ -36,24 +44,35 @@ def build(make_app: Callable[..., Tether], calls: Counter[str], mode: str) -> Te
         calls["new"] += 1
         return "new"
 
-    @app.workflow(name="wf")
-    def wf() -> list[Any]:
+    def none() -> list[Any]:
         tether.recv("go", timeout=60)
-        gates: list[bool] = []
-        if mode == "none":
-            out = old()
-        elif mode == "patch":
-            gates = [tether.patch("p"), tether.patch("p")]  # memoized: one position at most
-            out = new() if gates[0] else old()
-        elif mode == "deprecated":
-            gates = [tether.deprecate_patch("p")]
-            out = new()
-        else:
-            out = new()
+        out = old()
+        tether.recv("done", timeout=60)
+        return [out]
+
+    def patched() -> list[Any]:
+        tether.recv("go", timeout=60)
+        gates = [tether.patch("p"), tether.patch("p")]  # memoized: one position at most
+        out = new() if gates[0] else old()
         tether.recv("done", timeout=60)
         return [out, *gates]
 
-    return app.launch()
+    def deprecated() -> list[Any]:
+        tether.recv("go", timeout=60)
+        gates = [tether.deprecate_patch("p")]
+        out = new()
+        tether.recv("done", timeout=60)
+        return [out, *gates]
+
+    def removed() -> list[Any]:
+        tether.recv("go", timeout=60)
+        out = new()
+        tether.recv("done", timeout=60)
+        return [out]
+
+    code = {"none": none, "patch": patched, "deprecated": deprecated, "removed": removed}
+    app.workflow(name="wf")(code[mode])
+    return app.launch() if launch else app
 
 
 def at_done(app: Tether, wid: str) -> None:
