@@ -42,14 +42,16 @@ class LineageStore:
     # -- moves --------------------------------------------------------------------------------
 
     def running_holder(self, lease_timeout_ms: int) -> Any:
-        """True for a row held by a live executor (heartbeat within the lease, not stopped)."""
+        """True for a row held by a live executor: not stopped, and its heartbeat within its
+        own lease timeout (``lease_timeout_ms`` for executors that did not record one)."""
         return exists(
             select(literal(1))
             .select_from(X)
             .where(
                 X.c.app_name == W.c.app_name,
                 X.c.executor_id == W.c.executor_id,
-                X.c.heartbeat_at >= now_ms() - lease_timeout_ms,
+                X.c.heartbeat_at + func.coalesce(X.c.lease_timeout_ms, lease_timeout_ms)
+                >= now_ms(),
                 X.c.state != "STOPPED",
             )
         )
