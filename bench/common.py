@@ -30,6 +30,8 @@ SIZES: dict[str, dict[str, int]] = {
         "W5_kb": 100,
         "floor": 1000,
         "warmup": 20,
+        "Q1": 5000,
+        "Q2": 100,
     },
     "quick": {
         "W1": 100,
@@ -43,6 +45,8 @@ SIZES: dict[str, dict[str, int]] = {
         "W5_kb": 100,
         "floor": 200,
         "warmup": 5,
+        "Q1": 1000,
+        "Q2": 20,
     },
 }
 

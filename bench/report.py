@@ -128,6 +128,17 @@ def rows_for(res: Results) -> list[list[str]]:
             r.add("", "steps done at kill", f"{w4['steps_at_kill']}/{w4['n'] * w4['steps']}")
     if "W5" in res:
         r.compare("W5", "workflows/s, 100 KB out ↑", "wf_per_s")
+    if "Q1" in res:
+        t, d = r.get("Q1", "tether", "wf_per_s"), r.get("Q1", "dbos", "wf_per_s")
+        ok = _at_least(t, d, 3)
+        r.compare("Q1", "queued workflows/s, 2 workers ↑", "wf_per_s", "≥ 3x DBOS", ok)
+        _same_workload_row(r, "Q1", "start p50 ms after first dequeue ↓", "start_p50_ms")
+        _same_workload_row(r, "Q1", "start p99 ms after first dequeue ↓", "start_p99_ms")
+    if "Q2" in res:
+        t = r.get("Q2", "tether", "p50_ms")
+        ok = None if t is None else t <= 10
+        r.compare("Q2", "enqueue to start p50 ms, idle ↓", "p50_ms", "≤ 10 ms", ok)
+        _same_workload_row(r, "Q2", "enqueue to start p99 ms, idle ↓", "p99_ms")
     return r.rows
 
 

@@ -36,7 +36,7 @@ from .common import (
 )
 from .report import render, rows_for
 
-WORKLOADS = ["floor", "W1", "W2", "W3", "W4", "W5"]
+WORKLOADS = ["floor", "W1", "W2", "W3", "W4", "W5", "Q1", "Q2"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -45,6 +45,8 @@ def _module_for(engine: str, workload: str) -> str:
         return "bench.floor"
     if workload == "W4":
         return "bench.w4"
+    if workload in ("Q1", "Q2"):
+        return "bench.queues"
     return f"bench.{engine}_workloads"
 
 
@@ -64,6 +66,8 @@ def run_one(
         cmd += ["--workload", workload]
     if workload == "W4":
         cmd += ["--lease", str(args.lease)]
+    if workload in ("Q1", "Q2"):
+        cmd += ["--engine", engine]
     started = time.monotonic()
     try:
         proc = subprocess.run(
@@ -89,6 +93,8 @@ BEST = {
     "W3": ("wf_per_s", max),
     "W4": ("recovery_seconds", max),
     "W5": ("wf_per_s", max),
+    "Q1": ("wf_per_s", max),
+    "Q2": ("p50_ms", min),
 }
 
 

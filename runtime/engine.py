@@ -97,6 +97,8 @@ class Engine:
             threading.Condition()
         )  # notified when a local workflow ends or a message lands
         self.generation = 0
+        # Called with a workflow id when a local run ends and frees its slot (queues).
+        self.finish_hooks: list[Callable[[str], None]] = []
 
     # -- capacity -----------------------------------------------------------------------------
 
@@ -539,6 +541,8 @@ class Engine:
             self._running.pop(wid, None)
             self._submitted.discard(wid)
         self.notify()
+        for hook in self.finish_hooks:
+            hook(wid)
 
     def _finish(self, ctx: WorkflowContext, outcome: _Outcome) -> None:
         """Record the workflow's end (fenced); interrupts record nothing."""

@@ -6,6 +6,7 @@ TetherError
 ├── SerializationError          a value that cannot be stored as JSON
 ├── WorkflowNotFoundError
 ├── WorkflowConflictError       same workflow id reused for a different workflow
+│   └── DeduplicatedError       a queue already holds an open workflow with this dedup id
 ├── NondeterminismError         recorded history does not match what the code does
 ├── SchemaError                 database schema missing, too old, or too new for this code
 ├── WorkflowFailedError         result() of a workflow that ended in ERROR without a known type
@@ -50,6 +51,20 @@ class WorkflowNotFoundError(TetherError):
 
 class WorkflowConflictError(TetherError):
     """A workflow id was reused for a different workflow function."""
+
+
+class DeduplicatedError(WorkflowConflictError):
+    """A queue already holds an open workflow with this deduplication id."""
+
+    def __init__(self, queue: str, dedup_id: str, holder_id: str) -> None:
+        self.queue = queue
+        self.dedup_id = dedup_id
+        self.holder_id = holder_id
+        super().__init__(
+            f"queue {queue!r} already has open workflow {holder_id!r} with dedup id "
+            f"{dedup_id!r}: wait for it to finish, or enqueue with on_duplicate="
+            "'return_existing' to get its handle instead"
+        )
 
 
 class SchemaError(TetherError):

@@ -20,6 +20,7 @@ app.launch()
 from __future__ import annotations
 
 from tether.runtime import errors
+from tether.runtime.client import Client
 from tether.runtime.context import current as _current
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.primitives import (
@@ -30,6 +31,7 @@ from tether.runtime.primitives import (
     sleep,
     sleep_async,
 )
+from tether.runtime.queues import Queue
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.versioning.patches import deprecate_patch, patch
 
@@ -44,8 +46,10 @@ def workflow_id() -> str:
 
 
 __all__ = [
+    "Client",
     "ExecutorRecord",
     "OperationRecord",
+    "Queue",
     "Status",
     "Tether",
     "WorkflowHandle",
@@ -69,5 +73,7 @@ for _name in (
     "WorkflowRecord",
     "OperationRecord",
     "ExecutorRecord",
+    "Client",
+    "Queue",
 ):
     globals()[_name].__module__ = "tether"

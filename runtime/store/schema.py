@@ -52,6 +52,9 @@ workflows = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("started_at", BigInteger),
     Column("completed_at", BigInteger),
+    # Dequeue order within a priority (revision 4): microseconds at enqueue, strictly
+    # increasing per producer process, so FIFO holds even within one millisecond.
+    Column("queue_seq", BigInteger),
     # A fork's origin: the workflow it was copied from and the position the copy stops at
     # (revision 3).
     Column("forked_from", ID),
@@ -73,6 +76,42 @@ workflows = Table(
         unique=True,
         postgresql_where=text("dedup_id IS NOT NULL"),
         sqlite_where=text("dedup_id IS NOT NULL"),
+    ),
+    # Queues (revision 4). Partial indexes: waiting rows only for dequeue order and depth,
+    # queued rows only for rate-limit and statistics windows; single-row lookups never
+    # match their predicates, so the primary key stays their only choice.
+    Index(
+        "ix_tether_wf_dequeue",
+        "queue_name",
+        "app_name",
+        "priority",
+        "queue_seq",
+        postgresql_where=text("status = 'ENQUEUED'"),
+        sqlite_where=text("status = 'ENQUEUED'"),
+    ),
+    Index(
+        "ix_tether_wf_waiting",
+        "queue_name",
+        "app_name",
+        "version",
+        "created_at",
+        postgresql_where=text("status = 'ENQUEUED'"),
+        sqlite_where=text("status = 'ENQUEUED'"),
+    ),
+    Index(
+        "ix_tether_wf_q_started",
+        "queue_name",
+        "app_name",
+        "started_at",
+        postgresql_where=text("queue_name IS NOT NULL"),
+        sqlite_where=text("queue_name IS NOT NULL"),
+    ),
+    Index(
+        "ix_tether_wf_q_done",
+        "app_name",
+        "completed_at",
+        postgresql_where=text("queue_name IS NOT NULL"),
+        sqlite_where=text("queue_name IS NOT NULL"),
     ),
 )
 
@@ -176,6 +215,25 @@ workflow_moves = Table(
     Column("moved_at", BigInteger, nullable=False),
     Column("detail", Text),  # JSON: what was checked before the move
     Index("ix_tether_moves_workflow", "app_name", "workflow_id", "id"),
+)
+
+# Cron schedules (revision 4): one workflow per tick, the tick time in its id. ``source``
+# is "code" for ``@app.scheduled`` and "runtime" for schedules created through the API.
+schedules = Table(
+    "tether_schedules",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("workflow_name", String(255), nullable=False),
+    Column("cron", String(255), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default=text("'UTC'")),
+    Column("state", String(16), nullable=False, server_default=text("'ACTIVE'")),
+    Column("missed", String(16), nullable=False, server_default=text("'skip'")),
+    Column("queue_name", String(128)),
+    Column("source", String(16), nullable=False, server_default=text("'runtime'")),
+    Column("last_tick", BigInteger),  # the latest tick handled (fired or skipped), epoch ms
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 schema_info = Table(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import tether
 
 PUBLIC = [
+    "Client",
     "ExecutorRecord",
     "OperationRecord",
+    "Queue",
     "Status",
     "Tether",
     "WorkflowHandle",

@@ -1,0 +1,114 @@
+"""``tether.Client``: enqueue and observe workflows from outside a running app.
+
+A web handler, a cron job or another service enqueues by workflow *name*, with no executor
+and none of the workflow code; the app's executors run the work. The client only reads and
+writes rows, so it never registers an executor or runs a workflow.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigurationError, WorkflowNotFoundError
+from .handles import WorkflowHandle
+from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
+from .records import WorkflowRecord
+from .routing import Routing
+from .store import Store
+
+
+@dataclass(frozen=True)
+class _PollSettings:
+    poll_interval: float
+
+
+class Watcher:
+    """What a WorkflowHandle needs to wait on a workflow when no engine runs here."""
+
+    def __init__(self, store: Store, poll_interval: float = 0.1) -> None:
+        self.store = store
+        self.generation = 0
+        self.changed = threading.Condition()
+        self.settings = _PollSettings(poll_interval)
+
+
+def workflow_name(workflow: Any) -> str:
+    """The registered name of a workflow function, or the name itself."""
+    if isinstance(workflow, str):
+        if not workflow:
+            raise ConfigurationError("the workflow name is empty")
+        return workflow
+    name = getattr(workflow, "__tether_workflow__", None)
+    if name is None:
+        raise ConfigurationError(
+            f"{workflow!r} is not a registered workflow: pass its name (a string) or a "
+            "function decorated with @app.workflow()"
+        )
+    return str(name)
+
+
+class Client:
+    """Enqueue into an app's queues and watch the results, from any process.
+
+    >>> client = tether.Client("postgresql://...", "refunds")
+    >>> h = client.enqueue("agents", "refund", "o-1", partition_key="customer-42")
+    >>> h.result(timeout=60)
+    """
+
+    def __init__(self, database_url: str, app_name: str, *, poll_interval: float = 0.1) -> None:
+        self.app_name = app_name
+        self.store = Store(database_url, app_name)
+        self._watcher = Watcher(self.store, poll_interval)
+        self._checked = False
+        self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _handle(self, workflow_id: str) -> WorkflowHandle:
+        return WorkflowHandle(self._watcher, workflow_id)  # type: ignore[arg-type]
+
+    def _ready(self) -> Enqueuer:
+        if not self._checked:
+            self.store.check_schema()
+            self._checked = True
+        return self._enqueuer
+
+    def queue(self, name: str, *, on_duplicate: OnDuplicate = "reject") -> Queue:
+        """A handle on a queue by name (its limits are the executors' business)."""
+        return Queue(QueueSpec(name, on_duplicate=on_duplicate), self._ready)
+
+    def enqueue(
+        self, queue: str, workflow: Callable[..., Any] | str, *args: Any, **options: Any
+    ) -> WorkflowHandle:
+        """``client.queue(queue).enqueue(workflow, *args, **options)``; see ``Queue.enqueue``."""
+        return self.queue(queue).enqueue(workflow, *args, **options)
+
+    async def enqueue_async(
+        self, queue: str, workflow: Callable[..., Any] | str, *args: Any, **options: Any
+    ) -> WorkflowHandle:
+        return await self.queue(queue).enqueue_async(workflow, *args, **options)
+
+    def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
+        self.get_workflow(workflow_id)
+        return self._handle(workflow_id)
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord:
+        self._ready()
+        rec = self.store.workflows.get(workflow_id)
+        if rec is None:
+            raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in app {self.app_name!r}")
+        return rec
+
+    def routing(self) -> Routing:
+        self._ready()
+        return self.store.versions.routing()

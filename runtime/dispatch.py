@@ -1,0 +1,113 @@
+"""Where queued and scheduled work enters an executor: the app's queues and schedules, and
+the threads that dequeue (with Postgres wake-ups) and fire ticks once the app is launched."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .errors import ConfigurationError
+from .leases import is_alive
+from .queues import QueueRunner, QueueSpec
+from .schedules import Scheduler, Schedules, ScheduleSpec
+from .store.queues import CHANNEL
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .store import Store
+    from .wakeups import Listener
+
+log = logging.getLogger("tether.queues")
+
+
+class Dispatch:
+    def __init__(self) -> None:
+        self.queues: dict[str, QueueSpec] = {}
+        self.scheduled: list[ScheduleSpec] = []
+        self.runner: QueueRunner | None = None
+        self.scheduler: Scheduler | None = None
+        self.listener: Listener | None = None
+        self._schedules: Schedules | None = None
+        self._engine: Engine | None = None
+        self._live: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self._live_lock = threading.Lock()
+
+    # -- declarations -------------------------------------------------------------------------
+
+    def add_queue(self, spec: QueueSpec) -> QueueSpec:
+        existing = self.queues.get(spec.name)
+        if existing is not None and existing != spec:
+            raise ConfigurationError(
+                f"queue {spec.name!r} is already declared with different limits "
+                f"({existing}); declare each queue once"
+            )
+        self.queues[spec.name] = spec
+        return spec
+
+    def add_schedule(self, spec: ScheduleSpec) -> None:
+        if any(s.name == spec.name for s in self.scheduled):
+            raise ConfigurationError(
+                f"two schedules are named {spec.name!r}: give one of them name=..."
+            )
+        self.scheduled.append(spec)
+
+    def schedules(self, store: Store) -> Schedules:
+        if self._schedules is None:
+            self._schedules = Schedules(store, lambda: self._engine)
+            self._schedules.on_enqueue = self.wake
+        return self._schedules
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self, engine: Engine) -> None:
+        """Start dequeuing and scheduling for a launched engine."""
+        self._engine = engine
+        store = engine.store
+        schedules = self.schedules(store)
+        current = store.versions.routing().current
+        schedules.sync_code(self.scheduled, prune=current == engine.version)
+        self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
+        self.runner.start()
+        if not store.db.is_sqlite:
+            from .wakeups import Listener
+
+            self.listener = Listener(
+                store.db.url, CHANNEL, self._on_notify, on_connect=lambda: self.wake(None)
+            )
+            self.listener.start()
+        self.scheduler = Scheduler(schedules)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        for part in (self.scheduler, self.runner, self.listener):
+            if part is not None:
+                part.stop()
+
+    def wake(self, queue: str | None) -> None:
+        if self.runner is not None:
+            self.runner.wake(queue)
+
+    def _on_notify(self, app: str, queue: str) -> None:
+        if self._engine is not None and app == self._engine.store.app_name:
+            self.wake(queue)
+
+    def live_versions(self) -> frozenset[str]:
+        """Versions some live executor can run (cached for a heartbeat interval)."""
+        engine = self._engine
+        assert engine is not None
+        ttl = engine.settings.heartbeat_interval
+        with self._live_lock:
+            at, versions = self._live
+            if time.monotonic() - at < ttl:
+                return versions
+            lease_ms = int(engine.settings.lease_timeout * 1000)
+            now = int(time.time() * 1000)
+            found: set[str] = set(engine.runnable())
+            for x in engine.store.executors.list(lease_ms, include_stopped=False):
+                if is_alive(x.heartbeat_at, x.state, now, lease_ms):
+                    found.update(x.runnable_versions)
+            versions = frozenset(found)
+            self._live = (time.monotonic(), versions)
+            return versions

@@ -1,0 +1,472 @@
+"""Durable queues: their limits, enqueueing (durably, also from workflows), dequeueing.
+
+``QueueSpec`` is what an executor enforces when it dequeues: global concurrency (PENDING
+workflows of the queue across all executors), per-executor concurrency, a rate limit (n
+starts per period), and a per-partition concurrency. Limits live in code, like the
+workflows: during a rollout each executor enforces the limits its own version declares.
+
+Who holds a slot: a PENDING workflow of the queue holds one while *some live executor can
+run its version* — its holder, or a peer that will take it over when the holder's lease
+expires (the slot follows the workflow to the peer). A PENDING workflow that no live
+executor can run (its holder died and its version is orphaned) holds no slot, so a dead or
+orphaned holder never blocks a queue; when an executor of its version comes back and
+recovers it, it counts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import serialization
+from .engine import decode_inputs, encode_inputs
+from .errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
+from .handles import WorkflowHandle
+from .records import OperationRecord
+from .registry import _check_name
+from .routing import route
+from .store import Fence, Store
+from .store.queues import Claimed, Enqueue, QueueStore, caller_runner, sqlalchemy_runner
+from .traffic import current_routing
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("tether.queues")
+
+OnDuplicate = Literal["reject", "return_existing"]
+ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
+COALESCE = 0.02  # seconds a claim for a few slots may wait for more to free up
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    concurrency: int | None = None
+    worker_concurrency: int | None = None
+    rate_limit: tuple[int, float] | None = None
+    partition_concurrency: int | None = None
+    on_duplicate: OnDuplicate = "reject"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "queue")
+        for field in ("concurrency", "worker_concurrency", "partition_concurrency"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigurationError(
+                    f"queue {self.name!r}: {field} must be a positive integer or None, "
+                    f"got {value!r}"
+                )
+        if self.rate_limit is not None:
+            n, period = self.rate_limit
+            if not isinstance(n, int) or n < 1 or not period > 0:
+                raise ConfigurationError(
+                    f"queue {self.name!r}: rate_limit must be (n >= 1 starts, period > 0 "
+                    f"seconds), got {self.rate_limit!r}"
+                )
+        _check_policy(self.on_duplicate)
+
+    @property
+    def needs_live_versions(self) -> bool:
+        return bool(self.concurrency or self.partition_concurrency)
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in ("reject", "return_existing"):
+        raise ConfigurationError(
+            f"on_duplicate must be 'reject' or 'return_existing', got {policy!r}"
+        )
+
+
+class Enqueuer:
+    """Enqueues into one app's queues, from a launched app, an idle one, or a Client.
+
+    ``resolve`` turns a workflow function or name into its registered name; ``handle``
+    builds the handle returned; ``wake`` (optional) tells a local dequeuer about new work.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        resolve: Callable[[Any], str],
+        handle: Callable[[str], WorkflowHandle],
+        wake: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.queues = QueueStore(store.db, store.app_name)
+        self.resolve = resolve
+        self.handle = handle
+        self.wake = wake
+
+    def enqueue(
+        self,
+        spec: QueueSpec,
+        workflow: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        workflow_id: str | None = None,
+        priority: int = 0,
+        dedup_id: str | None = None,
+        delay: float | None = None,
+        partition_key: str | None = None,
+        version: str | None = None,
+        on_duplicate: OnDuplicate | None = None,
+        connection: Any = None,
+    ) -> WorkflowHandle:
+        from .context import maybe_current
+
+        name = self.resolve(workflow)
+        policy = on_duplicate or spec.on_duplicate
+        _check_policy(policy)
+        if not isinstance(priority, int):
+            raise ConfigurationError(f"priority must be an integer, got {priority!r}")
+        if delay is not None and delay < 0:
+            raise ConfigurationError(f"delay must be >= 0 seconds, got {delay!r}")
+        ctx = maybe_current() if connection is None else None
+        if ctx is not None:
+            return self._enqueue_durably(
+                ctx,
+                spec,
+                name,
+                args,
+                kwargs,
+                workflow_id,
+                priority,
+                dedup_id,
+                delay,
+                partition_key,
+                version,
+                policy,
+            )
+        wid = workflow_id or str(uuid.uuid4())
+        e = self._spec(
+            spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
+        )
+        if connection is not None:
+            run = caller_runner(connection, self.store.db.dialect)
+            dialect = self.store.db.dialect
+            outcome = self.queues.enqueue(run, e, dialect=dialect)
+        else:
+            outcome = self.store.db.run_write(
+                lambda conn: self.queues.enqueue(sqlalchemy_runner(conn), e),
+                single_statement=dedup_id is None,  # the insert (and its NOTIFY) alone
+            )
+        if outcome.existing_name is not None and outcome.existing_name != name:
+            raise WorkflowConflictError(
+                f"workflow id {wid!r} already belongs to workflow {outcome.existing_name!r}, "
+                f"not {name!r}: choose another id"
+            )
+        if outcome.duplicate_of is not None and policy == "reject":
+            raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+        if outcome.created and self.wake is not None:
+            self.wake(spec.name)
+        return self.handle(outcome.workflow_id)
+
+    def _spec(
+        self,
+        spec: QueueSpec,
+        name: str,
+        wid: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        priority: int,
+        dedup_id: str | None,
+        delay: float | None,
+        partition_key: str | None,
+        version: str | None,
+    ) -> Enqueue:
+        if version is None:
+            version = route(wid, current_routing(self.store))
+            if version is None:
+                raise ConfigurationError(
+                    f"app {self.store.app_name!r} has no current version yet: launch an "
+                    "executor once (it becomes current), set one with `tether routing set "
+                    "--current VERSION`, or enqueue with version=..."
+                )
+        not_before = None
+        if delay:
+            not_before = int(time.time() * 1000 + delay * 1000)
+        return Enqueue(
+            workflow_id=wid,
+            name=name,
+            inputs_json=encode_inputs(wid, name, args, kwargs),
+            version=version,
+            queue=spec.name,
+            priority=priority,
+            dedup_id=dedup_id,
+            partition_key=partition_key,
+            not_before=not_before,
+        )
+
+    def _enqueue_durably(
+        self,
+        ctx: Any,
+        spec: QueueSpec,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        workflow_id: str | None,
+        priority: int,
+        dedup_id: str | None,
+        delay: float | None,
+        partition_key: str | None,
+        version: str | None,
+        policy: str,
+    ) -> WorkflowHandle:
+        """From workflow code: recorded at a position, so a replay never enqueues twice."""
+        pos = ctx.reserve()
+        recorded = ctx.replay_or_none(pos, ENQUEUE, name)
+        if recorded is not None:
+            return self.handle(recorded.child_id)
+        ctx.check_interrupt()
+        wid = workflow_id or f"{ctx.workflow_id}-{pos}"
+        if dedup_id is not None and policy == "return_existing":
+            holder = self._open_holder(spec.name, dedup_id)
+            if holder is not None:
+                wid = holder
+        e = self._spec(
+            spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
+        )
+
+        def then(conn: Any) -> None:
+            outcome = self.queues.enqueue(sqlalchemy_runner(conn), e)
+            if outcome.duplicate_of is not None and outcome.duplicate_of != wid:
+                raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+
+        ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid), then)
+        if self.wake is not None:
+            self.wake(spec.name)
+        return self.handle(wid)
+
+    def _open_holder(self, queue: str, dedup_id: str) -> str | None:
+        from sqlalchemy import select
+
+        from .records import Status
+        from .store.schema import workflows as W
+
+        with self.store.db.read() as conn:
+            row = conn.execute(
+                select(W.c.workflow_id).where(
+                    W.c.app_name == self.store.app_name,
+                    W.c.queue_name == queue,
+                    W.c.dedup_id == dedup_id,
+                    W.c.status.in_([Status.ENQUEUED, Status.PENDING, Status.PARKED]),
+                )
+            ).first()
+        return row[0] if row else None
+
+
+class Queue:
+    """A named queue of one app: ``q.enqueue(workflow, *args, **options)`` returns a handle."""
+
+    def __init__(self, spec: QueueSpec, enqueuer: Callable[[], Enqueuer]) -> None:
+        self.spec = spec
+        self._enqueuer = enqueuer
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"Queue({self.spec!r})"
+
+    def enqueue(
+        self,
+        workflow: Callable[..., Any] | str,
+        *args: Any,
+        workflow_id: str | None = None,
+        priority: int = 0,
+        dedup_id: str | None = None,
+        delay: float | None = None,
+        partition_key: str | None = None,
+        version: str | None = None,
+        on_duplicate: OnDuplicate | None = None,
+        connection: Any = None,
+        **kwargs: Any,
+    ) -> WorkflowHandle:
+        """Durably enqueue a workflow run; an executor of its version starts it.
+
+        ``priority``: lower starts first, FIFO within a priority. ``dedup_id``: at most one
+        open workflow per id in this queue (``on_duplicate`` says whether a second enqueue
+        raises DeduplicatedError or returns the open one's handle). ``delay``: seconds before
+        it may start. ``partition_key``: the partition whose concurrency it counts against.
+        ``version``: where it runs (default: the app's routing, see ``set_routing``).
+        ``connection``: a SQLAlchemy Connection/Session or psycopg connection whose
+        transaction the enqueue joins (it exists only if that transaction commits).
+        """
+        return self._enqueuer().enqueue(
+            self.spec,
+            workflow,
+            args,
+            kwargs,
+            workflow_id=workflow_id,
+            priority=priority,
+            dedup_id=dedup_id,
+            delay=delay,
+            partition_key=partition_key,
+            version=version,
+            on_duplicate=on_duplicate,
+            connection=connection,
+        )
+
+    async def enqueue_async(
+        self, workflow: Callable[..., Any] | str, *args: Any, **options: Any
+    ) -> WorkflowHandle:
+        """``enqueue`` for async code (the database work runs off the event loop)."""
+        from .context import maybe_current
+
+        ctx = maybe_current()
+        if ctx is not None and options.get("connection") is None:
+            # In an async workflow: the recorded write runs on the engine's I/O threads.
+            return await ctx.engine.in_io(
+                lambda: _in_context(ctx, lambda: self.enqueue(workflow, *args, **options))
+            )
+        return await asyncio.to_thread(self.enqueue, workflow, *args, **options)
+
+
+def _in_context(ctx: Any, fn: Callable[[], WorkflowHandle]) -> WorkflowHandle:
+    from .context import _CURRENT
+
+    token = _CURRENT.set(ctx)
+    try:
+        return fn()
+    finally:
+        _CURRENT.reset(token)
+
+
+class QueueRunner:
+    """Dequeues for one executor: woken by local enqueues and completions, by Postgres
+    NOTIFY (see ``wakeups``), and otherwise every ``poll_interval`` (the fallback that also
+    works through a transaction-mode pooler, and the only mechanism on SQLite)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        specs: Mapping[str, QueueSpec],
+        *,
+        live_versions: Callable[[], frozenset[str]],
+        max_batch: int = 256,
+    ) -> None:
+        self.engine = engine
+        self.specs = specs
+        self.store = QueueStore(engine.store.db, engine.store.app_name)
+        self.live_versions = live_versions
+        self.max_batch = max_batch
+        self._event = threading.Event()
+        self._stop = threading.Event()
+        self._mine: set[str] = set()
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._backlog: set[str] = set()  # queues whose last claim was cut short by capacity
+        self._deferred: dict[str, float] = {}  # queue -> when a small claim was first put off
+        # With a backlog, wait for this many free slots: fewer, larger claims.
+        self.min_batch = max(1, min(32, engine.settings.max_workflows // 4))
+        self._thread: threading.Thread | None = None
+        engine.finish_hooks.append(self._finished)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tether-queues", daemon=True)
+        self._thread.start()
+
+    def wake(self, queue: str | None = None) -> None:
+        if queue is None or queue in self.specs:
+            self._event.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._event.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def _finished(self, workflow_id: str) -> None:
+        with self._lock:
+            if workflow_id not in self._mine:
+                return
+            self._mine.discard(workflow_id)
+        self._event.set()
+
+    def _run(self) -> None:
+        poll = self.engine.settings.poll_interval
+        backoff = poll
+        wait = poll
+        while not self._stop.is_set():
+            self._event.wait(wait)
+            self._event.clear()
+            if self._stop.is_set() or self.engine.draining:
+                wait = poll
+                continue
+            try:
+                wait = min(poll, self.round())
+                backoff = poll
+            except Exception:  # noqa: BLE001 - keep dequeuing through database blips
+                log.exception("dequeue round failed; retrying")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                wait = poll
+
+    def round(self) -> float:
+        """Claim and start what each queue allows now; returns seconds until the next round.
+
+        While a queue has a backlog, claims wait (up to ``COALESCE`` seconds) for at least
+        ``min_batch`` free slots: one claim per batch of completions instead of one each.
+        """
+        e = self.engine
+        names = list(self.specs)
+        if not names:
+            return float("inf")
+        self._turn = (self._turn + 1) % len(names)
+        wait = float("inf")
+        now = time.monotonic()
+        for name in names[self._turn :] + names[: self._turn]:
+            free = min(e.free_slots(), self.max_batch)
+            if free <= 0 or e.draining or self._stop.is_set():
+                break
+            deferred = self._deferred.get(name)
+            if name in self._backlog and free < self.min_batch:
+                if deferred is None:
+                    self._deferred[name] = deferred = now
+                if now - deferred < COALESCE:
+                    wait = min(wait, deferred + COALESCE - now)
+                    continue  # running work frees more slots soon; claim them together
+            self._deferred.pop(name, None)
+            spec = self.specs[name]
+            claimed = self.store.claim(
+                name,
+                me=e.executor_id,
+                runnable=e.runnable(),
+                live=self.live_versions() if spec.needs_live_versions else None,
+                capacity=free,
+                concurrency=spec.concurrency,
+                worker_concurrency=spec.worker_concurrency,
+                rate_limit=spec.rate_limit,
+                partition_concurrency=spec.partition_concurrency,
+            )
+            for c in claimed:
+                self._start(c)
+            if len(claimed) == free:
+                self._backlog.add(name)
+                if e.free_slots() >= self.min_batch:
+                    wait = 0.0  # room for more right away
+            else:
+                self._backlog.discard(name)
+        return wait
+
+    def _start(self, c: Claimed) -> None:
+        e = self.engine
+        wdef = e.registry.workflows.get(c.name)
+        if wdef is None:
+            e.run_claimed(c.workflow_id, c.epoch)  # records a clear error for an unknown name
+            return
+        args, kwargs = decode_inputs(serialization.loads(c.inputs))
+        with self._lock:
+            self._mine.add(c.workflow_id)
+        fence = Fence(c.workflow_id, e.executor_id, c.epoch)
+        e.submit(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else [])

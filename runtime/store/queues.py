@@ -1,0 +1,512 @@
+"""Queued workflows: enqueue (also inside a caller's transaction), claim, load statistics.
+
+A queued workflow is a ``tether_workflows`` row in status ENQUEUED with a ``queue_name``;
+claiming flips it to PENDING, held by the claiming executor at a new lease epoch, after
+which it runs like any other workflow (fenced checkpoints, recovery by peers).
+
+Claims that spend a budget shared by executors (global or partition concurrency, a rate
+limit) are serialized per queue: a Postgres transaction-scoped advisory lock (works through
+a transaction-mode pooler), or SQLite's writer lock. Claims with no shared budget are one
+``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`` statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..clock import now_ms
+from ..errors import ConfigurationError
+from ..leases import ALL_VERSIONS
+from ..records import Status
+from .database import Database
+from .schema import operations as O
+from .schema import workflows as W
+
+CHANNEL = "tether_queues"  # Postgres LISTEN/NOTIFY channel for "new work in a queue"
+_ENQUEUED = literal_column(f"'{Status.ENQUEUED}'")
+_PENDING = literal_column(f"'{Status.PENDING}'")
+_QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
+_OPEN = (Status.ENQUEUED, Status.PENDING, Status.PARKED)
+
+Rows = list[dict[str, Any]]
+Run = Callable[[Any], Rows]
+
+
+# -- running statements on our connection or the caller's ------------------------------------
+
+
+def sqlalchemy_runner(conn: Connection) -> Run:
+    def run(stmt: Any) -> Rows:
+        res = conn.execute(stmt)
+        return [dict(r._mapping) for r in res] if res.returns_rows else []
+
+    return run
+
+
+def psycopg_runner(conn: Any) -> Run:
+    """Run Core statements on a caller's psycopg connection, inside its transaction."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+    dialect = psycopg_dialect()
+
+    def run(stmt: Any) -> Rows:
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        with conn.cursor() as cur:
+            cur.execute(str(compiled), compiled.params)
+            if cur.description is None:
+                return []
+            names = [d.name for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    return run
+
+
+def caller_runner(conn: Any, dialect: str) -> Run:
+    """A runner for a connection the caller owns (its transaction, its commit)."""
+    try:
+        from sqlalchemy.orm import Session
+
+        if isinstance(conn, Session):
+            conn = conn.connection()
+    except ImportError:  # pragma: no cover - the ORM ships with SQLAlchemy
+        pass
+    if isinstance(conn, Connection):
+        if conn.dialect.name != dialect:
+            raise ConfigurationError(
+                f"connection= is a {conn.dialect.name} connection but this app's database is "
+                f"{dialect}: pass a connection to the same database"
+            )
+        return sqlalchemy_runner(conn)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        psycopg = None  # type: ignore[assignment]
+    if psycopg is not None and isinstance(conn, psycopg.Connection):
+        if dialect != "postgresql":
+            raise ConfigurationError("a psycopg connection needs a Postgres database_url")
+        return psycopg_runner(conn)
+    raise ConfigurationError(
+        f"connection= must be a SQLAlchemy Connection or Session, or a psycopg connection; "
+        f"got {type(conn).__name__}"
+    )
+
+
+# -- enqueue -----------------------------------------------------------------------------------
+
+_seq_lock = threading.Lock()
+_last_seq = 0
+
+
+def next_seq() -> int:
+    """Microseconds since the epoch, strictly increasing within this process (FIFO order)."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(_last_seq + 1, time.time_ns() // 1000)
+        return _last_seq
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    workflow_id: str
+    name: str
+    inputs_json: str
+    version: str
+    queue: str
+    priority: int = 0
+    dedup_id: str | None = None
+    partition_key: str | None = None
+    not_before: int | None = None  # epoch ms; None: due now
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    workflow_id: str  # the id to hand out: the new row, or the one that already exists
+    created: bool
+    duplicate_of: str | None = None  # set when another open workflow holds the dedup id
+    existing_name: str | None = None  # set when the workflow id already existed
+
+
+@dataclass(frozen=True)
+class Claimed:
+    workflow_id: str
+    name: str
+    inputs: str
+    epoch: int
+    has_history: bool
+
+
+def live_filter(versions: Iterable[str] | None) -> Any:
+    """Rows whose version is in ``versions`` (None or ``"*"``: every version)."""
+    if versions is None:
+        return literal(True)
+    vs = sorted(set(versions))
+    if ALL_VERSIONS in vs:
+        return literal(True)
+    return W.c.version.in_(vs) if vs else literal(False)
+
+
+def advisory_key(app: str, queue: str) -> int:
+    digest = hashlib.blake2b(f"tether-queue:{app}:{queue}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class QueueStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+
+    # -- enqueue ------------------------------------------------------------------------------
+
+    def enqueue(self, run: Run, e: Enqueue, *, dialect: str | None = None) -> Enqueued:
+        """Insert the ENQUEUED row unless its id or its dedup id is taken (no exception)."""
+        dialect = dialect or self.db.dialect
+        now = now_ms()
+        if e.dedup_id is not None:
+            # A finished holder no longer blocks its dedup id: release it first.
+            run(
+                update(W)
+                .where(
+                    W.c.app_name == self.app,
+                    W.c.queue_name == e.queue,
+                    W.c.dedup_id == e.dedup_id,
+                    W.c.status.not_in(_OPEN),
+                )
+                .values(dedup_id=None)
+            )
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = (
+            insert(W)
+            .values(
+                app_name=self.app,
+                workflow_id=e.workflow_id,
+                name=e.name,
+                status=Status.ENQUEUED,
+                version=e.version,
+                executor_id=None,
+                lease_epoch=0,
+                inputs=e.inputs_json,
+                queue_name=e.queue,
+                priority=e.priority,
+                dedup_id=e.dedup_id,
+                partition_key=e.partition_key,
+                not_before=e.not_before,
+                queue_seq=next_seq(),
+                recovery_attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(W.c.workflow_id)
+        )
+        if dialect == "postgresql":
+            # One round trip: the NOTIFY rides on the insert (sent at commit, if inserted).
+            ins = stmt.cte("ins")
+            payload = json.dumps([self.app, e.queue])
+            stmt = select(ins.c.workflow_id, func.pg_notify(CHANNEL, payload)).select_from(ins)
+        if run(stmt):
+            return Enqueued(e.workflow_id, True)
+        same = run(
+            select(W.c.name).where(W.c.app_name == self.app, W.c.workflow_id == e.workflow_id)
+        )
+        if same:
+            return Enqueued(e.workflow_id, False, existing_name=same[0]["name"])
+        holder = run(
+            select(W.c.workflow_id).where(
+                W.c.app_name == self.app, W.c.queue_name == e.queue, W.c.dedup_id == e.dedup_id
+            )
+        )
+        if holder:
+            return Enqueued(holder[0]["workflow_id"], False, duplicate_of=holder[0]["workflow_id"])
+        raise ConfigurationError(  # the conflicting row vanished meanwhile: let the caller retry
+            f"enqueue of {e.workflow_id!r} conflicted with a row that no longer exists; retry"
+        )
+
+    # -- claim --------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        queue: str,
+        *,
+        me: str,
+        runnable: Iterable[str],
+        live: Iterable[str] | None,
+        capacity: int,
+        concurrency: int | None = None,
+        worker_concurrency: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        partition_concurrency: int | None = None,
+    ) -> list[Claimed]:
+        """Move up to ``capacity`` due workflows of runnable versions to PENDING, held by ``me``.
+
+        ``live`` is the set of versions some live executor can run: PENDING workflows of
+        other versions (orphaned: their holder is dead and no one can take them over) hold
+        no slot of the queue's concurrency.
+        """
+        if capacity <= 0:
+            return []
+        shared = bool(concurrency or rate_limit or partition_concurrency)
+        args = dict(
+            queue=queue,
+            me=me,
+            runnable=runnable,
+            live=live,
+            capacity=capacity,
+            concurrency=concurrency,
+            worker_concurrency=worker_concurrency,
+            rate_limit=rate_limit,
+            partition_concurrency=partition_concurrency,
+        )
+        if self.db.is_sqlite or shared:
+            with self.db.write() as conn:
+                if not self.db.is_sqlite:
+                    conn.execute(select(func.pg_advisory_xact_lock(advisory_key(self.app, queue))))
+                return self._claim(conn, skip_locked=False, **args)  # type: ignore[arg-type]
+        if worker_concurrency:
+            with self.db.read() as conn:
+                _, mine = self._running(conn, queue, me, live)
+            args["capacity"] = min(capacity, worker_concurrency - mine)
+            args["worker_concurrency"] = None
+        with self.db.write(single_statement=True) as conn:
+            return self._claim(conn, skip_locked=True, **args)  # type: ignore[arg-type]
+
+    def _running(
+        self, conn: Connection, queue: str, me: str, live: Iterable[str] | None
+    ) -> tuple[int, int]:
+        """(PENDING workflows of live versions in the queue, those held by ``me``)."""
+        row = conn.execute(
+            select(
+                func.coalesce(func.sum(case((live_filter(live), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((W.c.executor_id == me, 1), else_=0)), 0),
+            ).where(W.c.queue_name == queue, W.c.status == _PENDING, W.c.app_name == self.app)
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def _claim(
+        self,
+        conn: Connection,
+        *,
+        queue: str,
+        me: str,
+        runnable: Iterable[str],
+        live: Iterable[str] | None,
+        capacity: int,
+        concurrency: int | None,
+        worker_concurrency: int | None,
+        rate_limit: tuple[int, float] | None,
+        partition_concurrency: int | None,
+        skip_locked: bool,
+    ) -> list[Claimed]:
+        now = now_ms()
+        n = capacity
+        if concurrency or worker_concurrency:
+            running, mine = self._running(conn, queue, me, live)
+            if concurrency:
+                n = min(n, concurrency - running)
+            if worker_concurrency:
+                n = min(n, worker_concurrency - mine)
+        if rate_limit and n > 0:
+            limit, period = rate_limit
+            used = conn.execute(
+                select(func.count()).where(
+                    W.c.queue_name == queue,
+                    W.c.app_name == self.app,
+                    W.c.started_at >= now - int(period * 1000),
+                    _QUEUED,
+                )
+            ).scalar_one()
+            n = min(n, limit - int(used))
+        if n <= 0:
+            return []
+        waiting = and_(
+            W.c.queue_name == queue,
+            W.c.app_name == self.app,
+            W.c.status == _ENQUEUED,
+            live_filter(runnable),
+            or_(W.c.not_before.is_(None), W.c.not_before <= now),
+        )
+        if partition_concurrency:
+            pick = self._partition_pick(waiting, queue, live, partition_concurrency, n)
+        else:
+            pick = select(W.c.workflow_id).where(waiting).order_by(W.c.priority, W.c.queue_seq)
+            pick = pick.limit(n)
+            if skip_locked and not self.db.is_sqlite:
+                pick = pick.with_for_update(skip_locked=True)
+        if not self.db.is_sqlite:
+            # Materialized, so the pick runs once: as a plain IN (subquery) Postgres may
+            # re-run it per outer row (a nested-loop semi-join) and claim more than asked.
+            picked = pick.cte("picked").prefix_with("MATERIALIZED")
+            pick = select(picked.c.workflow_id)
+        has_history = exists(
+            select(literal(1)).where(
+                O.c.app_name == W.c.app_name, O.c.workflow_id == W.c.workflow_id
+            )
+        ).correlate(W)
+        stmt = (
+            update(W)
+            .where(W.c.app_name == self.app, W.c.workflow_id.in_(pick), W.c.status == _ENQUEUED)
+            .values(
+                status=Status.PENDING,
+                executor_id=me,
+                lease_epoch=W.c.lease_epoch + 1,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(
+                W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")
+            )
+        )
+        return [Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in conn.execute(stmt)]
+
+    def _partition_pick(
+        self, waiting: Any, queue: str, live: Iterable[str] | None, per_partition: int, n: int
+    ) -> Any:
+        """Heads of each partition, as many as its free slots (no key: no partition limit)."""
+        ranked = (
+            select(
+                W.c.workflow_id,
+                W.c.partition_key,
+                W.c.priority,
+                W.c.queue_seq,
+                func.row_number()
+                .over(partition_by=W.c.partition_key, order_by=(W.c.priority, W.c.queue_seq))
+                .label("rn"),
+            )
+            .where(waiting)
+            .subquery("ranked")
+        )
+        busy = (
+            select(W.c.partition_key, func.count().label("n"))
+            .where(
+                W.c.queue_name == queue,
+                W.c.status == _PENDING,
+                W.c.app_name == self.app,
+                W.c.partition_key.is_not(None),
+                live_filter(live),
+            )
+            .group_by(W.c.partition_key)
+            .subquery("busy")
+        )
+        return (
+            select(ranked.c.workflow_id)
+            .select_from(ranked.outerjoin(busy, busy.c.partition_key == ranked.c.partition_key))
+            .where(
+                or_(
+                    ranked.c.partition_key.is_(None),
+                    ranked.c.rn <= per_partition - func.coalesce(busy.c.n, 0),
+                )
+            )
+            .order_by(ranked.c.priority, ranked.c.queue_seq)
+            .limit(n)
+        )
+
+    def notify(self, queue: str) -> None:
+        """Wake peers listening for work on ``queue`` (Postgres; a no-op on SQLite)."""
+        if self.db.is_sqlite:
+            return
+        with self.db.write(single_statement=True) as conn:
+            conn.execute(select(func.pg_notify(CHANNEL, json.dumps([self.app, queue]))))
+
+    # -- statistics ---------------------------------------------------------------------------
+
+    def stats(self, window: float, *, samples: int = 10_000) -> list[dict[str, Any]]:
+        """Per queue and version: waiting, running, oldest wait, and the last ``window`` s.
+
+        Every query is bounded by an index: open rows through the status and waiting
+        indexes, finished rows through the completion-time index over the window only.
+        """
+        now = now_ms()
+        cutoff = now - int(window * 1000)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def row(queue: str, version: str) -> dict[str, Any]:
+            return rows.setdefault((queue, version), _empty(queue, version))
+
+        with self.db.read() as conn:
+            for q, v, n, oldest in conn.execute(
+                select(W.c.queue_name, W.c.version, func.count(), func.min(W.c.created_at))
+                .where(W.c.status == _ENQUEUED, W.c.app_name == self.app, _QUEUED)
+                .group_by(W.c.queue_name, W.c.version)
+            ):
+                r = row(q, v)
+                r["waiting"] = int(n)
+                r["oldest_wait_s"] = max(0.0, (now - int(oldest)) / 1000)
+            for q, v, n in conn.execute(
+                select(W.c.queue_name, W.c.version, func.count())
+                .where(W.c.status == _PENDING, W.c.app_name == self.app, _QUEUED)
+                .group_by(W.c.queue_name, W.c.version)
+            ):
+                row(q, v)["running"] = int(n)
+            done = (W.c.app_name == self.app, W.c.completed_at >= cutoff, _QUEUED)
+            for q, v, status, n in conn.execute(
+                select(W.c.queue_name, W.c.version, W.c.status, func.count())
+                .where(*done)
+                .group_by(W.c.queue_name, W.c.version, W.c.status)
+            ):
+                r = row(q, v)
+                r["finished"][status] = int(n)
+            waits: dict[tuple[str, str], list[int]] = {}
+            runs: dict[tuple[str, str], list[int]] = {}
+            for q, v, created, started, completed in conn.execute(
+                select(
+                    W.c.queue_name, W.c.version, W.c.created_at, W.c.started_at, W.c.completed_at
+                )
+                .where(*done, W.c.started_at.is_not(None))
+                .order_by(W.c.completed_at.desc())
+                .limit(samples)
+            ):
+                waits.setdefault((q, v), []).append(started - created)
+                runs.setdefault((q, v), []).append(completed - started)
+        for key, r in rows.items():
+            r["throughput_per_s"] = sum(r["finished"].values()) / window if window > 0 else 0.0
+            r["start_latency_ms"] = percentiles(waits.get(key, []))
+            r["run_time_ms"] = percentiles(runs.get(key, []))
+        return sorted(rows.values(), key=lambda r: (r["queue"], r["version"]))
+
+
+def _empty(queue: str, version: str) -> dict[str, Any]:
+    return {
+        "queue": queue,
+        "version": version,
+        "waiting": 0,
+        "running": 0,
+        "oldest_wait_s": None,
+        "finished": {},
+        "throughput_per_s": 0.0,
+        "start_latency_ms": {},
+        "run_time_ms": {},
+    }
+
+
+def percentiles(values: list[int], points: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Nearest-rank percentiles (p50, p95, p99 by default) of ``values``; {} when empty."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    points = points or {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+    out = {}
+    for name, p in points.items():
+        rank = max(1, -(-int(p * 1000) * len(ordered) // 1000))  # ceil(p * n)
+        out[name] = float(ordered[min(rank, len(ordered)) - 1])
+    return out

@@ -1,0 +1,144 @@
+"""Cron schedule rows: create or update, list, pause/resume, delete, advance the last tick."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..clock import now_ms
+from .database import Database
+from .schema import schedules as S
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    name: str
+    workflow_name: str
+    cron: str
+    timezone: str
+    state: str  # ACTIVE or PAUSED
+    missed: str  # skip or catch_up
+    queue_name: str | None
+    source: str  # code or runtime
+    last_tick: int | None
+    created_at: int
+    updated_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _record(row: Any) -> ScheduleRecord:
+    return ScheduleRecord(
+        name=row.name,
+        workflow_name=row.workflow_name,
+        cron=row.cron,
+        timezone=row.timezone,
+        state=row.state,
+        missed=row.missed,
+        queue_name=row.queue_name,
+        source=row.source,
+        last_tick=row.last_tick,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class ScheduleStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+
+    def _pk(self, name: str) -> Any:
+        return and_(S.c.app_name == self.app, S.c.name == name)
+
+    def put(
+        self,
+        name: str,
+        *,
+        workflow_name: str,
+        cron: str,
+        timezone: str,
+        missed: str,
+        queue_name: str | None,
+        source: str,
+        replace: bool,
+    ) -> bool:
+        """Create the schedule (its first tick is the next one after now); True if created.
+
+        With ``replace`` an existing one takes the new definition but keeps its state
+        (paused stays paused) and its last tick.
+        """
+        now = now_ms()
+        definition = {
+            "workflow_name": workflow_name,
+            "cron": cron,
+            "timezone": timezone,
+            "missed": missed,
+            "queue_name": queue_name,
+            "source": source,
+            "updated_at": now,
+        }
+        stmt = self._insert(S).values(
+            app_name=self.app,
+            name=name,
+            state="ACTIVE",
+            last_tick=now,
+            created_at=now,
+            **definition,
+        )
+        if replace:
+            stmt = stmt.on_conflict_do_update(index_elements=["app_name", "name"], set_=definition)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["app_name", "name"])
+        with self.db.write() as conn:
+            existed = conn.execute(select(S.c.name).where(self._pk(name))).first() is not None
+            conn.execute(stmt)
+        return not existed
+
+    def get(self, name: str) -> ScheduleRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(S).where(self._pk(name))).first()
+        return _record(row) if row else None
+
+    def list(self, *, active_only: bool = False) -> list[ScheduleRecord]:
+        stmt = select(S).where(S.c.app_name == self.app)
+        if active_only:
+            stmt = stmt.where(S.c.state == "ACTIVE")
+        with self.db.read() as conn:
+            return [_record(r) for r in conn.execute(stmt.order_by(S.c.name))]
+
+    def set_state(self, name: str, state: str) -> bool:
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(S).where(self._pk(name)).values(state=state, updated_at=now_ms())
+            )
+            return res.rowcount == 1
+
+    def remove(self, name: str) -> bool:
+        with self.db.write() as conn:
+            return conn.execute(delete(S).where(self._pk(name))).rowcount == 1
+
+    def remove_code_schedules_except(self, keep: set[str]) -> list[str]:
+        """Drop ``@app.scheduled`` rows whose decorator is gone from the current code."""
+        with self.db.write() as conn:
+            rows = conn.execute(
+                select(S.c.name).where(S.c.app_name == self.app, S.c.source == "code")
+            ).all()
+            gone = [r.name for r in rows if r.name not in keep]
+            if gone:
+                conn.execute(delete(S).where(S.c.app_name == self.app, S.c.name.in_(gone)))
+        return gone
+
+    def advance(self, name: str, tick: int) -> None:
+        """Move the last handled tick forward (never back: executors race harmlessly)."""
+        with self.db.write(single_statement=True) as conn:
+            conn.execute(
+                update(S)
+                .where(self._pk(name), or_(S.c.last_tick.is_(None), S.c.last_tick < tick))
+                .values(last_tick=tick)
+            )
