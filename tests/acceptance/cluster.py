@@ -117,9 +117,15 @@ class Cluster:
             time.sleep(0.02)
 
     def logs(self) -> str:
+        """Each worker's log tail; live workers first dump their threads' stacks into it."""
+        live = [p for p in self.procs.values() if p.poll() is None]
+        for proc in live:
+            proc.send_signal(signal.SIGUSR1)
+        if live:
+            time.sleep(0.3)  # diagnostics only: let faulthandler write
         parts = []
         for executor_id, proc in self.procs.items():
-            text = (self.dir / f"{executor_id}.log").read_text(errors="replace")[-3000:]
+            text = (self.dir / f"{executor_id}.log").read_text(errors="replace")[-8000:]
             parts.append(f"--- worker {executor_id} (exit {proc.poll()}) ---\n{text}")
         return "\n".join(parts)
 
@@ -159,9 +165,12 @@ class Cluster:
         """Position -> executor id that checkpointed it."""
         return {r.position: r.executor_id for r in self.operations(wid)}
 
-
-def exit_signal(proc: subprocess.Popen, timeout: float = 10.0) -> int:
-    """The signal that ended ``proc`` (Popen reports death by signal N as -N)."""
-    code = proc.wait(timeout=timeout)
-    assert code < 0, f"worker exited with status {code}, not by a signal"
-    return -code
+    def exit_signal(self, executor_id: str, timeout: float = 10.0) -> int:
+        """The signal that ended a worker (Popen reports death by signal N as -N)."""
+        proc = self.procs[executor_id]
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"worker {executor_id} still runs\n{self.logs()}") from None
+        assert code < 0, f"worker {executor_id} exited with status {code}, not by a signal"
+        return -code

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tether import Status
 
-from .cluster import LEASE, Cluster, exit_signal
+from .cluster import LEASE, Cluster
 
 HEARTBEAT = 0.2  # worker.py's default
 
@@ -22,7 +22,7 @@ def test_sigkill_mid_workflow_peer_finishes_after_lease_without_rerunning_steps(
     cluster.wait(lambda: cluster.effects("step", executor="A", index=2), 20, "A to reach step 2")
     killed_at = time.time()
     a.kill()
-    assert exit_signal(a) == signal.SIGKILL
+    assert cluster.exit_signal("A") == signal.SIGKILL
 
     rec = cluster.wait(lambda: cluster.finished("w"), 20, "B to finish the workflow")
     assert rec.status == Status.SUCCESS
@@ -50,10 +50,13 @@ def test_three_peers_race_for_a_dead_executors_workflows_each_runs_once(
     cluster: Cluster,
 ) -> None:
     n = 100
+    # A lease with room for scheduling stalls of a busy machine: a live peer that missed
+    # heartbeats for a whole lease would rightly be taken for dead.
+    lease = 2.0
     for peer in "BCD":
-        cluster.spawn(peer)
+        cluster.spawn(peer, lease=lease)
     # A's workflows checkpoint step 0, then wait at step 1 until the gate opens.
-    a = cluster.spawn("A", start=n, wid="w", steps=3, gated_from=1)
+    a = cluster.spawn("A", start=n, wid="w", steps=3, gated_from=1, lease=lease)
     cluster.wait_ready("A", "B", "C", "D")
     cluster.wait(
         lambda: sum(1 for r in cluster.operations() if r.position == 0) == n,
@@ -61,7 +64,7 @@ def test_three_peers_race_for_a_dead_executors_workflows_each_runs_once(
         f"A to checkpoint step 0 of all {n} workflows",
     )
     a.kill()
-    exit_signal(a)
+    cluster.exit_signal("A")
     cluster.gate.touch()
 
     def all_done() -> bool:

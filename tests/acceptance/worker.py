@@ -13,8 +13,10 @@ framework, with ``kind``) and ``result`` (a started workflow's result, with ``va
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import time
 from typing import Any
 
@@ -51,6 +53,7 @@ def wait_for_file(path: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stack dumps for a stuck test
     fd = os.open(args.effects, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def note(event: str, **fields: Any) -> None:
