@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -172,7 +173,7 @@ class Replayer:
         self.registry = app.registry
         self._store = store
         self.code_version = code_version or _code_version(app)
-        self._runner: asyncio.Runner | None = None
+        self._local = threading.local()  # the event loop runner of a batch, per thread
 
     @property
     def store(self) -> Store:
@@ -246,7 +247,7 @@ class Replayer:
         items = histories if total is not None else list(histories)
         total = total if total is not None else len(items)  # type: ignore[arg-type]
         results: list[ReplayResult] = []
-        with asyncio.Runner() as self._runner:
+        with asyncio.Runner() as self._local.runner:
             try:
                 for history in items:
                     res = self.replay_history(history)
@@ -256,7 +257,7 @@ class Replayer:
                     if fail_fast and not res.passed:
                         break
             finally:
-                self._runner = None
+                self._local.runner = None
         return results
 
     # -- one replay ---------------------------------------------------------------------------
@@ -329,7 +330,7 @@ class Replayer:
                 with ThreadPoolExecutor(1) as pool:
                     pool.submit(_run_coroutine, None, abody).result()
             else:
-                _run_coroutine(self._runner, abody)
+                _run_coroutine(getattr(self._local, "runner", None), abody)
         except BaseException as exc:  # noqa: BLE001 - classified by the caller
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise

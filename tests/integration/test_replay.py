@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tether.runtime.store import schema
+from tether.runtime.context import WorkflowContext
+from tether.runtime.errors import TetherError
+from tether.runtime.records import OperationRecord
+from tether.runtime.store import Fence, schema
 from tether.versioning.replay import Replayer
 
 import tether
@@ -245,3 +248,21 @@ def test_async_workflows_replay(make_app: Callable[..., Tether]) -> None:
     assert calls == ran
     changed = Replayer(release("v3", extra=True)).replay("a2")
     assert changed.divergence is not None and changed.divergence.requested == "step 'fetch'"
+
+
+def test_the_engine_refuses_to_record_for_a_replay(make_app: Callable[..., Tether]) -> None:
+    live = make_app().launch()
+    ctx = WorkflowContext(
+        engine=live.engine,
+        workflow_id="r",
+        name="r",
+        version="v1",
+        fence=Fence("r", live.executor_id, 0),
+        history={},
+        replaying_only=True,
+    )
+    op = OperationRecord(0, "step", "s")
+    with pytest.raises(TetherError, match="tried to record step 's' at position 0; a replay"):
+        live.engine.record(ctx, op, None)
+    with pytest.raises(TetherError, match="a replay never writes"):
+        live.engine.record_behind(ctx, op)
