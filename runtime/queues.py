@@ -104,6 +104,7 @@ class Enqueuer:
         self.resolve = resolve
         self.handle = handle
         self.wake = wake
+        self._schema_checked = False
 
     def enqueue(
         self,
@@ -123,6 +124,9 @@ class Enqueuer:
     ) -> WorkflowHandle:
         from .context import maybe_current
 
+        if not self._schema_checked:  # a clear "run tether migrate" beats a missing table
+            self.store.check_schema()
+            self._schema_checked = True
         name = self.resolve(workflow)
         policy = on_duplicate or spec.on_duplicate
         _check_policy(policy)
@@ -367,6 +371,7 @@ class QueueRunner:
         self._turn = 0
         self._backlog: set[str] = set()  # queues whose last claim was cut short by capacity
         self._deferred: dict[str, float] = {}  # queue -> when a small claim was first put off
+        self._idle: set[str] = set()  # queues whose last claim found nothing: peek first
         # With a backlog, wait for this many free slots: fewer, larger claims.
         self.min_batch = max(1, min(32, engine.settings.max_workflows // 4))
         self._thread: threading.Thread | None = None
@@ -437,6 +442,8 @@ class QueueRunner:
                     wait = min(wait, deferred + COALESCE - now)
                     continue  # running work frees more slots soon; claim them together
             self._deferred.pop(name, None)
+            if name in self._idle and not self.store.has_waiting(name, e.runnable()):
+                continue  # a read, so idle executors never queue up for a write lock
             spec = self.specs[name]
             claimed = self.store.claim(
                 name,
@@ -451,6 +458,10 @@ class QueueRunner:
             )
             for c in claimed:
                 self._start(c)
+            if claimed:
+                self._idle.discard(name)
+            else:
+                self._idle.add(name)
             if len(claimed) == free:
                 self._backlog.add(name)
                 if e.free_slots() >= self.min_batch:

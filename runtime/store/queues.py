@@ -291,6 +291,23 @@ class QueueStore:
         with self.db.write(single_statement=True) as conn:
             return self._claim(conn, skip_locked=True, **args)  # type: ignore[arg-type]
 
+    def has_waiting(self, queue: str, runnable: Iterable[str]) -> bool:
+        """Whether any due workflow of a runnable version waits (a read: no lock taken)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(literal(1)).where(self._waiting(queue, runnable, now_ms())).limit(1)
+            ).first()
+        return row is not None
+
+    def _waiting(self, queue: str, runnable: Iterable[str], now: int) -> Any:
+        return and_(
+            W.c.queue_name == queue,
+            W.c.app_name == self.app,
+            W.c.status == _ENQUEUED,
+            live_filter(runnable),
+            or_(W.c.not_before.is_(None), W.c.not_before <= now),
+        )
+
     def _running(
         self, conn: Connection, queue: str, me: str, live: Iterable[str] | None
     ) -> tuple[int, int]:
@@ -339,13 +356,7 @@ class QueueStore:
             n = min(n, limit - int(used))
         if n <= 0:
             return []
-        waiting = and_(
-            W.c.queue_name == queue,
-            W.c.app_name == self.app,
-            W.c.status == _ENQUEUED,
-            live_filter(runnable),
-            or_(W.c.not_before.is_(None), W.c.not_before <= now),
-        )
+        waiting = self._waiting(queue, runnable, now)
         if partition_concurrency:
             pick = self._partition_pick(waiting, queue, live, partition_concurrency, n)
         else:

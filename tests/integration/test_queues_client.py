@@ -1,0 +1,128 @@
+"""Enqueue from outside the app (tether.Client), inside the caller's transaction, and the
+load statistics; Postgres wake-ups by NOTIFY (and after the listener reconnects)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+from tether.runtime.errors import SchemaError
+from tether.runtime.store import normalize_url
+from tether.runtime.wakeups import libpq_url
+
+from tether import Client, Status, Tether
+
+from .helpers import wait_until
+from .queue_helpers import Recorder, queued_app
+
+# psycopg connections and LISTEN/NOTIFY exist on Postgres only.
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+def test_client_enqueues_by_name_without_workflow_code(
+    make_app: Callable[..., Tether], database_url: str, app_name: str
+) -> None:
+    rec = Recorder()
+    queued_app(make_app, rec)
+    with Client(database_url, app_name) as client:
+        h = client.enqueue("q", "job", "from-client", partition_key="p")
+        assert h.result(timeout=10) == "from-client"
+        assert client.get_workflow(h.workflow_id).version == "v1"
+        assert client.retrieve_workflow(h.workflow_id).status() == Status.SUCCESS
+
+
+def test_client_on_an_empty_database_says_migrate(tmp_path: object) -> None:
+    with (
+        Client(f"sqlite:///{tmp_path}/empty.db", "a") as client,
+        pytest.raises(SchemaError, match="tether migrate"),
+    ):
+        client.enqueue("q", "job")
+
+
+def test_enqueue_joins_the_callers_sqlalchemy_transaction(
+    make_app: Callable[..., Tether], database_url: str
+) -> None:
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS orders_test (id VARCHAR(64))"))
+            conn.commit()
+            with conn.begin() as tx:
+                conn.execute(text("INSERT INTO orders_test VALUES (:i)"), {"i": app.app_name})
+                gone = q.enqueue("job", "rolled back", connection=conn)
+                tx.rollback()
+            with conn.begin():
+                conn.execute(text("INSERT INTO orders_test VALUES (:i)"), {"i": app.app_name})
+                kept = q.enqueue("job", "committed", connection=conn)
+            assert kept.result(timeout=10) == "committed"
+            n = conn.execute(
+                text("SELECT count(*) FROM orders_test WHERE id = :i"), {"i": app.app_name}
+            ).scalar_one()
+        assert n == 1
+        assert app.store.workflows.get(gone.workflow_id) is None  # nothing left behind
+        assert rec.order == ["committed"]
+    finally:
+        engine.dispose()
+
+
+@POSTGRES_ONLY
+def test_enqueue_joins_a_psycopg_transaction(
+    make_app: Callable[..., Tether], database_url: str
+) -> None:
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+    with psycopg.connect(libpq_url(normalize_url(database_url))) as conn:
+        gone = q.enqueue("job", "rolled back", connection=conn)
+        conn.rollback()
+        kept = q.enqueue("job", "committed", connection=conn)
+        conn.commit()
+    assert kept.result(timeout=10) == "committed"
+    assert app.store.workflows.get(gone.workflow_id) is None
+    assert rec.order == ["committed"]
+
+
+@POSTGRES_ONLY
+def test_notify_wakes_a_slow_polling_executor(
+    make_app: Callable[..., Tether], database_url: str, app_name: str
+) -> None:
+    rec = Recorder()
+    app, _ = queued_app(make_app, rec, app_options={"poll_interval": 30.0})
+    listener = app._dispatch.listener
+    assert listener is not None
+    wait_until(listener.connected.is_set, what="the listener to connect")
+    with Client(database_url, app_name) as client:
+        t0 = time.monotonic()
+        assert client.enqueue("q", "job", 1).result(timeout=5) == 1
+        assert time.monotonic() - t0 < 2.0  # woken, not polled (the poll is 30 s)
+        # Kill the listening connection: it reconnects and wake-ups resume.
+        with psycopg.connect(libpq_url(normalize_url(database_url)), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN tether_queues%' AND pid <> pg_backend_pid()"
+            )
+        wait_until(lambda: not listener.connected.is_set(), what="the listener to notice")
+        wait_until(listener.connected.is_set, what="the listener to reconnect")
+        t0 = time.monotonic()
+        assert client.enqueue("q", "job", 2).result(timeout=5) == 2
+        assert time.monotonic() - t0 < 2.0
+
+
+def test_queue_stats(make_app: Callable[..., Tether]) -> None:
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+    for i in range(3):
+        q.enqueue("job", i).result(timeout=10)
+    waiting = q.enqueue("job", "for v9", version="v9")
+    time.sleep(0.05)
+    stats = {(r["queue"], r["version"]): r for r in app.queue_stats(window=60)}
+    done, stuck = stats[("q", "v1")], stats[("q", "v9")]
+    assert done["finished"] == {"SUCCESS": 3} and done["waiting"] == 0
+    assert done["throughput_per_s"] == pytest.approx(3 / 60)
+    assert set(done["start_latency_ms"]) == {"p50", "p95", "p99"}
+    assert stuck["waiting"] == 1 and stuck["oldest_wait_s"] >= 0.05
+    assert waiting.status() == Status.ENQUEUED

@@ -1,0 +1,99 @@
+"""Pure decisions behind queues and schedules: routing split, cron ticks, limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from tether.runtime.errors import ConfigurationError
+from tether.runtime.queues import QueueSpec
+from tether.runtime.routing import Routing, route
+from tether.runtime.schedules import (
+    SKIP_GRACE,
+    ScheduleSpec,
+    due,
+    ticks,
+    workflow_id_for,
+)
+from tether.runtime.store.queues import percentiles
+
+
+@pytest.mark.parametrize("percent", [0.0, 1.0, 10.0, 33.3, 50.0, 90.0, 100.0])
+def test_routing_split_matches_the_percentage_and_is_stable(percent: float) -> None:
+    routing = Routing(current="v1", ramping="v2", percent=percent)
+    ids = [f"order-{i}" for i in range(10_000)]
+    first = [route(wid, routing) for wid in ids]
+    share = 100 * first.count("v2") / len(ids)
+    assert abs(share - percent) <= 2.0
+    assert [route(wid, routing) for wid in ids] == first  # same id, same decision
+    # Raising the percentage only moves ids from current to ramping, never back.
+    more = Routing(current="v1", ramping="v2", percent=min(100.0, percent + 10))
+    assert all(route(w, more) == "v2" for w, v in zip(ids, first, strict=True) if v == "v2")
+
+
+def test_routing_without_a_ramp_goes_to_current() -> None:
+    assert route("x", Routing(current="v1")) == "v1"
+    assert route("x", Routing(current=None)) is None
+
+
+def test_queue_spec_validation() -> None:
+    QueueSpec("agents", concurrency=50, worker_concurrency=4, rate_limit=(100, 60.0))
+    for bad in (
+        {"concurrency": 0},
+        {"worker_concurrency": -1},
+        {"partition_concurrency": 1.5},
+        {"rate_limit": (0, 1.0)},
+        {"rate_limit": (5, 0)},
+        {"on_duplicate": "ignore"},
+    ):
+        with pytest.raises(ConfigurationError):
+            QueueSpec("q", **bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="queue name"):
+        QueueSpec("bad name")
+
+
+def _ms(*args: int) -> int:
+    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def test_cron_ticks_in_a_timezone_across_a_dst_gap() -> None:
+    # 02:30 does not exist in Paris on 2024-03-31: that day's tick is skipped by croniter.
+    found = ticks("30 2 * * *", "Europe/Paris", _ms(2024, 3, 29), _ms(2024, 4, 2), 10)
+    local = [dt.datetime.fromtimestamp(t / 1000, dt.UTC).isoformat() for t in found]
+    assert local[0] == "2024-03-29T01:30:00+00:00"  # CET = UTC+1
+    assert "2024-04-01T00:30:00+00:00" in local  # CEST = UTC+2
+    assert workflow_id_for("nightly", found[0]) == "nightly@2024-03-29T01:30:00Z"
+
+
+def test_six_fields_mean_seconds_first() -> None:
+    found = ticks("*/15 * * * * *", "UTC", _ms(2024, 1, 1), _ms(2024, 1, 1, 0, 1), 100)
+    assert [(t - _ms(2024, 1, 1)) // 1000 for t in found] == [15, 30, 45, 60]
+
+
+def test_missed_ticks_skip_or_catch_up() -> None:
+    now = _ms(2024, 1, 1, 1, 0)
+    hour_ago = now - 3600_000
+    fire, last = due("* * * * *", "UTC", hour_ago, now, "catch_up")
+    assert len(fire) == 60 and last == now
+    fire, last = due("* * * * * *", "UTC", hour_ago, now, "skip")
+    assert fire and all(now - t <= SKIP_GRACE * 1000 for t in fire) and last == now
+    assert due("0 * * * *", "UTC", now, now + 1000, "skip") == ([], None)
+
+
+def test_schedule_spec_validation() -> None:
+    ScheduleSpec("s", "wf", "*/5 * * * *", "America/New_York", "catch_up")
+    for cron, tz, missed in (
+        ("* * * *", "UTC", "skip"),
+        ("61 * * * *", "UTC", "skip"),
+        ("* * * * *", "Mars/Base", "skip"),
+        ("* * * * *", "UTC", "sometimes"),
+    ):
+        with pytest.raises(ConfigurationError):
+            ScheduleSpec("s", "wf", cron, tz, missed)  # type: ignore[arg-type]
+
+
+def test_percentiles_nearest_rank() -> None:
+    assert percentiles([]) == {}
+    values = list(range(1, 101))
+    assert percentiles(values) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert percentiles([7]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
