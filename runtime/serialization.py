@@ -198,3 +198,13 @@ def error_from_json(data: dict[str, Any]) -> BaseException:
         return exc
     except Exception:  # noqa: BLE001
         return StoredError(type_name.replace(":", "."), message)
+
+
+def encode_inputs(wid: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A workflow's inputs as stored: ``{"args": [...], "kwargs": {...}}``."""
+    where = f"workflow {wid!r} ({name}) inputs"
+    return dumps({"args": list(args), "kwargs": kwargs}, where)
+
+
+def decode_inputs(inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return tuple(inputs.get("args", ())), dict(inputs.get("kwargs", {}))
