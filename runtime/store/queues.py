@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -163,7 +164,8 @@ def live_filter(versions: Iterable[str] | None) -> Any:
     vs = sorted(set(versions))
     if ALL_VERSIONS in vs:
         return literal(True)
-    return W.c.version.in_(vs) if vs else literal(False)
+    # One bound value each (not an expanding list), so statements compile once.
+    return W.c.version.in_([bindparam("v", v, unique=True) for v in vs]) if vs else literal(False)
 
 
 def advisory_key(app: str, queue: str) -> int:
@@ -171,11 +173,27 @@ def advisory_key(app: str, queue: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class _Compiled:
+    """A statement compiled once (claims run often; compiling costs more than the query)."""
+
+    def __init__(self, stmt: Any, db: Database) -> None:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.construct_params(_check=False))
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        values = {**self.defaults, **params}
+        args: Any = values if self.order is None else tuple(values[k] for k in self.order)
+        return conn.exec_driver_sql(self.sql, args)
+
+
 class QueueStore:
     def __init__(self, db: Database, app_name: str) -> None:
         self.db = db
         self.app = app_name
         self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self._statements: dict[Any, _Compiled] = {}
 
     # -- enqueue ------------------------------------------------------------------------------
 
@@ -293,32 +311,60 @@ class QueueStore:
 
     def has_waiting(self, queue: str, runnable: Iterable[str]) -> bool:
         """Whether any due workflow of a runnable version waits (a read: no lock taken)."""
+        versions = frozenset(runnable)
+        peek = self._compiled(
+            ("peek", versions),
+            lambda: select(literal_column("1")).where(self._waiting(versions)).limit(1),
+        )
         with self.db.read() as conn:
-            row = conn.execute(
-                select(literal(1)).where(self._waiting(queue, runnable, now_ms())).limit(1)
-            ).first()
+            row = peek.run(conn, {"queue": queue, "app": self.app, "now": now_ms()}).first()
         return row is not None
 
-    def _waiting(self, queue: str, runnable: Iterable[str], now: int) -> Any:
+    def _compiled(self, key: Any, build: Callable[[], Any]) -> _Compiled:
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = _Compiled(build(), self.db)
+        return found
+
+    def _waiting(self, runnable: frozenset[str]) -> Any:
         return and_(
-            W.c.queue_name == queue,
-            W.c.app_name == self.app,
+            W.c.queue_name == bindparam("queue"),
+            W.c.app_name == bindparam("app"),
             W.c.status == _ENQUEUED,
             live_filter(runnable),
-            or_(W.c.not_before.is_(None), W.c.not_before <= now),
+            or_(W.c.not_before.is_(None), W.c.not_before <= bindparam("now")),
         )
 
     def _running(
         self, conn: Connection, queue: str, me: str, live: Iterable[str] | None
     ) -> tuple[int, int]:
         """(PENDING workflows of live versions in the queue, those held by ``me``)."""
-        row = conn.execute(
-            select(
-                func.coalesce(func.sum(case((live_filter(live), 1), else_=0)), 0),
-                func.coalesce(func.sum(case((W.c.executor_id == me, 1), else_=0)), 0),
-            ).where(W.c.queue_name == queue, W.c.status == _PENDING, W.c.app_name == self.app)
-        ).one()
+        versions = None if live is None else frozenset(live)
+        count = self._compiled(
+            ("running", versions),
+            lambda: select(
+                func.coalesce(func.sum(case((live_filter(versions), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((W.c.executor_id == bindparam("me"), 1), else_=0)), 0),
+            ).where(
+                W.c.queue_name == bindparam("queue"),
+                W.c.status == _PENDING,
+                W.c.app_name == bindparam("app"),
+            ),
+        )
+        row = count.run(conn, {"queue": queue, "app": self.app, "me": me}).one()
         return int(row[0]), int(row[1])
+
+    def _started_since(self, conn: Connection, queue: str, since: int) -> int:
+        count = self._compiled(
+            ("rate",),
+            lambda: select(func.count()).where(
+                W.c.queue_name == bindparam("queue"),
+                W.c.app_name == bindparam("app"),
+                W.c.started_at >= bindparam("since"),
+                _QUEUED,
+            ),
+        )
+        return int(count.run(conn, {"queue": queue, "app": self.app, "since": since}).scalar_one())
 
     def _claim(
         self,
@@ -345,23 +391,35 @@ class QueueStore:
                 n = min(n, worker_concurrency - mine)
         if rate_limit and n > 0:
             limit, period = rate_limit
-            used = conn.execute(
-                select(func.count()).where(
-                    W.c.queue_name == queue,
-                    W.c.app_name == self.app,
-                    W.c.started_at >= now - int(period * 1000),
-                    _QUEUED,
-                )
-            ).scalar_one()
-            n = min(n, limit - int(used))
+            n = min(n, limit - self._started_since(conn, queue, now - int(period * 1000)))
         if n <= 0:
             return []
-        waiting = self._waiting(queue, runnable, now)
-        if partition_concurrency:
-            pick = self._partition_pick(waiting, queue, live, partition_concurrency, n)
+        versions = frozenset(runnable)
+        live_versions = None if live is None else frozenset(live)
+        key = ("claim", versions, live_versions, skip_locked, bool(partition_concurrency))
+        stmt = self._compiled(
+            key,
+            lambda: self._claim_statement(
+                versions, live_versions, skip_locked, bool(partition_concurrency)
+            ),
+        )
+        params = {"queue": queue, "app": self.app, "now": now, "me": me, "n": n}
+        params["pc"] = partition_concurrency or 0
+        return [Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in stmt.run(conn, params)]
+
+    def _claim_statement(
+        self,
+        runnable: frozenset[str],
+        live: frozenset[str] | None,
+        skip_locked: bool,
+        partitioned: bool,
+    ) -> Any:
+        waiting = self._waiting(runnable)
+        if partitioned:
+            pick = self._partition_pick(waiting, live)
         else:
             pick = select(W.c.workflow_id).where(waiting).order_by(W.c.priority, W.c.queue_seq)
-            pick = pick.limit(n)
+            pick = pick.limit(bindparam("n"))
             if skip_locked and not self.db.is_sqlite:
                 pick = pick.with_for_update(skip_locked=True)
         if not self.db.is_sqlite:
@@ -370,29 +428,28 @@ class QueueStore:
             picked = pick.cte("picked").prefix_with("MATERIALIZED")
             pick = select(picked.c.workflow_id)
         has_history = exists(
-            select(literal(1)).where(
+            select(literal_column("1")).where(
                 O.c.app_name == W.c.app_name, O.c.workflow_id == W.c.workflow_id
             )
         ).correlate(W)
-        stmt = (
+        return (
             update(W)
-            .where(W.c.app_name == self.app, W.c.workflow_id.in_(pick), W.c.status == _ENQUEUED)
+            .where(
+                W.c.app_name == bindparam("app"), W.c.workflow_id.in_(pick), W.c.status == _ENQUEUED
+            )
             .values(
                 status=Status.PENDING,
-                executor_id=me,
+                executor_id=bindparam("me"),
                 lease_epoch=W.c.lease_epoch + 1,
-                started_at=now,
-                updated_at=now,
+                started_at=bindparam("now"),
+                updated_at=bindparam("now"),
             )
             .returning(
                 W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")
             )
         )
-        return [Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in conn.execute(stmt)]
 
-    def _partition_pick(
-        self, waiting: Any, queue: str, live: Iterable[str] | None, per_partition: int, n: int
-    ) -> Any:
+    def _partition_pick(self, waiting: Any, live: frozenset[str] | None) -> Any:
         """Heads of each partition, as many as its free slots (no key: no partition limit)."""
         ranked = (
             select(
@@ -408,11 +465,11 @@ class QueueStore:
             .subquery("ranked")
         )
         busy = (
-            select(W.c.partition_key, func.count().label("n"))
+            select(W.c.partition_key, func.count().label("busy_n"))
             .where(
-                W.c.queue_name == queue,
+                W.c.queue_name == bindparam("queue"),
                 W.c.status == _PENDING,
-                W.c.app_name == self.app,
+                W.c.app_name == bindparam("app"),
                 W.c.partition_key.is_not(None),
                 live_filter(live),
             )
@@ -425,11 +482,11 @@ class QueueStore:
             .where(
                 or_(
                     ranked.c.partition_key.is_(None),
-                    ranked.c.rn <= per_partition - func.coalesce(busy.c.n, 0),
+                    ranked.c.rn <= bindparam("pc") - func.coalesce(busy.c.busy_n, 0),
                 )
             )
             .order_by(ranked.c.priority, ranked.c.queue_seq)
-            .limit(n)
+            .limit(bindparam("n"))
         )
 
     def notify(self, queue: str) -> None:
