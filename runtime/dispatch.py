@@ -8,9 +8,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .dequeue import QueueRunner
 from .errors import ConfigurationError
 from .leases import is_alive
-from .queues import QueueRunner, QueueSpec
+from .queues import QueueSpec
 from .schedules import Scheduler, Schedules, ScheduleSpec
 from .store.queues import CHANNEL
 

@@ -15,7 +15,7 @@ from tether.runtime.schedules import (
     ticks,
     workflow_id_for,
 )
-from tether.runtime.store.queues import percentiles
+from tether.runtime.store.queue_stats import percentiles
 
 
 @pytest.mark.parametrize("percent", [0.0, 1.0, 10.0, 33.3, 50.0, 90.0, 100.0])
