@@ -45,6 +45,13 @@ class WorkflowContext:
     memo: dict[str, Any] = field(default_factory=dict)
     trace: list[tuple[int, str, str]] = field(default_factory=list)  # (position, kind, name)
     diverged: NondeterminismError | None = None
+    pending_row: Any = None  # the workflow row's queued insert (direct calls), see engine.call
+
+    def before_side_effect(self) -> None:
+        """Make the workflow's row durable before user code with side effects first runs."""
+        if self.pending_row is not None:
+            row, self.pending_row = self.pending_row, None
+            row.wait()
     # Positions reserved by awaitables that have not finished yet (async operations, maybe in
     # sibling tasks): code whose position must not depend on scheduling checks it is empty.
     in_flight: set[int] = field(default_factory=set)

@@ -39,6 +39,7 @@ from .registry import Registry, WorkflowDef
 from .serialization import decode_inputs, encode_inputs
 from .steps import StepRunner
 from .store import Fence, Store
+from .store.commit import PendingWrite
 
 __all__ = ["CHILD", "Engine", "EngineSettings", "decode_inputs", "encode_inputs"]
 
@@ -149,6 +150,7 @@ class Engine(ChildWorkflows):
         ok = self.store.db.run_write(
             lambda conn: ops.record(conn, ctx.fence, op, version=self.version, then=then),
             single_statement=then is None,
+            key=ctx.workflow_id,
         )
         if not ok:
             self._fenced_out(ctx)
@@ -170,6 +172,7 @@ class Engine(ChildWorkflows):
         self.store.db.submit_write(
             lambda conn: ops.record(conn, ctx.fence, op, version=self.version),
             single_statement=True,
+            key=ctx.workflow_id,
         )
 
     def _fenced_out(self, ctx: WorkflowContext) -> None:
@@ -236,7 +239,7 @@ class Engine(ChildWorkflows):
         wid = workflow_id or str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         created = self.store.db.run_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
         )
         if created:
             self.submit(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
@@ -274,14 +277,16 @@ class Engine(ChildWorkflows):
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         # Write-behind: the row is queued for the next group commit and the body starts at
         # once. Every later write of this workflow queues behind it (FIFO), so nothing is
-        # reported done before the row is durable; a workflow with no steps commits its row
-        # and its result together.
+        # reported done before the row is durable, and the first step waits for the row
+        # before it runs (a crash mid-step leaves a row to recover). A workflow whose body
+        # has no step commits its row and its result together.
         created = self.store.db.submit_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
         )
         with self._lock:
             self._submitted.add(wid)
-        outcome = self._execute(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
+        fence = Fence(wid, self.executor_id, 0)
+        outcome = self._execute(wdef, wid, args, kwargs, fence, [], pending_row=created)
         created.wait()
         return self._deliver(wid, outcome)
 
@@ -300,7 +305,11 @@ class Engine(ChildWorkflows):
         wid = str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         db = self.store.db
-        await self.in_io(lambda: db.run_write(lambda c: self._create(wdef, wid, inputs_json, c)))
+        await self.in_io(
+            lambda: db.run_write(
+                lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
+            )
+        )
         with self._lock:
             self._submitted.add(wid)
         fence = Fence(wid, self.executor_id, 0)
@@ -326,6 +335,7 @@ class Engine(ChildWorkflows):
         wid: str,
         fence: Fence,
         history: list[OperationRecord] | None,
+        pending_row: PendingWrite | None = None,
     ) -> WorkflowContext:
         if history is None:
             history = self.store.operations.history(wid)
@@ -338,6 +348,7 @@ class Engine(ChildWorkflows):
             history={op.position: op for op in history},
         )
         ctx.memo["is_async"] = wdef.is_async
+        ctx.pending_row = pending_row
         with self._lock:
             self._running[wid] = ctx
             if self.draining:
@@ -352,11 +363,12 @@ class Engine(ChildWorkflows):
         kwargs: dict[str, Any],
         fence: Fence,
         history: list[OperationRecord] | None,
+        pending_row: PendingWrite | None = None,
     ) -> _Outcome:
         outcome = _Outcome()
         ctx: WorkflowContext | None = None
         try:
-            ctx = self._context(wdef, wid, fence, history)
+            ctx = self._context(wdef, wid, fence, history, pending_row)
             token = _CURRENT.set(ctx)
             try:
                 outcome.value = wdef.fn(*args, **kwargs)
@@ -438,6 +450,7 @@ class Engine(ChildWorkflows):
                 error_json=error_json,
             ),
             single_statement=True,
+            key=ctx.workflow_id,
         )
 
     # -- recovery entry point (called by the executor loop) -----------------------------------
@@ -460,7 +473,9 @@ class Engine(ChildWorkflows):
                     epoch=epoch,
                     status=Status.ERROR,
                     error_json=err,
-                )
+                ),
+                single_statement=True,
+                key=wid,
             )
             return
         args, kwargs = decode_inputs(rec.inputs)

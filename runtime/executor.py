@@ -80,9 +80,11 @@ class Executor:
                 if now >= next_recovery or self._wake.is_set():
                     self._wake.clear()
                     self.poll_cancellations()
-                    if not self.engine.draining:
-                        self.recover()
-                    next_recovery = now + s.recovery_interval
+                    claimed = 0 if self.engine.draining else self.recover()
+                    # A round takes a bounded share; after a claim, look again sooner so a
+                    # dead peer's backlog drains in a few rounds rather than a few seconds.
+                    interval = s.recovery_interval / 4 if claimed else s.recovery_interval
+                    next_recovery = now + interval
             except Exception:  # noqa: BLE001 - keep the loop alive through database blips
                 log.exception("executor loop round failed; retrying")
             self._wake.wait(max(0.0, next_recovery - time.monotonic()))
@@ -175,7 +177,7 @@ class Executor:
                 return False
             return True
 
-        if not store.db.run_write(write):
+        if not store.db.run_write(write, key=wid):
             return False
         e.run_claimed(wid, epoch + 1)
         return True

@@ -155,7 +155,7 @@ def _consume(ctx: WorkflowContext, pos: int, t: str) -> tuple[bool, Any]:
         )
         return ok
 
-    if not engine.store.db.run_write(write):
+    if not engine.store.db.run_write(write, key=ctx.workflow_id):
         engine._fenced_out(ctx)
     if "payload" not in got:
         return False, None

@@ -68,6 +68,7 @@ class StepRunner:
         if rec is not None:
             return replay_value(rec)
         ctx.check_interrupt()
+        ctx.before_side_effect()
         started = now_ms()
         value, error, attempts = self._attempts(ctx, sdef, args, kwargs)
         output, error_json, error = _outcome(ctx, sdef, pos, value, error)

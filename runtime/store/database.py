@@ -9,7 +9,6 @@ reporting a write before its commit is durable.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import ConfigurationError
+from .commit import GroupCommitter, PendingWrite
 
 T = TypeVar("T")
 
@@ -89,15 +89,28 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def run_write(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
-        """Run ``fn`` in a write transaction, sharing the commit with concurrent writers."""
-        return self.committer.run(fn, single_statement=single_statement)
+    def run_write(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        single_statement: bool = False,
+        key: str | None = None,
+    ) -> T:
+        """Run ``fn`` in a write transaction, sharing the commit with concurrent writers.
+
+        Writes with the same ``key`` (a workflow id) commit in the order they were issued.
+        """
+        return self.committer.run(fn, single_statement=single_statement, key=key)
 
     def submit_write(
-        self, fn: Callable[[Connection], Any], *, single_statement: bool = False
-    ) -> _Item:
+        self,
+        fn: Callable[[Connection], Any],
+        *,
+        single_statement: bool = False,
+        key: str | None = None,
+    ) -> PendingWrite:
         """Queue ``fn`` for the next group commit without waiting; ``.wait()`` for its result."""
-        return self.committer.submit(fn, single_statement=single_statement)
+        return self.committer.submit(fn, single_statement=single_statement, key=key)
 
     def close(self) -> None:
         self.committer.close()
@@ -157,161 +170,3 @@ def is_transient(exc: BaseException) -> bool:
         text = str(exc.orig).lower()
         return "locked" in text or "deadlock" in text or "could not serialize" in text
     return False
-
-
-class _Item:
-    __slots__ = ("fn", "single", "done", "result", "error", "_event")
-
-    def __init__(self, fn: Callable[[Connection], Any], single: bool) -> None:
-        self.fn = fn
-        self.single = single
-        self.done = False
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._event: threading.Event | None = None
-
-    def wait(self) -> Any:
-        """Block until the item is committed (or failed); returns its result."""
-        if not self.done:
-            if self._event is None:
-                self._event = threading.Event()
-            while not self.done:
-                self._event.wait(0.05)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def finish(self) -> None:
-        self.done = True
-        if self._event is not None:
-            self._event.set()
-
-
-class GroupCommitter:
-    """Leader/follower group commit.
-
-    A writer queues its work and takes the commit lock. If another writer committed the
-    work meanwhile, it returns that result; otherwise it becomes the leader and runs every
-    queued item in one transaction (FIFO, so a workflow's row is written before its first
-    checkpoint). When a batch fails as a whole, its items are retried one transaction
-    each so that one bad write cannot fail its neighbours. Uncontended writers pay no
-    thread hand-off. Items queued with ``submit`` are flushed by a background thread
-    unless a writer takes them along first.
-    """
-
-    def __init__(self, db: Database, max_batch: int = 128) -> None:
-        self.db = db
-        self.max_batch = max_batch
-        self._commit_lock = threading.Lock()
-        self._mu = threading.Lock()
-        self._pending: list[_Item] = []
-        self._flush = threading.Event()
-        self._flusher: threading.Thread | None = None
-        # Connections owned by the committer and used only under the commit lock: a write
-        # pays no pool checkout/reset (several round trips on Postgres).
-        self._conns: dict[bool, Connection] = {}
-
-    def run(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
-        item = _Item(fn, single_statement)
-        with self._mu:
-            self._pending.append(item)
-        self._lead_until(item)
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[no-any-return]
-
-    def submit(self, fn: Callable[[Connection], Any], *, single_statement: bool = False) -> _Item:
-        item = _Item(fn, single_statement)
-        with self._mu:
-            self._pending.append(item)
-            if self._flusher is None:
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name="tether-commit", daemon=True
-                )
-                self._flusher.start()
-        self._flush.set()
-        return item
-
-    def _flush_loop(self) -> None:
-        while True:
-            self._flush.wait()
-            self._flush.clear()
-            while True:
-                with self._mu:
-                    if not self._pending:
-                        break
-                    last = self._pending[-1]
-                self._lead_until(last)
-
-    def _lead_until(self, item: _Item) -> None:
-        while not item.done:
-            with self._commit_lock:
-                if item.done:
-                    break
-                with self._mu:
-                    batch = self._pending[: self.max_batch]
-                    del self._pending[: self.max_batch]
-                if batch:
-                    self._execute(batch)
-
-    def _connection(self, single: bool) -> Connection:
-        autocommit = single and not self.db.is_sqlite
-        conn = self._conns.get(autocommit)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self.db.engine.connect()
-            if self.db.is_sqlite:
-                conn = conn.execution_options(tether_immediate=True)
-            elif autocommit:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._conns[autocommit] = conn
-        return conn
-
-    def _transaction(self, single: bool, fns: list[Callable[[Connection], Any]]) -> list[Any]:
-        conn = self._connection(single)
-        try:
-            with conn.begin():
-                return [fn(conn) for fn in fns]
-        except BaseException:
-            if conn.invalidated or not _healthy(conn):
-                self._discard(single)
-            raise
-
-    def _discard(self, single: bool) -> None:
-        conn = self._conns.pop(single and not self.db.is_sqlite, None)
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
-
-    def close(self) -> None:
-        with self._commit_lock:
-            for single in (True, False):
-                self._discard(single)
-
-    def _execute(self, batch: list[_Item]) -> None:
-        if len(batch) > 1:
-            try:
-                results = self._transaction(False, [it.fn for it in batch])
-            except Exception:  # noqa: BLE001 - retry items alone to isolate the failure
-                pass
-            else:
-                for it, res in zip(batch, results, strict=True):
-                    it.result = res
-                    it.finish()
-                return
-        for it in batch:
-            try:
-                it.result = self._transaction(it.single, [it.fn])[0]
-            except BaseException as exc:  # noqa: BLE001 - delivered to the waiting writer
-                it.error = exc
-            it.finish()
-
-
-def _healthy(conn: Connection) -> bool:
-    try:
-        conn.exec_driver_sql("SELECT 1")
-        conn.rollback()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: replace the connection
-        return False
