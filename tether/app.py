@@ -27,8 +27,6 @@ from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
 from tether.runtime.store.queue_stats import queue_stats
 from tether.runtime.traffic import KEEP, set_routing
-from tether.runtime.store.queues import QueueStore
-from tether.runtime.traffic import KEEP, set_routing
 from tether.versioning import fork as forking
 from tether.versioning import migration, patch_report, patch_scan
 from tether.versioning import registry as version_registry
@@ -248,77 +246,6 @@ class Tether:
             self._executor.drain(grace)
         if self._engine is not None:
             self._engine.close()
-
-    # -- queues, schedules and routing of new work -------------------------------------------
-
-    def queue(
-        self,
-        name: str,
-        *,
-        concurrency: int | None = None,
-        worker_concurrency: int | None = None,
-        rate_limit: tuple[int, float] | None = None,
-        partition_concurrency: int | None = None,
-        on_duplicate: OnDuplicate = "reject",
-    ) -> Queue:
-        """Declare a durable queue: global and per-executor concurrency, ``rate_limit=(n,
-        seconds)``, per-partition concurrency. Launched executors dequeue from it."""
-        spec = QueueSpec(
-            name, concurrency, worker_concurrency, rate_limit, partition_concurrency, on_duplicate
-        )
-        return Queue(self._dispatch.add_queue(spec), self._enqueuer)
-
-    def _enqueuer(self) -> Enqueuer:
-        def resolve(fn: Any) -> str:
-            return fn if isinstance(fn, str) else self.registry.workflow_def(fn).name
-
-        def handle(wid: str) -> WorkflowHandle:
-            return WorkflowHandle(self._engine or Watcher(self.store), wid)  # type: ignore[arg-type]
-
-        return Enqueuer(self.store, resolve=resolve, handle=handle, wake=self._dispatch.wake)
-
-    def queue_stats(self, window: float = 60.0) -> list[dict[str, Any]]:
-        """Per queue and version: waiting, running, oldest wait, and over the last ``window``
-        seconds finished counts, throughput and start-latency percentiles."""
-        return QueueStore(self.store.db, self.app_name).stats(window)
-
-    def routing(self) -> Routing:
-        """Where new queued work goes: the current version and an optional ramping share."""
-        return self.store.versions.routing()
-
-    def set_routing(
-        self, *, current: Any = KEEP, ramping: str | None = None, percent: float | None = None
-    ) -> Routing:
-        """Route new queued work: all to ``current``, or ``percent`` % of new workflow ids
-        (a stable hash) to ``ramping``. Versions must be known; scheduled work goes to current."""
-        return set_routing(self.store, current=current, ramping=ramping, percent=percent)
-
-    def scheduled(
-        self,
-        cron: str,
-        *,
-        timezone: str = "UTC",
-        name: str | None = None,
-        missed: Missed = "skip",
-        queue: str | None = None,
-    ) -> Callable[[F], F]:
-        """Run a workflow on a cron schedule, once per tick across all executors; it receives
-        the tick time (a timezone-aware datetime). ``missed``: "skip" or "catch_up"."""
-
-        def decorate(fn: F) -> F:
-            if getattr(fn, "__tether_workflow__", None) is None:
-                fn = self.workflow()(fn)
-            wname = fn.__tether_workflow__  # type: ignore[attr-defined]
-            spec = ScheduleSpec(name or wname, wname, cron, timezone, missed, queue)
-            self._dispatch.add_schedule(spec)
-            return fn
-
-        return decorate
-
-    @property
-    def schedules(self) -> Schedules:
-        """Runtime-managed schedules: create, list, pause, resume, delete, trigger, backfill."""
-        return self._dispatch.schedules(self.store)
 
     # -- queues, schedules and routing of new work -------------------------------------------
 
