@@ -8,6 +8,7 @@ pooler, and the only mechanism on SQLite). Limits are enforced in the claim itse
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import serialization
 from .engine import decode_inputs
 from .queues import QueueSpec
+from .records import Status
 from .store import Fence
 from .store.queues import Claimed, QueueStore
 
@@ -156,8 +158,29 @@ class QueueRunner:
         if wdef is None:
             e.run_claimed(c.workflow_id, c.epoch)  # records a clear error for an unknown name
             return
-        args, kwargs = decode_inputs(serialization.loads(c.inputs))
+        try:
+            args, kwargs = decode_inputs(serialization.loads(c.inputs))
+        except Exception as exc:  # noqa: BLE001 - inputs written by hand or by a bad client
+            self._fail(c, exc)
+            return
         with self._lock:
             self._mine.add(c.workflow_id)
         fence = Fence(c.workflow_id, e.executor_id, c.epoch)
         e.submit(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else [])
+
+    def _fail(self, c: Claimed, exc: Exception) -> None:
+        """End a claimed workflow in ERROR (fenced), rather than hold it forever."""
+        e = self.engine
+        log.error("queued workflow %s cannot start: %s", c.workflow_id, exc)
+        error = json.dumps(serialization.error_to_json(exc))
+        wf = e.store.workflows
+        e.store.db.run_write(
+            lambda conn: wf.finish(
+                conn,
+                c.workflow_id,
+                executor_id=e.executor_id,
+                epoch=c.epoch,
+                status=Status.ERROR,
+                error_json=error,
+            )
+        )

@@ -185,3 +185,20 @@ def test_wait_for_work_when_idle(make_app: Callable[..., Tether]) -> None:
     app, q = queued_app(make_app, rec)
     h = q.enqueue("job", 1)
     wait_until(lambda: h.status() == Status.SUCCESS, what="the job to finish")
+
+
+def test_undecodable_inputs_end_in_error_not_a_held_slot(make_app: Callable[..., Tether]) -> None:
+    rec = Recorder()
+    app, q = queued_app(make_app, rec, launch=False, concurrency=1)
+    app.store.migrate()
+    bad = q.enqueue("job", 1, version="v1")
+    with app.store.db.write() as conn:
+        conn.execute(
+            update(W)
+            .where(W.c.app_name == app.app_name, W.c.workflow_id == bad.workflow_id)
+            .values(inputs='{"args": 5}')
+        )
+    good = q.enqueue("job", 2, version="v1")
+    worker, _ = queued_app(make_app, rec, concurrency=1)
+    assert worker.retrieve_workflow(good.workflow_id).result(timeout=10) == 2
+    assert worker.get_workflow(bad.workflow_id).status == Status.ERROR
