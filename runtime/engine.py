@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from . import serialization
 from .children import CHILD, ChildWorkflows
+from .clock import now_ms
 from .context import _CURRENT, WorkflowContext, maybe_current
 from .errors import (
     CancelledInterrupt,
@@ -239,7 +240,7 @@ class Engine(ChildWorkflows):
         wid = workflow_id or str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         created = self.store.db.run_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
         )
         if created:
             self.submit(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
@@ -275,6 +276,7 @@ class Engine(ChildWorkflows):
         self._refuse_if_draining()
         wid = str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
+        started = now_ms()
         # Write-behind: the row is queued for the next group commit and the body starts at
         # once. Every later write of this workflow queues behind it (FIFO), so nothing is
         # reported done before the row is durable, and the first step waits for the row
@@ -286,7 +288,9 @@ class Engine(ChildWorkflows):
         with self._lock:
             self._submitted.add(wid)
         fence = Fence(wid, self.executor_id, 0)
-        outcome = self._execute(wdef, wid, args, kwargs, fence, [], pending_row=created)
+        outcome = self._execute(
+            wdef, wid, args, kwargs, fence, [], pending_row=(created, inputs_json, started)
+        )
         created.wait()
         return self._deliver(wid, outcome)
 
@@ -335,7 +339,7 @@ class Engine(ChildWorkflows):
         wid: str,
         fence: Fence,
         history: list[OperationRecord] | None,
-        pending_row: PendingWrite | None = None,
+        pending_row: tuple[PendingWrite, str, int] | None = None,
     ) -> WorkflowContext:
         if history is None:
             history = self.store.operations.history(wid)
@@ -348,7 +352,8 @@ class Engine(ChildWorkflows):
             history={op.position: op for op in history},
         )
         ctx.memo["is_async"] = wdef.is_async
-        ctx.pending_row = pending_row
+        if pending_row is not None:
+            ctx.pending_row, ctx.memo["inputs_json"], ctx.memo["started_at"] = pending_row
         with self._lock:
             self._running[wid] = ctx
             if self.draining:
@@ -363,7 +368,7 @@ class Engine(ChildWorkflows):
         kwargs: dict[str, Any],
         fence: Fence,
         history: list[OperationRecord] | None,
-        pending_row: PendingWrite | None = None,
+        pending_row: tuple[PendingWrite, str, int] | None = None,
     ) -> _Outcome:
         outcome = _Outcome()
         ctx: WorkflowContext | None = None
@@ -439,6 +444,29 @@ class Engine(ChildWorkflows):
             error_json = json.dumps(serialization.error_to_json(err))
         wf = self.store.workflows
         fence = ctx.fence
+        row = ctx.pending_row
+        if row is not None and row.withdraw():
+            # The run ended before its row was taken by a commit (no step ran): write the
+            # row already finished, one statement instead of an insert and an update.
+            inputs_json = ctx.memo["inputs_json"]
+            created = self.store.db.run_write(
+                lambda conn: wf.insert_finished(
+                    conn,
+                    workflow_id=ctx.workflow_id,
+                    name=ctx.name,
+                    inputs_json=inputs_json,
+                    version=self.version,
+                    executor_id=fence.executor_id,
+                    status=status,
+                    output_json=output_json,
+                    error_json=error_json,
+                    started_at=ctx.memo["started_at"],
+                ),
+                single_statement=True,
+                key=ctx.workflow_id,
+            )
+            row.settle(created)
+            return
         self.store.db.run_write(
             lambda conn: wf.finish(
                 conn,

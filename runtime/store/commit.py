@@ -22,11 +22,14 @@ T = TypeVar("T")
 
 
 class PendingWrite:
-    __slots__ = ("fn", "single", "done", "result", "error", "_event")
+    """A queued write: ``wait()`` for its commit, or ``withdraw()`` it before it is taken."""
 
-    def __init__(self, fn: Callable[[Connection], Any], single: bool) -> None:
+    __slots__ = ("fn", "single", "done", "result", "error", "_event", "_lane")
+
+    def __init__(self, fn: Callable[[Connection], Any], single: bool, lane: _Lane) -> None:
         self.fn = fn
         self.single = single
+        self._lane = lane
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
@@ -47,6 +50,18 @@ class PendingWrite:
         self.done = True
         if self._event is not None:
             self._event.set()
+
+    def withdraw(self) -> bool:
+        """Take the write back if no batch has taken it yet; True when withdrawn.
+
+        The caller then owns it: it writes the same data some other way and calls
+        ``settle(result)`` so that waiters wake.
+        """
+        return self._lane.withdraw(self)
+
+    def settle(self, result: Any) -> None:
+        self.result = result
+        self.finish()
 
 
 class _Lane:
@@ -74,7 +89,7 @@ class _Lane:
         self._conns: dict[bool, Connection] = {}
 
     def run(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
-        item = PendingWrite(fn, single_statement)
+        item = PendingWrite(fn, single_statement, self)
         with self._mu:
             self._pending.append(item)
         self._lead_until(item)
@@ -85,7 +100,7 @@ class _Lane:
     def submit(
         self, fn: Callable[[Connection], Any], *, single_statement: bool = False
     ) -> PendingWrite:
-        item = PendingWrite(fn, single_statement)
+        item = PendingWrite(fn, single_statement, self)
         with self._mu:
             self._pending.append(item)
             if self._flusher is None:
@@ -95,6 +110,14 @@ class _Lane:
                 self._flusher.start()
         self._flush.set()
         return item
+
+    def withdraw(self, item: PendingWrite) -> bool:
+        with self._mu:
+            try:
+                self._pending.remove(item)
+            except ValueError:
+                return False
+            return True
 
     def _flush_loop(self) -> None:
         while True:
@@ -180,9 +203,11 @@ class GroupCommitter:
         self._lanes = [_Lane(db, max_batch) for _ in range(count)]
 
     def _lane(self, key: str | None) -> _Lane:
+        """Keyless writes (workflow starts, which wait for their commit anyway) use lane 0,
+        so a start never queues behind running workflows' checkpoint batches."""
         if key is None or len(self._lanes) == 1:
             return self._lanes[0]
-        return self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
+        return self._lanes[1 + zlib.crc32(key.encode()) % (len(self._lanes) - 1)]
 
     def run(
         self,

@@ -82,9 +82,22 @@ def held_by(executor_id: Any, epoch: Any) -> Any:
 
 
 _INSERT_FIELDS = [
-    "app_name", "workflow_id", "name", "status", "version", "executor_id", "lease_epoch",
-    "inputs", "parent_id", "parent_position", "queue_name", "priority", "recovery_attempts",
-    "created_at", "updated_at", "started_at",
+    "app_name",
+    "workflow_id",
+    "name",
+    "status",
+    "version",
+    "executor_id",
+    "lease_epoch",
+    "inputs",
+    "parent_id",
+    "parent_position",
+    "queue_name",
+    "priority",
+    "recovery_attempts",
+    "created_at",
+    "updated_at",
+    "started_at",
 ]
 
 
@@ -95,6 +108,17 @@ class WorkflowStore:
         self._insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(W)
         self._insert_plain = Prepared(
             self._insert.values({f: bindparam(f, type_=W.c[f].type) for f in _INSERT_FIELDS})
+            .on_conflict_do_nothing(index_elements=["app_name", "workflow_id"])
+            .returning(W.c.workflow_id),
+            db.engine,
+        )
+        self._insert_finished = Prepared(
+            self._insert.values(
+                {
+                    f: bindparam(f, type_=W.c[f].type)
+                    for f in [*_INSERT_FIELDS, "output", "error", "completed_at"]
+                }
+            )
             .on_conflict_do_nothing(index_elements=["app_name", "workflow_id"])
             .returning(W.c.workflow_id),
             db.engine,
@@ -166,6 +190,45 @@ class WorkflowStore:
         )
         # RETURNING, not rowcount: some drivers report -1 for INSERTs.
         return conn.execute(stmt).first() is not None
+
+    def insert_finished(
+        self,
+        conn: Connection,
+        *,
+        workflow_id: str,
+        name: str,
+        inputs_json: str,
+        version: str,
+        executor_id: str,
+        status: str,
+        output_json: str | None,
+        error_json: str | None,
+        started_at: int,
+    ) -> bool:
+        """Create a workflow row already finished: one statement for a run with no step."""
+        now = now_ms()
+        values = {
+            "app_name": self.app,
+            "workflow_id": workflow_id,
+            "name": name,
+            "status": status,
+            "version": version,
+            "executor_id": executor_id,
+            "lease_epoch": 0,
+            "inputs": inputs_json,
+            "parent_id": None,
+            "parent_position": None,
+            "queue_name": None,
+            "priority": 0,
+            "recovery_attempts": 0,
+            "created_at": started_at,
+            "updated_at": now,
+            "started_at": started_at,
+            "output": output_json,
+            "error": error_json,
+            "completed_at": now,
+        }
+        return self._insert_finished.execute(conn, values).first() is not None
 
     # -- reads -------------------------------------------------------------------------------
 
