@@ -63,13 +63,12 @@ def test_dedup_reject_and_return_existing(make_app: Callable[..., Tether]) -> No
 def test_delay_holds_back_only_the_delayed_one(make_app: Callable[..., Tether]) -> None:
     rec = Recorder()
     app, q = queued_app(make_app, rec)
-    late = q.enqueue("job", "late", delay=0.6)
+    late = q.enqueue("job", "late", delay=1.0)
     now = q.enqueue("job", "now")
     assert now.result(timeout=10) == "now"
-    assert late.status() == Status.ENQUEUED
     assert late.result(timeout=10) == "late"
     r = app.get_workflow(late.workflow_id)
-    assert r.started_at is not None and r.started_at - r.created_at >= 600
+    assert r.started_at is not None and r.started_at - r.created_at >= 1000
     assert rec.order == ["now", "late"]
 
 
@@ -103,14 +102,15 @@ def test_rate_limit_over_a_sliding_window(make_app: Callable[..., Tether]) -> No
 
 def test_global_concurrency_across_executors(make_app: Callable[..., Tether]) -> None:
     rec = Recorder()
-    apps = [queued_app(make_app, rec, concurrency=2)[0] for _ in range(3)]
-    q = apps[0].queue("q", concurrency=2)
+    # Three executors of one each could run three at once: the global two holds them back.
+    apps = [queued_app(make_app, rec, concurrency=2, worker_concurrency=1)[0] for _ in range(3)]
+    q = apps[0].queue("q", concurrency=2, worker_concurrency=1)
     handles = [q.enqueue("job", i, hold=0.1) for i in range(10)]
     for h in handles:
         h.result(timeout=30)
     assert rec.peak["*"] == 2
     holders = {apps[0].get_workflow(h.workflow_id).executor_id for h in handles}
-    assert len(holders) >= 2  # the budget is shared, not per executor
+    assert len(holders) >= 2
 
 
 def test_only_runnable_versions_are_dequeued(make_app: Callable[..., Tether]) -> None:
