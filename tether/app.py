@@ -466,6 +466,10 @@ class Tether:
         """Tag a version with a PEP 440 release (None clears it); returns the normal form."""
         return version_registry.tag(self.store, version, release)
 
+    def retire_version(self, version: str) -> VersionInfo:
+        """Retire a drained version (no new work routed to it, nothing open)."""
+        return version_registry.retire(self.store, version, int(self.settings.lease_timeout * 1000))
+
     def current_version(self) -> str | None:
         """The version new work goes to (set on the app's first launch)."""
         return self.store.versions.routing().current

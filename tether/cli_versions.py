@@ -150,6 +150,18 @@ def _tag_text(r: dict[str, Any]) -> str:
     return f"tagged {r['version']} as release {r['release']}"
 
 
+@versions.command("retire")
+@click.argument("version")
+@json_option
+@pass_state
+def versions_retire(state: State, version: str) -> None:
+    """Retire VERSION once it is drained (no new work routed to it, nothing open)."""
+    app = state.app()
+    app.store.check_schema()
+    info = app.retire_version(version)
+    state.emit(info.to_dict(), lambda r: render.message(f"retired version {r['version']}"))
+
+
 @versions.command("current")
 @click.argument("version", required=False)
 @json_option

@@ -46,6 +46,21 @@ class VersionInfo:
         return dataclasses.asdict(self)
 
 
+def derive_state(stored: str, *, routed: bool, open_total: int) -> str:
+    """A version's lifecycle state (pure).
+
+    ``active`` while new work is routed to it (current or ramping); ``draining`` once it
+    gets no new work but still has open workflows; ``drained`` when nothing open is left
+    (its revision may then be scaled to zero or deleted); ``retired`` once an operator
+    retired it (only a drained version can be).
+    """
+    if stored == "retired":
+        return "retired"
+    if routed:
+        return "active"
+    return "draining" if open_total > 0 else "drained"
+
+
 def parse_release(release: str) -> str:
     """A PEP 440 release tag in normal form (``v1.2`` -> ``1.2``), or a clear error."""
     try:
@@ -83,7 +98,11 @@ def list_versions(store: Store, lease_timeout_ms: int) -> list[VersionInfo]:
                 version=v,
                 release=row.get("release"),
                 platform_revision=row.get("platform_revision"),
-                state=row.get("state", "active"),
+                state=derive_state(
+                    row.get("state", "active"),
+                    routed=v in (routing.current, routing.ramping),
+                    open_total=sum(opened.values()),
+                ),
                 patches=tuple(row.get("patches", ())),
                 first_seen=row.get("first_seen"),
                 last_seen=row.get("last_seen"),
@@ -159,3 +178,22 @@ def set_current(store: Store, ref: str, *, by: str) -> Routing:
         new = Routing(version, routing.ramping, routing.percent)
     store.versions.set_routing(new.validate(), by=by)
     return store.versions.routing()
+
+
+def retire(store: Store, ref: str, lease_timeout_ms: int) -> VersionInfo:
+    """Mark a drained version retired: it can no longer become current or be routed to."""
+    version = resolve(store, ref)
+    info = next(v for v in list_versions(store, lease_timeout_ms) if v.version == version)
+    if info.state != "drained" and info.state != "retired":
+        reason = (
+            "new work is routed to it"
+            if info.state == "active"
+            else f"it still has {info.open_total} open workflow(s)"
+        )
+        raise ConfigurationError(
+            f"version {version!r} is {info.state} and cannot be retired: {reason}. Move new "
+            "work elsewhere (`tether versions current`) and let its workflows finish, or "
+            "migrate them (`tether workflows migrate`)"
+        )
+    store.versions.update(version, state="retired")
+    return next(v for v in list_versions(store, lease_timeout_ms) if v.version == version)

@@ -143,3 +143,28 @@ def test_versions_cli(make_app: Callable[..., Tether], database_url: str, app_na
     assert json.loads(run("versions", "current", "--json").stdout)["current"] == "v2"
     assert "unknown version 'v8'" in run("versions", "current", "v8", code=1).stderr
     assert "cleared" in run("versions", "tag", "v2", "--clear").stdout
+
+
+def test_lifecycle_states_and_retire(make_app: Callable[..., Tether]) -> None:
+    runs: list[str] = []
+    v1 = build(make_app, runs, "v1")
+    v1.start_workflow("job", workflow_id="old")
+    build(make_app, runs, "v2")
+    wait_until(lambda: v1.list_steps("old"), what="the job to wait for its message")
+
+    def states() -> dict[str, str]:
+        return {v.version: v.state for v in v1.versions()}
+
+    assert states() == {"v1": "active", "v2": "drained"}  # v1 is current; v2 got no work
+    v1.set_current_version("v2")
+    assert states() == {"v1": "draining", "v2": "active"}  # v1 still has an open workflow
+    with pytest.raises(ConfigurationError, match="draining and cannot be retired: it still has 1"):
+        v1.retire_version("v1")
+    with pytest.raises(ConfigurationError, match="active and cannot be retired"):
+        v1.retire_version("v2")
+    v1.send("old", "done", topic="go")
+    assert v1.retrieve_workflow("old").result(timeout=10) == "done"
+    assert states()["v1"] == "drained"
+    assert v1.retire_version("v1").state == "retired"
+    with pytest.raises(ConfigurationError, match="retired"):
+        v1.set_current_version("v1")
