@@ -3,17 +3,21 @@ load statistics; Postgres wake-ups by NOTIFY (and after the listener reconnects)
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from tether.runtime.errors import SchemaError
 from tether.runtime.store import normalize_url
 from tether.runtime.wakeups import libpq_url
 
 from tether import Client, Status, Tether
+from tether.cli import cli
 
 from .helpers import wait_until
 from .queue_helpers import Recorder, queued_app
@@ -112,7 +116,7 @@ def test_notify_wakes_a_slow_polling_executor(
         assert time.monotonic() - t0 < 2.0
 
 
-def test_queue_stats(make_app: Callable[..., Tether]) -> None:
+def test_queue_stats(make_app: Callable[..., Tether], database_url: str, app_name: str) -> None:
     rec = Recorder()
     app, q = queued_app(make_app, rec)
     for i in range(3):
@@ -126,3 +130,25 @@ def test_queue_stats(make_app: Callable[..., Tether]) -> None:
     assert set(done["start_latency_ms"]) == {"p50", "p95", "p99"}
     assert stuck["waiting"] == 1 and stuck["oldest_wait_s"] >= 0.05
     assert waiting.status() == Status.ENQUEUED
+    env = {"TETHER_DATABASE_URL": database_url, "TETHER_APP_NAME": app_name}
+    result = CliRunner().invoke(cli, ["queues", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert {(r["version"], r["waiting"]) for r in json.loads(result.output)} == {
+        ("v1", 0),
+        ("v9", 1),
+    }
+    table = CliRunner().invoke(cli, ["queues", "--window", "30"], env=env).output
+    assert "DONE/30s" in table and "v9" in table
+
+
+def test_enqueue_async(make_app: Callable[..., Tether], database_url: str, app_name: str) -> None:
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+
+    async def main() -> list[object]:
+        h = await q.enqueue_async("job", "async")
+        with Client(database_url, app_name) as client:
+            h2 = await client.enqueue_async("q", "job", "client async")
+            return [await h.result_async(timeout=10), await h2.result_async(timeout=10)]
+
+    assert asyncio.run(main()) == ["async", "client async"]
