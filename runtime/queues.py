@@ -17,9 +17,10 @@ recovers it, it counts again (the queue may then briefly run over its limit).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +36,10 @@ from .traffic import current_routing
 
 OnDuplicate = Literal["reject", "return_existing"]
 ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
+# The position an async workflow's enqueue_async reserved at its call (see there).
+_RESERVED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "tether_enqueue_position", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,9 @@ class Enqueuer:
         policy: str,
     ) -> WorkflowHandle:
         """From workflow code: recorded at a position, so a replay never enqueues twice."""
-        pos = ctx.reserve()
+        pos = _RESERVED.get()
+        if pos is None:
+            pos = ctx.reserve()
         recorded = ctx.replay_or_none(pos, ENQUEUE, name)
         if recorded is not None:
             return self.handle(recorded.child_id)
@@ -313,19 +320,29 @@ class Queue:
             connection=connection,
         )
 
-    async def enqueue_async(
+    def enqueue_async(
         self, workflow: Callable[..., Any] | str, *args: Any, **options: Any
-    ) -> WorkflowHandle:
-        """``enqueue`` for async code (the database work runs off the event loop)."""
+    ) -> Awaitable[WorkflowHandle]:
+        """``await q.enqueue_async(...)``: ``enqueue`` for async code (off the event loop).
+
+        In an async workflow the position is taken at the call, like every operation's,
+        so ``asyncio.gather`` of enqueues and steps replays deterministically.
+        """
         from .context import maybe_current
 
         ctx = maybe_current()
-        if ctx is not None and options.get("connection") is None:
-            # In an async workflow: the recorded write runs on the engine's I/O threads.
-            return await ctx.engine.in_io(
-                lambda: _in_context(ctx, lambda: self.enqueue(workflow, *args, **options))
-            )
-        return await asyncio.to_thread(self.enqueue, workflow, *args, **options)
+        if ctx is None or options.get("connection") is not None:
+            return asyncio.to_thread(self.enqueue, workflow, *args, **options)
+        pos = ctx.reserve()
+
+        def run() -> WorkflowHandle:
+            token = _RESERVED.set(pos)
+            try:
+                return _in_context(ctx, lambda: self.enqueue(workflow, *args, **options))
+            finally:
+                _RESERVED.reset(token)
+
+        return ctx.track(pos, ctx.engine.in_io(run))  # type: ignore[no-any-return]
 
 
 def _in_context(ctx: Any, fn: Callable[[], WorkflowHandle]) -> WorkflowHandle:

@@ -202,3 +202,20 @@ def test_undecodable_inputs_end_in_error_not_a_held_slot(make_app: Callable[...,
     worker, _ = queued_app(make_app, rec, concurrency=1)
     assert worker.retrieve_workflow(good.workflow_id).result(timeout=10) == 2
     assert worker.get_workflow(bad.workflow_id).status == Status.ERROR
+
+
+def test_async_workflow_enqueues_in_call_order(make_app: Callable[..., Tether]) -> None:
+    import asyncio
+
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+
+    @app.workflow(name="fan_out")
+    async def fan_out() -> list[object]:
+        handles = await asyncio.gather(q.enqueue_async("job", "a"), q.enqueue_async("job", "b"))
+        return [await h.result_async(timeout=10) for h in handles]
+
+    assert app.start_workflow("fan_out", workflow_id="f").result(timeout=20) == ["a", "b"]
+    ops = [(op.position, op.kind, op.child_id) for op in app.list_steps("f")]
+    assert ops == [(0, "enqueue", "f-0"), (1, "enqueue", "f-1")]
+    assert [app.get_workflow(f"f-{i}").inputs["args"] for i in (0, 1)] == [["a"], ["b"]]
