@@ -41,15 +41,7 @@ class Executor:
         return int(self.engine.settings.lease_timeout * 1000)
 
     def start(self) -> None:
-        e = self.engine
-        e.store.executors.register(
-            e.executor_id,
-            version=e.version,
-            runnable=e.runnable(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            lease_timeout_ms=self._lease_ms,
-        )
+        self._register("RUNNING")
         # Heartbeats get their own thread: a long recovery round must never let this
         # executor's lease lapse (peers would take its workflows and rerun their steps).
         self._beat = threading.Thread(target=self._beat_loop, name="tether-heartbeat", daemon=True)
@@ -93,15 +85,19 @@ class Executor:
         e = self.engine
         state = "DRAINING" if e.draining else "RUNNING"
         if not e.store.executors.heartbeat(e.executor_id, state=state, runnable=e.runnable()):
-            e.store.executors.register(
-                e.executor_id,
-                version=e.version,
-                runnable=e.runnable(),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                lease_timeout_ms=self._lease_ms,
-                state=state,
-            )
+            self._register(state)  # the row was removed: write it again
+
+    def _register(self, state: str) -> None:
+        e = self.engine
+        e.store.executors.register(
+            e.executor_id,
+            version=e.version,
+            runnable=e.runnable(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            lease_timeout_ms=self._lease_ms,
+            state=state,
+        )
 
     def poll_cancellations(self) -> None:
         e = self.engine

@@ -145,6 +145,39 @@ class WorkflowStore:
 
     # -- creation ---------------------------------------------------------------------------
 
+    def _row(
+        self,
+        *,
+        workflow_id: str,
+        name: str,
+        inputs_json: str,
+        version: str,
+        status: str,
+        executor_id: str | None,
+        created_at: int,
+        parent: tuple[str | None, int | None] = (None, None),
+        queue_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Values of a new row (every column the prepared inserts bind)."""
+        return {
+            "app_name": self.app,
+            "workflow_id": workflow_id,
+            "name": name,
+            "status": status,
+            "version": version,
+            "executor_id": executor_id,
+            "lease_epoch": 0,
+            "inputs": inputs_json,
+            "parent_id": parent[0],
+            "parent_position": parent[1],
+            "queue_name": queue_name,
+            "priority": 0,
+            "recovery_attempts": 0,
+            "created_at": created_at,
+            "updated_at": now_ms(),
+            "started_at": created_at if status == Status.PENDING else None,
+        }
+
     def insert(
         self,
         conn: Connection,
@@ -161,25 +194,17 @@ class WorkflowStore:
         extra: dict[str, Any] | None = None,
     ) -> bool:
         """Insert the row unless the id exists; True when this call created it."""
-        now = now_ms()
-        values = {
-            "app_name": self.app,
-            "workflow_id": workflow_id,
-            "name": name,
-            "status": status,
-            "version": version,
-            "executor_id": executor_id,
-            "lease_epoch": 0,
-            "inputs": inputs_json,
-            "parent_id": parent_id,
-            "parent_position": parent_position,
-            "queue_name": queue_name,
-            "priority": 0,
-            "recovery_attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-            "started_at": now if status == Status.PENDING else None,
-        }
+        values = self._row(
+            workflow_id=workflow_id,
+            name=name,
+            inputs_json=inputs_json,
+            version=version,
+            status=status,
+            executor_id=executor_id,
+            created_at=now_ms(),
+            parent=(parent_id, parent_position),
+            queue_name=queue_name,
+        )
         if not extra:
             return self._insert_plain.execute(conn, values).first() is not None
         values.update(extra)
@@ -206,28 +231,18 @@ class WorkflowStore:
         started_at: int,
     ) -> bool:
         """Create a workflow row already finished: one statement for a run with no step."""
-        now = now_ms()
-        values = {
-            "app_name": self.app,
-            "workflow_id": workflow_id,
-            "name": name,
-            "status": status,
-            "version": version,
-            "executor_id": executor_id,
-            "lease_epoch": 0,
-            "inputs": inputs_json,
-            "parent_id": None,
-            "parent_position": None,
-            "queue_name": None,
-            "priority": 0,
-            "recovery_attempts": 0,
-            "created_at": started_at,
-            "updated_at": now,
-            "started_at": started_at,
-            "output": output_json,
-            "error": error_json,
-            "completed_at": now,
-        }
+        values = self._row(
+            workflow_id=workflow_id,
+            name=name,
+            inputs_json=inputs_json,
+            version=version,
+            status=status,
+            executor_id=executor_id,
+            created_at=started_at,
+        )
+        values.update(
+            started_at=started_at, output=output_json, error=error_json, completed_at=now_ms()
+        )
         return self._insert_finished.execute(conn, values).first() is not None
 
     # -- reads -------------------------------------------------------------------------------
