@@ -18,7 +18,7 @@ from .store.queues import CHANNEL
 if TYPE_CHECKING:
     from .engine import Engine
     from .store import Store
-    from .wakeups import Listener
+    from .wakeups import Listener, SQLiteWatcher
 
 log = logging.getLogger("tether.queues")
 
@@ -29,7 +29,7 @@ class Dispatch:
         self.scheduled: list[ScheduleSpec] = []
         self.runner: QueueRunner | None = None
         self.scheduler: Scheduler | None = None
-        self.listener: Listener | None = None
+        self.listener: Listener | SQLiteWatcher | None = None
         self._schedules: Schedules | None = None
         self._engine: Engine | None = None
         self._live: tuple[float, frozenset[str]] = (0.0, frozenset())
@@ -72,12 +72,19 @@ class Dispatch:
         self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
         self.runner.start()
         if not store.db.is_sqlite:
-            from .wakeups import Listener
+            from .wakeups import Listener, SQLiteWatcher
 
             self.listener = Listener(
                 store.db.url, CHANNEL, self._on_notify, on_connect=lambda: self.wake(None)
             )
             self.listener.start()
+        elif self.queues:
+            from .wakeups import SQLiteWatcher, sqlite_path
+
+            path = sqlite_path(store.db.url)
+            if path is not None:
+                self.listener = SQLiteWatcher(path, lambda: self.wake(None))
+                self.listener.start()
         self.scheduler = Scheduler(schedules)
         self.scheduler.start()
 

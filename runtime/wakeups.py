@@ -1,9 +1,10 @@
-"""Postgres LISTEN on a dedicated connection, so new queued work starts in milliseconds.
+"""Wake-ups for new queued work, so it starts in milliseconds rather than a poll later.
 
-The listener holds one psycopg connection in autocommit mode outside the pool, and
+Postgres: LISTEN on one psycopg connection in autocommit mode outside the pool, which
 reconnects with backoff when it breaks; after every (re)connect it asks for a poll, since
 notifications sent while it was away are lost. Through a transaction-mode pooler LISTEN
 does not work reliably: the dequeuer's polling still finds the work, a poll interval later.
+SQLite: a cheap watch of ``PRAGMA data_version`` (see ``SQLiteWatcher``).
 """
 
 from __future__ import annotations
@@ -78,3 +79,50 @@ class Listener:
         except (ValueError, TypeError):
             return
         self.on_message(str(app), str(queue))
+
+
+class SQLiteWatcher:
+    """SQLite has no NOTIFY: watch ``PRAGMA data_version`` instead, which changes whenever
+    another connection (any process) commits. Reading it takes no lock and touches only the
+    WAL index in shared memory, so checking every few milliseconds costs next to nothing."""
+
+    def __init__(self, path: str, on_change: Callable[[], None], interval: float = 0.005) -> None:
+        self.path = path
+        self.on_change = on_change
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tether-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import sqlite3
+
+        while not self._stop.is_set():
+            try:
+                conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+                try:
+                    last = conn.execute("PRAGMA data_version").fetchone()[0]
+                    while not self._stop.wait(self.interval):
+                        version = conn.execute("PRAGMA data_version").fetchone()[0]
+                        if version != last:
+                            last = version
+                            self.on_change()
+                finally:
+                    conn.close()
+            except Exception as exc:  # noqa: BLE001 - keep watching; polling still runs
+                log.warning("SQLite change watcher failed (%s); restarting", exc)
+                self._stop.wait(1.0)
+
+
+def sqlite_path(sqlalchemy_url: str) -> str | None:
+    """The file of a SQLite URL, or None for an in-memory database."""
+    database = make_url(sqlalchemy_url).database
+    return database if database and database != ":memory:" else None
