@@ -92,6 +92,7 @@ class SQLiteWatcher:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="tether-watch", daemon=True)
@@ -110,6 +111,8 @@ class SQLiteWatcher:
                 conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
                 try:
                     last = conn.execute("PRAGMA data_version").fetchone()[0]
+                    self.connected.set()
+                    self.on_change()  # whatever committed before the first read
                     while not self._stop.wait(self.interval):
                         version = conn.execute("PRAGMA data_version").fetchone()[0]
                         if version != last:
@@ -117,6 +120,7 @@ class SQLiteWatcher:
                             self.on_change()
                 finally:
                     conn.close()
+                    self.connected.clear()
             except Exception as exc:  # noqa: BLE001 - keep watching; polling still runs
                 log.warning("SQLite change watcher failed (%s); restarting", exc)
                 self._stop.wait(1.0)
