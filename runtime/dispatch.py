@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .dequeue import QueueRunner
 from .errors import ConfigurationError
 from .leases import is_alive
-from .queues import QueueSpec
+from .queues import Enqueuer, QueueSpec
 from .schedules import Scheduler, Schedules, ScheduleSpec
 from .store.queues import CHANNEL
 
@@ -27,6 +27,7 @@ class Dispatch:
     def __init__(self) -> None:
         self.queues: dict[str, QueueSpec] = {}
         self.scheduled: list[ScheduleSpec] = []
+        self.enqueuer: Enqueuer | None = None  # the app's, made on first use
         self.runner: QueueRunner | None = None
         self.scheduler: Scheduler | None = None
         self.listener: Listener | SQLiteWatcher | None = None

@@ -267,13 +267,18 @@ class Tether:
         return Queue(self._dispatch.add_queue(spec), self._enqueuer)
 
     def _enqueuer(self) -> Enqueuer:
-        def resolve(fn: Any) -> str:
-            return fn if isinstance(fn, str) else self.registry.workflow_def(fn).name
+        if self._dispatch.enqueuer is None:
 
-        def handle(wid: str) -> WorkflowHandle:
-            return WorkflowHandle(self._engine or Watcher(self.store), wid)  # type: ignore[arg-type]
+            def resolve(fn: Any) -> str:
+                return fn if isinstance(fn, str) else self.registry.workflow_def(fn).name
 
-        return Enqueuer(self.store, resolve=resolve, handle=handle, wake=self._dispatch.wake)
+            def handle(wid: str) -> WorkflowHandle:
+                return WorkflowHandle(self._engine or Watcher(self.store), wid)  # type: ignore[arg-type]
+
+            self._dispatch.enqueuer = Enqueuer(
+                self.store, resolve=resolve, handle=handle, wake=self._dispatch.wake
+            )
+        return self._dispatch.enqueuer
 
     def queue_stats(self, window: float = 60.0) -> list[dict[str, Any]]:
         """Per queue and version: waiting, running, oldest wait, and over the last ``window``
