@@ -74,6 +74,24 @@ def test_enqueue_joins_the_callers_sqlalchemy_transaction(
         engine.dispose()
 
 
+def test_enqueue_joins_an_orm_session(make_app: Callable[..., Tether], database_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    rec = Recorder()
+    app, q = queued_app(make_app, rec)
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with Session(engine) as session:
+            gone = q.enqueue("job", "rolled back", connection=session)
+            session.rollback()
+            kept = q.enqueue("job", "committed", connection=session)
+            session.commit()
+        assert kept.result(timeout=10) == "committed"
+        assert app.store.workflows.get(gone.workflow_id) is None
+    finally:
+        engine.dispose()
+
+
 @POSTGRES_ONLY
 def test_enqueue_joins_a_psycopg_transaction(
     make_app: Callable[..., Tether], database_url: str
