@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,16 @@ def trivial(i: int) -> int:
 @DBOS.workflow()
 def one_step(i: int) -> int:
     return trivial(i)
+
+
+@DBOS.step()
+def clock() -> float:
+    return time.time()
+
+
+@DBOS.workflow()
+def stamped(i: int) -> float:
+    return clock()
 
 
 def _launch(url: str) -> None:
@@ -74,9 +85,11 @@ class Enqueuer:
     def __exit__(self, *exc: object) -> None:
         self.client.destroy()
 
-    def run_one(self, i: int) -> None:
-        handle = self.client.enqueue({"queue_name": QUEUE, "workflow_name": "one_step"}, i)
-        assert handle.get_result() == i
+    def run_one(self, i: int) -> float:
+        """Milliseconds from just before the enqueue to the start of the workflow's step."""
+        before = time.time()
+        handle = self.client.enqueue({"queue_name": QUEUE, "workflow_name": "stamped"}, i)
+        return (float(handle.get_result()) - before) * 1000
 
 
 def _engine(url: str) -> tuple[sa.Engine, str]:
@@ -113,12 +126,3 @@ def timestamps(url: str) -> list[tuple[int, int, int]]:
 def per_executor(url: str) -> list[int]:
     rows = _query(url, "SELECT count(*) FROM {table} WHERE queue_name = :q GROUP BY executor_id")
     return sorted(int(r[0]) for r in rows)
-
-
-def forget(url: str) -> None:
-    engine, table = _engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DELETE FROM {table} WHERE queue_name = :q"), {"q": QUEUE})
-    finally:
-        engine.dispose()

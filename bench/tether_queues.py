@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from tether.runtime.store import Store
 from tether.runtime.store.schema import workflows as W
 
@@ -25,6 +26,14 @@ def build(url: str) -> Tether:
     @app.workflow(name="one_step")
     def one_step(i: int) -> int:
         return trivial(i)
+
+    @app.step()
+    def clock() -> float:
+        return time.time()
+
+    @app.workflow(name="stamped")
+    def stamped(i: int) -> float:
+        return clock()
 
     app.queue(QUEUE)
     return app
@@ -68,8 +77,11 @@ class Enqueuer:
     def __exit__(self, *exc: object) -> None:
         self.client.close()
 
-    def run_one(self, i: int) -> None:
-        assert self.client.enqueue(QUEUE, "one_step", i).result(timeout=60) == i
+    def run_one(self, i: int) -> float:
+        """Milliseconds from just before the enqueue to the start of the workflow's step."""
+        before = time.time()
+        started = self.client.enqueue(QUEUE, "stamped", i).result(timeout=60)
+        return (started - before) * 1000
 
 
 def _where() -> Any:
@@ -111,15 +123,5 @@ def per_executor(url: str) -> list[int]:
                 select(func.count()).where(*_where()).group_by(W.c.executor_id)
             ).all()
         return sorted(int(r[0]) for r in rows)
-    finally:
-        store.close()
-
-
-def forget(url: str) -> None:
-    """Drop the warm-up rows so only measured workflows remain."""
-    store = Store(url, APP)
-    try:
-        with store.db.write() as conn:
-            conn.execute(delete(W).where(*_where()))
     finally:
         store.close()
