@@ -37,10 +37,13 @@ def spawn(
 def test_compatible_version_recovers_killed_executors_workflows(cluster: Cluster) -> None:
     wids = ["w-0", "w-1", "w-2"]
     a = spawn(cluster, "A", "v1", start=len(wids))
+    # Step 0 is *checkpointed* for every workflow (not merely begun): only then is it
+    # certain that no executor runs it again.
+    cluster.wait_ready("A")
     cluster.wait(
-        lambda: all(cluster.effects("step", wid=w, index=0) for w in wids),
+        lambda: all(cluster.writers(w).get(0) == "A" for w in wids),
         20,
-        "A (v1) to finish step 0 of every workflow",
+        "A (v1) to checkpoint step 0 of every workflow",
     )
     a.kill()
     cluster.exit_signal("A")
