@@ -414,6 +414,7 @@ class Tether:
             self.store.workflows.resume_tree(workflow_id)
             if self._executor is not None:
                 self._executor.wake()
+                self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
         return WorkflowHandle(self._engine, workflow_id) if self._engine is not None else None
 
     def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -377,7 +377,11 @@ class WorkflowStore:
         return changed
 
     def resume_tree(self, workflow_id: str) -> list[str]:
-        """Reopen a workflow (and descendants cancelled with it) for any capable executor."""
+        """Reopen a workflow (and descendants cancelled with it) for any capable executor.
+
+        A workflow that came through a queue goes back to its queue (ENQUEUED, keeping its
+        priority and place), so resuming never bypasses the queue's limits.
+        """
         resumable = [Status.CANCELLED, Status.PARKED, Status.ERROR, Status.RECOVERY_EXHAUSTED]
         changed: list[str] = []
         with self.db.write() as conn:
@@ -395,7 +399,9 @@ class WorkflowStore:
                         W.c.status.in_(statuses),
                     )
                     .values(
-                        status=Status.PENDING,
+                        status=case(
+                            (W.c.queue_name.is_not(None), Status.ENQUEUED), else_=Status.PENDING
+                        ),
                         executor_id=None,
                         lease_epoch=W.c.lease_epoch + 1,
                         recovery_attempts=0,

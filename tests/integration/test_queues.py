@@ -219,3 +219,18 @@ def test_async_workflow_enqueues_in_call_order(make_app: Callable[..., Tether]) 
     ops = [(op.position, op.kind, op.child_id) for op in app.list_steps("f")]
     assert ops == [(0, "enqueue", "f-0"), (1, "enqueue", "f-1")]
     assert [app.get_workflow(f"f-{i}").inputs["args"] for i in (0, 1)] == [["a"], ["b"]]
+
+
+def test_resumed_queued_workflow_goes_back_through_its_queue(
+    make_app: Callable[..., Tether],
+) -> None:
+    rec = Recorder()
+    producer, q = queued_app(make_app, rec, launch=False)
+    producer.store.migrate()
+    h = q.enqueue("job", 7, version="v1")
+    producer.cancel(h.workflow_id)
+    producer.resume(h.workflow_id)
+    rec_row = producer.get_workflow(h.workflow_id)
+    assert (rec_row.status, rec_row.queue_name) == (Status.ENQUEUED, "q")  # not PENDING
+    worker, _ = queued_app(make_app, rec)
+    assert worker.retrieve_workflow(h.workflow_id).result(timeout=20) == 7
