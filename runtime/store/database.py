@@ -9,6 +9,7 @@ reporting a write before its commit is durable.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -54,8 +55,14 @@ class Database:
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
+            connect_args: dict[str, Any] = {}
+            if os.environ.get("TETHER_PG_TRANSACTION_POOLER", "").lower() in ("1", "true", "yes"):
+                # Behind a transaction-mode pooler (PgBouncer, Cloud SQL's managed pooling)
+                # a server-side prepared statement may land on another backend: never prepare.
+                connect_args["prepare_threshold"] = None
             self.engine = create_engine(
                 self.url,
+                connect_args=connect_args,
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
                 pool_pre_ping=False,
