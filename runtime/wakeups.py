@@ -26,7 +26,32 @@ def libpq_url(sqlalchemy_url: str) -> str:
     )
 
 
-class Listener:
+class _Background:
+    """A daemon thread running ``_run`` until ``stop()``; ``connected`` is set once ready."""
+
+    thread_name = "tether-wakeup"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Listener(_Background):
+    thread_name = "tether-listen"
+
     def __init__(
         self,
         url: str,
@@ -38,18 +63,7 @@ class Listener:
         self.channel = channel
         self.on_message = on_message  # (app_name, queue_name)
         self.on_connect = on_connect
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="tether-listen", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__()
 
     def _run(self) -> None:
         import psycopg
@@ -81,27 +95,18 @@ class Listener:
         self.on_message(str(app), str(queue))
 
 
-class SQLiteWatcher:
+class SQLiteWatcher(_Background):
     """SQLite has no NOTIFY: watch ``PRAGMA data_version`` instead, which changes whenever
     another connection (any process) commits. Reading it takes no lock and touches only the
     WAL index in shared memory, so checking every few milliseconds costs next to nothing."""
+
+    thread_name = "tether-watch"
 
     def __init__(self, path: str, on_change: Callable[[], None], interval: float = 0.005) -> None:
         self.path = path
         self.on_change = on_change
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="tether-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__()
 
     def _run(self) -> None:
         import sqlite3
