@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -192,9 +191,6 @@ class Enqueuer:
                     "executor once (it becomes current), set one with `tether routing set "
                     "--current VERSION`, or enqueue with version=..."
                 )
-        not_before = None
-        if delay:
-            not_before = int(time.time() * 1000 + delay * 1000)
         return Enqueue(
             workflow_id=wid,
             name=name,
@@ -204,7 +200,7 @@ class Enqueuer:
             priority=priority,
             dedup_id=dedup_id,
             partition_key=partition_key,
-            not_before=not_before,
+            delay_ms=int(delay * 1000) if delay else 0,
         )
 
     def _enqueue_durably(

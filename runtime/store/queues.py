@@ -137,7 +137,7 @@ class Enqueue:
     priority: int = 0
     dedup_id: str | None = None
     partition_key: str | None = None
-    not_before: int | None = None  # epoch ms; None: due now
+    delay_ms: int = 0  # due this long after the row's creation time
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ class QueueStore:
                 priority=e.priority,
                 dedup_id=e.dedup_id,
                 partition_key=e.partition_key,
-                not_before=e.not_before,
+                not_before=now + e.delay_ms if e.delay_ms > 0 else None,
                 queue_seq=next_seq(),
                 recovery_attempts=0,
                 created_at=now,
