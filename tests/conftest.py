@@ -5,7 +5,8 @@
   ``TETHER_REQUIRE_POSTGRES=1``, which turns the skip into a failure: CI sets it).
 - Tests isolate themselves on a shared Postgres database by a unique ``app_name``: every
   tether table and query is scoped by app name, so no per-test database is needed.
-- ``make_app`` builds launched apps with fast timings and shuts them down after the test.
+- ``make_app`` builds apps with fast timings (the test registers workflows, then calls
+  ``launch()``) and shuts them down after the test.
 """
 
 from __future__ import annotations
