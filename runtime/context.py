@@ -52,6 +52,7 @@ class WorkflowContext:
         if self.pending_row is not None:
             row, self.pending_row = self.pending_row, None
             row.wait()
+
     # Positions reserved by awaitables that have not finished yet (async operations, maybe in
     # sibling tasks): code whose position must not depend on scheduling checks it is empty.
     in_flight: set[int] = field(default_factory=set)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from . import serialization
 from .errors import (
     ResultTimeoutError,
-    StoredError,
     WorkflowCancelledError,
     WorkflowFailedError,
     WorkflowNotFoundError,
@@ -109,6 +108,3 @@ class WorkflowHandle:
                 )
             await asyncio.sleep(poll)
             poll = min(poll * 2, self._engine.settings.poll_interval)
-
-
-__all__ = ["StoredError", "WorkflowHandle", "outcome_of"]

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from tether.runtime.context import _CURRENT, WorkflowContext
 from tether.runtime.engine import Engine, EngineSettings, decode_inputs
 from tether.runtime.errors import (
@@ -34,10 +33,9 @@ from tether.runtime.errors import (
     WorkflowInterrupt,
 )
 from tether.runtime.history import divergence, matches
-from tether.runtime.records import OperationRecord, Status, WorkflowRecord
+from tether.runtime.records import Status, WorkflowRecord
 from tether.runtime.registry import Registry, WorkflowDef
 from tether.runtime.store import Fence, Store
-from tether.runtime.store.schema import operations as O
 
 from .history_io import WorkflowHistory
 from .patches import BRANCHES
@@ -209,7 +207,7 @@ class Replayer:
         """Histories of ``records``, their operations read in batches."""
         for i in range(0, len(records), _BATCH):
             batch = records[i : i + _BATCH]
-            ops = _operations(self.store, [r.workflow_id for r in batch])
+            ops = self.store.operations.histories([r.workflow_id for r in batch])
             for rec in batch:
                 yield WorkflowHistory.build(self.store, rec, ops.get(rec.workflow_id, []))
 
@@ -410,32 +408,6 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _operations(store: Store, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
-    """Recorded operations of many workflows in one query."""
-    stmt = (
-        select(
-            O.c.workflow_id,
-            O.c.position,
-            O.c.kind,
-            O.c.name,
-            O.c.output,
-            O.c.error,
-            O.c.child_id,
-            O.c.version,
-            O.c.attempts,
-            O.c.started_at,
-            O.c.completed_at,
-        )
-        .where(O.c.app_name == store.app_name, O.c.workflow_id.in_(list(workflow_ids)))
-        .order_by(O.c.workflow_id, O.c.position)
-    )
-    out: dict[str, list[OperationRecord]] = {}
-    with store.db.read() as conn:
-        for row in conn.execute(stmt):
-            out.setdefault(row[0], []).append(OperationRecord(*row[1:]))
-    return out
 
 
 def _code_version(app: _App) -> str:

@@ -1,10 +1,10 @@
 """Engines, transactions and group commit for SQLite and Postgres.
 
-Dialect differences live here and nowhere else: engine creation, SQLite's ``BEGIN IMMEDIATE``
-(a writer takes the lock up front instead of failing on upgrade), and unique-violation
-classification. Writes that many threads issue at once (checkpoints) go through
-:class:`GroupCommitter`, which lets concurrent writers share one COMMIT without ever
-reporting a write before its commit is durable.
+Dialect differences in connecting live here: engine creation, SQLite's ``BEGIN IMMEDIATE``
+(a writer takes the lock up front instead of failing on upgrade) and Postgres autocommit for
+single statements. Writes that many threads issue at once (checkpoints) go through
+:class:`~.commit.GroupCommitter` (``run_write``), which lets concurrent writers share one
+COMMIT without ever reporting a write before its commit is durable.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import ConfigurationError
 from .commit import GroupCommitter, PendingWrite
@@ -173,18 +172,3 @@ class Prepared:
     def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
         args: Any = params if self.order is None else tuple(params[k] for k in self.order)
         return conn.exec_driver_sql(self.sql, args)
-
-
-def is_unique_violation(exc: BaseException) -> bool:
-    if not isinstance(exc, IntegrityError):
-        return False
-    text = str(exc.orig).lower()
-    return "unique" in text or "duplicate key" in text or "primary key" in text
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: SQLite lock timeouts, Postgres serialization/deadlock."""
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig).lower()
-        return "locked" in text or "deadlock" in text or "could not serialize" in text
-    return False

@@ -8,7 +8,7 @@ No row selected means the lease is gone and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -65,20 +65,22 @@ class OperationStore:
             sa_insert(O).from_select(_OP_COLUMNS, sel).returning(O.c.position), db.engine
         )
 
+    _HISTORY = (
+        O.c.position,
+        O.c.kind,
+        O.c.name,
+        O.c.output,
+        O.c.error,
+        O.c.child_id,
+        O.c.version,
+        O.c.attempts,
+        O.c.started_at,
+        O.c.completed_at,
+    )
+
     def history(self, workflow_id: str, conn: Connection | None = None) -> list[OperationRecord]:
         stmt = (
-            select(
-                O.c.position,
-                O.c.kind,
-                O.c.name,
-                O.c.output,
-                O.c.error,
-                O.c.child_id,
-                O.c.version,
-                O.c.attempts,
-                O.c.started_at,
-                O.c.completed_at,
-            )
+            select(*self._HISTORY)
             .where(O.c.app_name == self.app, O.c.workflow_id == workflow_id)
             .order_by(O.c.position)
         )
@@ -88,6 +90,19 @@ class OperationStore:
         else:
             rows = conn.execute(stmt).all()
         return [OperationRecord(*r) for r in rows]
+
+    def histories(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
+        """Recorded operations of many workflows in one query."""
+        stmt = (
+            select(O.c.workflow_id, *self._HISTORY)
+            .where(O.c.app_name == self.app, O.c.workflow_id.in_(list(workflow_ids)))
+            .order_by(O.c.workflow_id, O.c.position)
+        )
+        out: dict[str, list[OperationRecord]] = {}
+        with self.db.read() as conn:
+            for row in conn.execute(stmt):
+                out.setdefault(row[0], []).append(OperationRecord(*row[1:]))
+        return out
 
     def record(
         self,
@@ -123,6 +138,3 @@ class OperationStore:
         if then is not None:
             then(conn)
         return True
-
-    def count(self, workflow_id: str) -> int:
-        return len(self.history(workflow_id))

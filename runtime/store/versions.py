@@ -62,9 +62,7 @@ class VersionStore:
 
     def known(self) -> set[str]:
         with self.db.read() as conn:
-            return set(
-                conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars()
-            )
+            return set(conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars())
 
     def update(self, version: str, **values: Any) -> bool:
         with self.db.write() as conn:
