@@ -33,9 +33,16 @@ from tether.runtime.primitives import (
 )
 from tether.runtime.queues import Queue
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
+from tether.runtime.routing import Routing
+from tether.runtime.store.schedules import ScheduleRecord
+from tether.versioning.migration import MigrationReport
+from tether.versioning.patch_report import PatchReport
 from tether.versioning.patches import deprecate_patch, patch
+from tether.versioning.registry import VersionInfo
+from tether.versioning.replay import ReplayResult
 
 from .app import Tether
+from .queues import QueueStats
 
 __version__ = "0.1.0"
 
@@ -48,10 +55,17 @@ def workflow_id() -> str:
 __all__ = [
     "Client",
     "ExecutorRecord",
+    "MigrationReport",
     "OperationRecord",
+    "PatchReport",
     "Queue",
+    "QueueStats",
+    "ReplayResult",
+    "Routing",
+    "ScheduleRecord",
     "Status",
     "Tether",
+    "VersionInfo",
     "WorkflowHandle",
     "WorkflowRecord",
     "deprecate_patch",

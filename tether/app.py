@@ -7,10 +7,10 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 from tether.runtime import primitives
-from tether.runtime.client import Watcher
 from tether.runtime.context import maybe_current
 from tether.runtime.dispatch import Dispatch
 from tether.runtime.engine import Engine, EngineSettings
@@ -18,18 +18,14 @@ from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 from tether.runtime.executor import Executor
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.identity import resolve_executor_id
-from tether.runtime.leases import orphaned_versions
-from tether.runtime.queues import Enqueuer, OnDuplicate, Queue, QueueSpec
+from tether.runtime.queues import OnDuplicate, Queue
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
 from tether.runtime.routing import Routing
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
-from tether.runtime.store.queue_stats import queue_stats
-from tether.runtime.traffic import KEEP, set_routing
-from tether.versioning import fork as forking
-from tether.versioning import migration, patch_report, patch_scan
-from tether.versioning import registry as version_registry
+from tether.runtime.traffic import KEEP
+from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
 from tether.versioning.migration import MigrationReport
@@ -37,6 +33,9 @@ from tether.versioning.patch_report import PatchReport
 from tether.versioning.registry import VersionInfo
 
 from .config import Settings
+from .queues import Queues
+from .routing import RoutingManager
+from .versions import Versions
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("tether")
@@ -161,6 +160,11 @@ class Tether:
     def executor_id(self) -> str:
         return self.engine.executor_id
 
+    @property
+    def launched(self) -> bool:
+        """True once ``launch()`` ran: this process runs workflows (an admin app never does)."""
+        return self._engine is not None
+
     def resolve_version(self) -> tuple[str, str]:
         sources = [w.source for w in self.registry.workflows.values()]
         return resolve_version(self.settings.version, self.app_name, sources)
@@ -247,7 +251,46 @@ class Tether:
         if self._engine is not None:
             self._engine.close()
 
-    # -- queues, schedules and routing of new work -------------------------------------------
+    def close(self) -> None:
+        """Close the database connections of an app that runs nothing (an administering one,
+        or one after ``shutdown()``)."""
+        if self._store is not None:
+            self._store.close()
+
+    # -- managers: queues, routing, schedules, versions, rollouts -----------------------------
+    # Each concern is a manager built on first use; the facade keeps a one-line alias only
+    # for the names the README tours.
+
+    @cached_property
+    def queues(self) -> Queues:
+        """Declare queues, enqueue into them, and read their load (``app.queues.stats()``)."""
+        return Queues(
+            self._dispatch, store=lambda: self.store, registry=self.registry, engine=self._local
+        )
+
+    @cached_property
+    def routing(self) -> RoutingManager:
+        """Where new queued work goes: ``app.routing()`` reads it, ``.set(...)`` changes it."""
+        return RoutingManager(lambda: self.store)
+
+    @cached_property
+    def versions(self) -> Versions:
+        """The version registry: ``app.versions()`` lists; tag, retire, migrate, fork."""
+        return Versions(self, wake=self._wake_executor)
+
+    @property
+    def schedules(self) -> Schedules:
+        """Runtime-managed schedules: create, list, pause, resume, delete, trigger, backfill."""
+        return self._dispatch.schedules(self.store)
+
+    @property
+    def rollouts(self) -> Any:
+        """Progressive rollouts of a new version (``tether.rollout``): the slot its manager
+        takes, built on first use like the others. Not available in this release."""
+        raise ConfigurationError(
+            "app.rollouts is not available in this release of tether: move new work between "
+            "versions with app.set_routing(...) or `tether routing set`"
+        )
 
     def queue(
         self,
@@ -259,42 +302,25 @@ class Tether:
         partition_concurrency: int | None = None,
         on_duplicate: OnDuplicate = "reject",
     ) -> Queue:
-        """Declare a durable queue: global and per-executor concurrency, ``rate_limit=(n,
-        seconds)``, per-partition concurrency. Launched executors dequeue from it."""
-        spec = QueueSpec(
-            name, concurrency, worker_concurrency, rate_limit, partition_concurrency, on_duplicate
+        """Declare a durable queue (``app.queues.declare``)."""
+        return self.queues.declare(
+            name,
+            concurrency=concurrency,
+            worker_concurrency=worker_concurrency,
+            rate_limit=rate_limit,
+            partition_concurrency=partition_concurrency,
+            on_duplicate=on_duplicate,
         )
-        return Queue(self._dispatch.add_queue(spec), self._enqueuer)
-
-    def _enqueuer(self) -> Enqueuer:
-        if self._dispatch.enqueuer is None:
-
-            def resolve(fn: Any) -> str:
-                return fn if isinstance(fn, str) else self.registry.workflow_def(fn).name
-
-            def handle(wid: str) -> WorkflowHandle:
-                return WorkflowHandle(self._engine or Watcher(self.store), wid)  # type: ignore[arg-type]
-
-            self._dispatch.enqueuer = Enqueuer(
-                self.store, resolve=resolve, handle=handle, wake=self._dispatch.wake
-            )
-        return self._dispatch.enqueuer
 
     def queue_stats(self, window: float = 60.0) -> list[dict[str, Any]]:
-        """Per queue and version: waiting, running, oldest wait, and over the last ``window``
-        seconds finished counts, throughput and start-latency percentiles."""
-        return queue_stats(self.store.db, self.app_name, window)
-
-    def routing(self) -> Routing:
-        """Where new queued work goes: the current version and an optional ramping share."""
-        return self.store.versions.routing()
+        """``app.queues.stats`` as dicts."""
+        return [s.to_dict() for s in self.queues.stats(window)]
 
     def set_routing(
         self, *, current: Any = KEEP, ramping: str | None = None, percent: float | None = None
     ) -> Routing:
-        """Route new queued work: all to ``current``, or ``percent`` % of new workflow ids
-        (a stable hash) to ``ramping``. Versions must be known; scheduled work goes to current."""
-        return set_routing(self.store, current=current, ramping=ramping, percent=percent)
+        """Route new queued work (``app.routing.set``)."""
+        return self.routing.set(current=current, ramping=ramping, percent=percent)
 
     def scheduled(
         self,
@@ -317,11 +343,6 @@ class Tether:
             return fn
 
         return decorate
-
-    @property
-    def schedules(self) -> Schedules:
-        """Runtime-managed schedules: create, list, pause, resume, delete, trigger, backfill."""
-        return self._dispatch.schedules(self.store)
 
     # -- starting and calling -----------------------------------------------------------------
 
@@ -352,6 +373,14 @@ class Tether:
         """The engine running the calling workflow (a replay brings its own), else the app's."""
         ctx = maybe_current()
         return ctx.engine if ctx is not None else self.engine
+
+    def _local(self) -> Engine | None:
+        """The engine of this process, if launched."""
+        return self._engine
+
+    def _wake_executor(self) -> None:
+        if self._executor is not None:
+            self._executor.wake()
 
     def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
         self.get_workflow(workflow_id)
@@ -446,45 +475,32 @@ class Tether:
         )
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
-        lease_ms = int(self.settings.lease_timeout * 1000)
-        return self.store.executors.list(lease_ms, include_stopped=include_stopped)
+        """Live executors (heartbeating within the lease timeout); all with include_stopped."""
+        return self.store.executors.list(
+            self.settings.lease_timeout_ms, include_stopped=include_stopped
+        )
+
+    # -- versions, migration, forks and patches: aliases of ``app.versions`` ------------------
 
     def orphaned(self) -> dict[str, int]:
         """Versions with open workflows that no live executor can run, with their counts."""
-        open_by_version: dict[str, int] = {}
-        for version, status, n in self.store.workflows.open_counts():
-            if status in Status.OPEN:
-                open_by_version[version] = open_by_version.get(version, 0) + n
-        live = [e.runnable_versions for e in self.executors()]
-        return orphaned_versions(open_by_version, live)
+        return self.versions.orphaned()
 
     def version_summary(self) -> list[dict[str, Any]]:
-        """Per version: open workflows by status, live executors, orphaned count (dicts)."""
+        """``app.versions()`` as dicts."""
         return [v.to_dict() for v in self.versions()]
-
-    # -- versions, migration and forks (tether.versioning) ------------------------------------
-
-    def versions(self) -> list[VersionInfo]:
-        """Every version of the app: release, state, patches, open work, executors, current."""
-        return version_registry.list_versions(self.store, int(self.settings.lease_timeout * 1000))
 
     def tag_version(self, version: str, release: str | None) -> str | None:
         """Tag a version with a PEP 440 release (None clears it); returns the normal form."""
-        return version_registry.tag(self.store, version, release)
+        return self.versions.tag(version, release)
 
     def retire_version(self, version: str) -> VersionInfo:
         """Retire a drained version (no new work routed to it, nothing open)."""
-        return version_registry.retire(self.store, version, int(self.settings.lease_timeout * 1000))
-
-    def current_version(self) -> str | None:
-        """The version new work goes to (set on the app's first launch)."""
-        return self.store.versions.routing().current
+        return self.versions.retire(version)
 
     def set_current_version(self, version: str) -> str:
         """Point new work at a known version (a name or a release tag); returns its name."""
-        routing = version_registry.set_current(self.store, version, by=self._actor())
-        assert routing.current is not None
-        return routing.current
+        return self.versions.set_current(version)
 
     def migrate_workflows(
         self,
@@ -495,14 +511,9 @@ class Tether:
         dry_run: bool = False,
     ) -> MigrationReport:
         """Move open workflows to ``to_version`` (this process's code) if they replay on it."""
-        return migration.migrate_workflows(
-            self.store,
+        return self.versions.migrate(
             from_version=from_version,
             to_version=to_version,
-            code_version=self._code_version(),
-            replay=self._replay,
-            lease_timeout_ms=int(self.settings.lease_timeout * 1000),
-            moved_by=self._actor(),
             workflow_ids=workflow_ids,
             dry_run=dry_run,
         )
@@ -515,41 +526,11 @@ class Tether:
         *,
         new_workflow_id: str | None = None,
     ) -> WorkflowRecord:
-        """A new PENDING workflow with the inputs and history of ``workflow_id`` before
-        ``from_position``, on ``version`` (default: the original's), linked to its origin."""
-        rec = forking.fork(
-            self.store,
-            workflow_id,
-            from_position,
-            version=version,
-            new_workflow_id=new_workflow_id,
-            code_version=self._code_version(),
-            replay=self._replay,
+        """Copy a workflow's inputs and history before ``from_position`` into a new one."""
+        return self.versions.fork(
+            workflow_id, from_position, version, new_workflow_id=new_workflow_id
         )
-        if self._executor is not None:
-            self._executor.wake()
-        return rec
-
-    def workflow_moves(self, workflow_id: str) -> list[dict[str, Any]]:
-        """The workflow's moves between versions: who moved it, from where to where, when."""
-        self.get_workflow(workflow_id)
-        return self.store.lineage.moves(workflow_id)
-
-    def _code_version(self) -> str:
-        return self._engine.version if self._engine is not None else self.resolve_version()[0]
-
-    def _actor(self) -> str:
-        executor = self._engine.executor_id if self._engine is not None else None
-        return migration.actor(executor)
-
-    def _replay(self, workflow_id: str) -> Any:
-        from tether.versioning.replay import Replayer
-
-        return Replayer(self).replay(workflow_id)
-
-    # -- patches (tether.versioning.patch_report) ---------------------------------------------
 
     def patch_report(self) -> PatchReport:
-        """Per patch gate in code or history: open workflows on the old path (found by
-        replaying them on this code), histories carrying its marker, and what is safe now."""
-        return patch_report.build(self, int(self.settings.lease_timeout * 1000))
+        """What is safe to do with each patch gate now (``app.versions.patch_report``)."""
+        return self.versions.patch_report()

@@ -79,5 +79,10 @@ class Settings:
             raise ConfigurationError("recovery_interval and poll_interval must be > 0 seconds")
 
     @property
+    def lease_timeout_ms(self) -> int:
+        """The lease timeout as the store measures it (epoch milliseconds)."""
+        return int(self.lease_timeout * 1000)
+
+    @property
     def effective_heartbeat(self) -> float:
         return self.heartbeat_interval or self.lease_timeout / 4

@@ -18,19 +18,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tether.versioning.history_io import WorkflowHistory, load_dir
 from tether.versioning.replay import Replayer, ReplayResult
 
 from .app import Tether
+from .commands.replay import load_histories
 
 __all__ = ["assert_replays", "replay_histories"]
 
 
 def replay_histories(app: Tether, path: str | Path, pattern: str = "*.json") -> list[ReplayResult]:
     """Replay every history file under ``path`` (a folder, or one file) on ``app``'s code."""
-    target = Path(path)
-    histories = [WorkflowHistory.load(target)] if target.is_file() else load_dir(target, pattern)
-    return Replayer(app).replay_all(histories)
+    return Replayer(app).replay_all(load_histories(path, pattern))
 
 
 def assert_replays(app: Tether, path: str | Path, pattern: str = "*.json") -> list[ReplayResult]:

@@ -82,7 +82,7 @@ def test_migration_moves_only_workflows_that_replay(make_app: Callable[..., Teth
     late = next(r for r in dry.results if r.workflow_id == "late")
     assert late.divergence is not None and late.divergence["position"] == 4
     assert "position 4" in late.reason and "extra" in late.reason
-    assert v2.get_workflow("early").version == "v1" and v2.workflow_moves("early") == []
+    assert v2.get_workflow("early").version == "v1" and v2.versions.moves("early") == []
 
     before = v2.get_workflow("early")
     report = v2.migrate_workflows(from_version="v1", to_version="v2")
@@ -90,7 +90,7 @@ def test_migration_moves_only_workflows_that_replay(make_app: Callable[..., Teth
     moved = v2.get_workflow("early")
     assert (moved.version, moved.lease_epoch) == ("v2", before.lease_epoch + 1)
     assert v2.get_workflow("late").version == "v1"
-    [move] = v2.workflow_moves("early")
+    [move] = v2.versions.moves("early")
     assert (move["from_version"], move["to_version"], move["kind"]) == ("v1", "v2", "migrate")
     assert v2.executor_id in move["moved_by"] and move["detail"]["history_length"] == 3
 
@@ -98,7 +98,7 @@ def test_migration_moves_only_workflows_that_replay(make_app: Callable[..., Teth
     assert again.moved == [] and [r.workflow_id for r in again.results] == ["late"]
     by_id = v2.migrate_workflows(from_version="v1", to_version="v2", workflow_ids=["early"])
     assert [r.outcome for r in by_id.results] == ["nothing_to_do"]
-    assert len(v2.workflow_moves("early")) == 1
+    assert len(v2.versions.moves("early")) == 1
 
     # A v2 executor runs the moved workflow on v2's code, replaying v1's history.
     v2.send("early", "g", topic="go")
@@ -126,7 +126,7 @@ def test_migration_refusals(make_app: Callable[..., Tether]) -> None:
         "held", from_version="v1", to_version="v2", epoch=held.lease_epoch, history_length=3,
         lease_timeout_ms=2000, moved_by="test", detail={},
     )  # fmt: skip
-    assert v2.get_workflow("held").version == "v1" and v2.workflow_moves("held") == []
+    assert v2.get_workflow("held").version == "v1" and v2.versions.moves("held") == []
 
     with pytest.raises(ConfigurationError, match="runs version 'v2'"):
         v2.migrate_workflows(from_version="v1", to_version="v3")

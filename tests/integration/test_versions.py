@@ -76,12 +76,12 @@ def test_registry_rows_tags_and_current_pointer(make_app: Callable[..., Tether])
     with pytest.raises(ConfigurationError, match="unknown version 'v7'.*v1, v2"):
         v1.tag_version("v7", "7.0")
 
-    assert v1.current_version() == "v1"
-    assert v1.set_current_version("v2") == "v2" and v2.current_version() == "v2"
+    assert v1.routing().current == "v1"
+    assert v1.set_current_version("v2") == "v2" and v2.routing().current == "v2"
     assert v1.set_current_version("1.0.0") == "v1"  # a release tag names its version
     with pytest.raises(ConfigurationError, match="unknown version 'v7'"):
         v1.set_current_version("v7")
-    assert v1.current_version() == "v1"
+    assert v1.routing().current == "v1"
     assert v1.tag_version("v1", None) is None  # cleared
     v1.send("a", "done", topic="go")
     assert v1.retrieve_workflow("a").result(timeout=10) == "done"

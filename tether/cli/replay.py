@@ -1,0 +1,76 @@
+"""``tether replay`` and ``tether patches``: recorded histories run on your current code.
+
+They need the code: ``--module your.package.module:app`` (or TETHER_APP_MODULE) imports the
+module defining your ``Tether`` app; nothing is launched, executed or written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tether.runtime.records import Status
+
+from .. import commands
+from ..render import replay as show
+from .base import MODULE, State, StatusChoice, command
+
+
+@command(
+    None,
+    "replay",
+    MODULE,
+    click.option("--workflow-id", "workflow_ids", multiple=True, help="Only these (repeatable)."),
+    click.option("--version", help="Only workflows tethered to this version."),
+    click.option("--name", help="Only workflows with this name."),
+    click.option(
+        "--status", multiple=True, type=StatusChoice(Status.ALL), help="Only these statuses."
+    ),
+    click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first)."),
+    click.option(
+        "--from-dir",
+        type=click.Path(exists=True, path_type=Path),
+        help="Replay exported history files from this folder (or file) instead of the database.",
+    ),
+    click.option("--fail-fast", is_flag=True, help="Stop at the first that does not replay."),
+)
+def replay_cmd(
+    state: State,
+    module: str | None,
+    workflow_ids: tuple[str, ...],
+    version: str | None,
+    name: str | None,
+    status: tuple[str, ...],
+    limit: int | None,
+    from_dir: Path | None,
+    fail_fast: bool,
+) -> None:
+    """Replay recorded workflows on your current code: no side effects, no writes.
+
+    Exits 1 when any history diverges or fails, with the first divergence explained."""
+    code = state.code(module, "replay runs your workflow code", check_schema=from_dir is None)
+    with show.progress(quiet=state.as_json) as bar:
+        task = bar.add_task("replaying", total=None)
+        run = commands.replay(
+            code,
+            workflow_ids=workflow_ids,
+            version=version,
+            name=name,
+            status=status,
+            limit=limit,
+            from_path=from_dir,
+            fail_fast=fail_fast,
+            progress=lambda done, total, _: bar.update(task, completed=done, total=total),
+        )
+    state.emit(run, show.replayed, json=run.results)
+    if not run.passed:
+        click.get_current_context().exit(1)
+
+
+@command(None, "patches", MODULE)
+def patches_cmd(state: State, module: str | None) -> None:
+    """Per patch gate: open workflows on the old path (by replay), histories with its marker,
+    and which lifecycle step (deprecate, remove) is safe now."""
+    code = state.code(module, "the patch report runs your workflow code")
+    state.emit(commands.patch_report(code), show.patches)

@@ -1,0 +1,152 @@
+"""``tether workflows``: list, get, steps, cancel, resume, export, migrate and fork."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tether.runtime.records import Status
+
+from .. import commands
+from ..render import workflows as show
+from .base import MODULE, WORKFLOW_ID, State, StatusChoice, command
+
+
+@click.group()
+def workflows() -> None:
+    """List, inspect, cancel and resume workflows."""
+
+
+@command(
+    workflows,
+    "list",
+    click.option(
+        "--status",
+        multiple=True,
+        type=StatusChoice(Status.ALL),
+        help="Only these statuses (repeat for several).",
+    ),
+    click.option("--version", help="Only workflows tethered to this version."),
+    click.option("--name", help="Only workflows with this (registered) name."),
+    click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True),
+    click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True),
+)
+def workflows_list(
+    state: State,
+    status: tuple[str, ...],
+    version: str | None,
+    name: str | None,
+    limit: int,
+    offset: int,
+) -> None:
+    """List workflows, newest first."""
+    records = commands.list_workflows(
+        state.app(), status=status, version=version, name=name, limit=limit, offset=offset
+    )
+    state.emit(records, show.workflows, limit=limit, offset=offset)
+
+
+@command(workflows, "get", WORKFLOW_ID)
+def workflows_get(state: State, workflow_id: str) -> None:
+    """Show one workflow: status, version, holder, inputs, output or error, moves."""
+    state.emit(commands.get_workflow(state.app(), workflow_id), show.workflow)
+
+
+@command(workflows, "steps", WORKFLOW_ID)
+def workflows_steps(state: State, workflow_id: str) -> None:
+    """Show the recorded steps and operations of a workflow, in order."""
+    result = commands.list_steps(state.app(), workflow_id)
+    state.emit(result, show.steps, json=result.steps)
+
+
+@command(workflows, "cancel", WORKFLOW_ID)
+def workflows_cancel(state: State, workflow_id: str) -> None:
+    """Cancel a workflow and its open children (running ones stop at their next step)."""
+    state.emit(commands.cancel_workflow(state.app(), workflow_id), show.cancelled)
+
+
+@command(workflows, "resume", WORKFLOW_ID)
+def workflows_resume(state: State, workflow_id: str) -> None:
+    """Reopen a cancelled, failed or parked workflow for an executor of its version."""
+    state.emit(commands.resume_workflow(state.app(), workflow_id), show.resumed)
+
+
+@command(
+    workflows,
+    "export",
+    click.argument("workflow_ids", nargs=-1, required=True),
+    click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder to write one <workflow id>.json per workflow into.",
+    ),
+)
+def workflows_export(state: State, workflow_ids: tuple[str, ...], out: Path) -> None:
+    """Export workflow histories as JSON files, to replay in tests (tether.testing)."""
+    result = commands.export_workflows(state.app(), workflow_ids, out)
+    state.emit(result, show.exported, json=result.paths)
+
+
+@command(
+    workflows,
+    "migrate",
+    click.option("--from", "from_version", required=True, help="Version to move workflows off."),
+    click.option("--to", "to_version", required=True, help="Version to move them to."),
+    click.option(
+        "--id", "workflow_ids", multiple=True, help="Only these workflows (repeat for several)."
+    ),
+    click.option("--dry-run", is_flag=True, help="Replay and report, move nothing."),
+    MODULE,
+)
+def workflows_migrate(
+    state: State,
+    from_version: str,
+    to_version: str,
+    workflow_ids: tuple[str, ...],
+    dry_run: bool,
+    module: str | None,
+) -> None:
+    """Move open workflows to another version, only those whose history replays on it."""
+    code = state.code(module, "migrating replays histories on the target version's code")
+    report = commands.migrate_workflows(
+        code,
+        from_version=from_version,
+        to_version=to_version,
+        workflow_ids=workflow_ids,
+        dry_run=dry_run,
+    )
+    state.emit(report, show.migration)
+
+
+@command(
+    workflows,
+    "fork",
+    WORKFLOW_ID,
+    click.option(
+        "--position",
+        "-p",
+        type=click.IntRange(min=0),
+        required=True,
+        help="Copy the history before this position; the fork runs on from here.",
+    ),
+    click.option("--version", help="Run the fork on this version (default: the original's)."),
+    click.option("--id", "new_id", help="The fork's workflow id (default: <id>-fork-<random>)."),
+    MODULE,
+)
+def workflows_fork(
+    state: State,
+    workflow_id: str,
+    position: int,
+    version: str | None,
+    new_id: str | None,
+    module: str | None,
+) -> None:
+    """Start a new workflow from WORKFLOW_ID's inputs and history up to --position."""
+    app = state.code(module, "forking") if module else state.app()
+    record = commands.fork_workflow(
+        app, workflow_id, position, version=version, new_workflow_id=new_id
+    )
+    state.emit(record, show.forked)

@@ -1,0 +1,101 @@
+"""Every operation the ``tether`` command runs, as plain functions returning typed records.
+
+The CLI is a thin shell over these, and an HTTP admin API or a dashboard calls the same
+functions: open the app once (``open_app``, which checks the schema; ``load_app`` when the
+operation runs workflow code), call a function, serialize its result with ``to_json`` or
+``jsonable``. Errors are ``TetherError`` subclasses whose message says what to do.
+"""
+
+from __future__ import annotations
+
+from .queues import RoutingState, queue_stats, set_routing, show_routing
+from .records import Record, jsonable, to_json
+from .replay import ReplayRun, load_histories, patch_report, replay
+from .schedules import (
+    ScheduleBackfill,
+    ScheduleDeleted,
+    ScheduleInfo,
+    ScheduleTriggered,
+    backfill_schedule,
+    delete_schedule,
+    list_schedules,
+    pause_schedule,
+    resume_schedule,
+    trigger_schedule,
+)
+from .session import first_line, load_app, open_app
+from .system import Info, MigrateResult, info, list_executors, migrate
+from .versions import (
+    CurrentVersion,
+    TagResult,
+    current_version,
+    list_versions,
+    retire_version,
+    tag_version,
+)
+from .workflows import (
+    CancelResult,
+    ExportResult,
+    ResumeResult,
+    WorkflowDetail,
+    WorkflowSteps,
+    cancel_workflow,
+    export_workflows,
+    fork_workflow,
+    get_workflow,
+    list_steps,
+    list_workflows,
+    migrate_workflows,
+    resume_workflow,
+)
+
+__all__ = [
+    "CancelResult",
+    "CurrentVersion",
+    "ExportResult",
+    "Info",
+    "MigrateResult",
+    "Record",
+    "ReplayRun",
+    "ResumeResult",
+    "RoutingState",
+    "ScheduleBackfill",
+    "ScheduleDeleted",
+    "ScheduleInfo",
+    "ScheduleTriggered",
+    "TagResult",
+    "WorkflowDetail",
+    "WorkflowSteps",
+    "backfill_schedule",
+    "cancel_workflow",
+    "current_version",
+    "delete_schedule",
+    "export_workflows",
+    "first_line",
+    "fork_workflow",
+    "get_workflow",
+    "info",
+    "jsonable",
+    "list_executors",
+    "list_schedules",
+    "list_steps",
+    "list_versions",
+    "list_workflows",
+    "load_app",
+    "load_histories",
+    "migrate",
+    "migrate_workflows",
+    "open_app",
+    "patch_report",
+    "pause_schedule",
+    "queue_stats",
+    "replay",
+    "resume_schedule",
+    "resume_workflow",
+    "retire_version",
+    "set_routing",
+    "show_routing",
+    "tag_version",
+    "to_json",
+    "trigger_schedule",
+]

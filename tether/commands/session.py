@@ -1,0 +1,92 @@
+"""Opening an app to administer: from its name and database, or from the module defining it.
+
+Commands work on the database alone: an app opened here is never launched, so inspecting or
+administering a fleet never registers an executor or runs a workflow in the calling process.
+The schema is checked here, once, when the app is opened, not by every command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from tether.runtime.errors import ConfigurationError
+from tether.runtime.store import normalize_url
+
+from ..app import Tether
+
+
+def open_app(
+    *, app_name: str | None = None, database_url: str | None = None, check_schema: bool = True
+) -> Tether:
+    """A ``Tether`` for administration: no signal handlers, never launched here.
+
+    ``check_schema`` fails with the "run `tether migrate`" explanation rather than a
+    missing-table error later; only commands that report on the schema itself skip it.
+    """
+    if not (app_name or os.environ.get("TETHER_APP_NAME")):
+        raise ConfigurationError("no app name: pass --app NAME or set TETHER_APP_NAME")
+    app = Tether(
+        app_name=app_name,
+        database_url=database_url,
+        install_signal_handlers=False,
+        migrate=False,
+    )
+    if check_schema:
+        app.store.check_schema()
+    return app
+
+
+def load_app(
+    spec: str | None,
+    *,
+    purpose: str,
+    app_name: str | None = None,
+    database_url: str | None = None,
+    check_schema: bool = True,
+) -> Tether:
+    """The ``Tether`` app that module ``package.module[:attribute]`` defines (not launched).
+
+    Replays, migrations and patch reports run workflow code, which only the module has;
+    ``purpose`` says why in the error when no module is given ("replay runs your workflow
+    code"). ``app_name`` and ``database_url``, when given, must match the app's own.
+    """
+    if not spec:
+        raise ConfigurationError(
+            f"{purpose}: pass --module your.module:app (or set TETHER_APP_MODULE)"
+        )
+    module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import module {module_name!r}: {exc}") from None
+    if attr:
+        app = getattr(module, attr, None)
+        if not isinstance(app, Tether):
+            raise ConfigurationError(f"{spec!r} is not a Tether app")
+    else:
+        found = [v for v in vars(module).values() if isinstance(v, Tether)]
+        if len(found) != 1:
+            raise ConfigurationError(
+                f"module {module_name!r} defines {len(found)} Tether apps: name one as "
+                f"{module_name}:attribute"
+            )
+        app = found[0]
+    if app_name and app_name != app.app_name:
+        raise ConfigurationError(f"{spec} is app {app.app_name!r}, but --app says {app_name!r}")
+    if database_url and normalize_url(database_url) != normalize_url(app.settings.database_url):
+        raise ConfigurationError(f"{spec} uses another database than --database-url")
+    if check_schema:
+        app.store.check_schema()
+    return app
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line: database drivers put SQL and links on the following ones."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return text.strip()

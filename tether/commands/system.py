@@ -1,0 +1,109 @@
+"""The fleet and the database: executors, schema migration, and how a process identifies."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from tether.runtime.identity import resolve_executor_id
+from tether.runtime.records import ExecutorRecord
+from tether.runtime.store import Database, redact
+from tether.runtime.store import migrate as migrations
+
+from ..app import Tether
+from ..config import DEFAULT_DATABASE_URL
+from .records import Record
+from .session import first_line
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrateResult(Record):
+    database_url: str  # with any password redacted
+    previous_revision: int | None
+    revision: int | None
+    applied: list[int]  # the revisions this call applied
+
+
+@dataclasses.dataclass(frozen=True)
+class Info(Record):
+    """How a process configured like this one would identify itself, and the schema state."""
+
+    app_name: str
+    version: str
+    version_source: str
+    executor_id: str
+    executor_id_source: str
+    database_url: str  # with any password redacted
+    schema_revision: int | None
+    schema_head: int
+    schema_status: str  # current, missing/behind (run `tether migrate`), ahead, unreachable
+    tether_version: str
+
+
+def list_executors(app: Tether, *, include_stopped: bool = False) -> list[ExecutorRecord]:
+    """Live executors (those heartbeating within the lease timeout); all with include_stopped."""
+    return app.executors(include_stopped=include_stopped)
+
+
+def migrate(database_url: str | None = None) -> MigrateResult:
+    """Bring the tether schema to this code's revision (shared by all apps in the database)."""
+    url = database_url or os.environ.get("TETHER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    db = Database(url, pool_size=1)
+    try:
+        before = migrations.current_revision(db)
+        applied = migrations.migrate(db)
+        revision = migrations.current_revision(db)
+    finally:
+        db.close()
+    return MigrateResult(redact(url), before, revision, list(applied))
+
+
+def info(app: Tether) -> Info:
+    """How a process configured like this one would identify itself, and the schema state.
+
+    The CLI registers no workflows, so a version resolved from the source hash is the hash
+    of none: name versions with TETHER_APP_VERSION (or K_REVISION on Cloud Run) to compare.
+    """
+    from tether import __version__
+
+    version, source = app.resolve_version()
+    executor_id = resolve_executor_id(app.settings.executor_id)
+    revision, status = _schema(app)
+    return Info(
+        app_name=app.app_name,
+        version=version,
+        version_source=source,
+        executor_id=executor_id,
+        executor_id_source=_executor_id_source(app.settings.executor_id, executor_id),
+        database_url=redact(app.settings.database_url),
+        schema_revision=revision,
+        schema_head=migrations.head(),
+        schema_status=status,
+        tether_version=__version__,
+    )
+
+
+def _schema(app: Tether) -> tuple[int | None, str]:
+    try:
+        revision = migrations.current_revision(app.store.db)
+    except SQLAlchemyError as exc:
+        return None, "unreachable: " + first_line(str(exc))
+    if revision is None:
+        return None, "missing: run `tether migrate`"
+    if revision < migrations.head():
+        return revision, "behind: run `tether migrate`"
+    if revision > migrations.head():
+        return revision, "ahead of this code"
+    return revision, "current"
+
+
+def _executor_id_source(settings_id: str | None, resolved: str) -> str:
+    if settings_id:
+        return "argument"
+    if os.environ.get("TETHER_EXECUTOR_ID"):
+        return "TETHER_EXECUTOR_ID"
+    if os.environ.get("K_SERVICE") and not resolved.startswith("ex-"):
+        return "Cloud Run instance id"
+    return "random: new for every process"

@@ -1,0 +1,56 @@
+"""The fleet and the database: executors, migrations, and how a process identifies itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+from tether.runtime.records import ExecutorRecord
+
+from ..commands.system import Info, MigrateResult
+from .base import age, key_values, message, out, table
+
+
+def executors(records: Sequence[ExecutorRecord]) -> None:
+    if not records:
+        out("no live executors (use --all to include stopped ones)")
+        return
+    grid = table("EXECUTOR", "VERSION", "RUNS", "STATE", "ALIVE", "HOST", "PID", "HEARTBEAT")
+    for r in records:
+        grid.add_row(
+            r.executor_id,
+            r.version,
+            ", ".join(r.runnable_versions),
+            r.state,
+            Text("yes", style="green") if r.alive else Text("no", style="red"),
+            r.host or "-",
+            str(r.pid) if r.pid is not None else "-",
+            age(r.heartbeat_at),
+        )
+    out(grid)
+
+
+def migrated(result: MigrateResult) -> None:
+    if result.applied:
+        applied = ", ".join(str(n) for n in result.applied)
+        message(f"migrated {result.database_url} to revision {result.revision} (applied {applied})")
+    else:
+        message(f"{result.database_url} is up to date (revision {result.revision})")
+
+
+def info(data: Info) -> None:
+    source = data.version_source
+    if source == "source hash":
+        source += " of no workflows, as the CLI imports none; set TETHER_APP_VERSION"
+    key_values(
+        [
+            ("app", data.app_name),
+            ("version", f"{data.version} (from {source})"),
+            ("executor id", f"{data.executor_id} (from {data.executor_id_source})"),
+            ("database", data.database_url),
+            ("schema", f"revision {data.schema_revision or 'none'}: {data.schema_status}"),
+            ("code schema", f"revision {data.schema_head}"),
+            ("tether", data.tether_version),
+        ]
+    )

@@ -1,0 +1,125 @@
+"""``app.versions``: the version registry of an app, and moving work between versions.
+
+The registry logic lives in ``tether.versioning``; this manager binds it to one app (its
+store, its lease timeout, its code for replays) so the facade keeps one line per name.
+Calling it, ``app.versions()``, lists the versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tether.runtime.errors import ConfigurationError
+from tether.runtime.records import WorkflowRecord
+from tether.versioning import fork as forking
+from tether.versioning import migration, patch_report
+from tether.versioning import registry as version_registry
+from tether.versioning.migration import MigrationReport
+from tether.versioning.patch_report import PatchReport
+from tether.versioning.registry import VersionInfo
+from tether.versioning.replay import Replayer
+
+if TYPE_CHECKING:
+    from .app import Tether
+
+
+class Versions:
+    """Every version of the app: list, tag, retire, point new work at one, move work."""
+
+    def __init__(self, app: Tether, *, wake: Callable[[], None]) -> None:
+        self._app = app
+        self._wake = wake  # tells a local executor about a new workflow (a fork)
+
+    def __call__(self) -> list[VersionInfo]:
+        """Every version: release, state, patches, open work, executors, current."""
+        return self.all()
+
+    def all(self) -> list[VersionInfo]:
+        """Registered versions in order of first launch, then those known only from work."""
+        app = self._app
+        return version_registry.list_versions(app.store, app.settings.lease_timeout_ms)
+
+    def get(self, version: str) -> VersionInfo:
+        """One version by name or release tag."""
+        name = version_registry.resolve(self._app.store, version)
+        return next(v for v in self.all() if v.version == name)
+
+    def orphaned(self) -> dict[str, int]:
+        """Versions with open workflows that no live executor can run, with their counts."""
+        return {v.version: v.orphaned for v in self.all() if v.is_orphaned}
+
+    def tag(self, version: str, release: str | None) -> str | None:
+        """Tag a version with a PEP 440 release (None clears it); returns the normal form."""
+        return version_registry.tag(self._app.store, version, release)
+
+    def retire(self, version: str) -> VersionInfo:
+        """Retire a drained version (no new work routed to it, nothing open)."""
+        app = self._app
+        return version_registry.retire(app.store, version, app.settings.lease_timeout_ms)
+
+    def set_current(self, version: str) -> str:
+        """Point new work at a known version (a name or a release tag); returns its name."""
+        routing = version_registry.set_current(self._app.store, version, by=self._actor())
+        if routing.current is None:  # set_current always leaves one
+            raise ConfigurationError(f"version {version!r} did not become current")
+        return routing.current
+
+    def migrate(
+        self,
+        *,
+        from_version: str,
+        to_version: str,
+        workflow_ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+    ) -> MigrationReport:
+        """Move open workflows to ``to_version`` (this process's code) if they replay on it."""
+        replayer = Replayer(self._app)
+        return migration.migrate_workflows(
+            self._app.store,
+            from_version=from_version,
+            to_version=to_version,
+            code_version=replayer.code_version,
+            replay=replayer.replay,
+            lease_timeout_ms=self._app.settings.lease_timeout_ms,
+            moved_by=self._actor(),
+            workflow_ids=workflow_ids,
+            dry_run=dry_run,
+        )
+
+    def fork(
+        self,
+        workflow_id: str,
+        from_position: int,
+        version: str | None = None,
+        *,
+        new_workflow_id: str | None = None,
+    ) -> WorkflowRecord:
+        """A new PENDING workflow with the inputs and history of ``workflow_id`` before
+        ``from_position``, on ``version`` (default: the original's), linked to its origin."""
+        replayer = Replayer(self._app)
+        rec = forking.fork(
+            self._app.store,
+            workflow_id,
+            from_position,
+            version=version,
+            new_workflow_id=new_workflow_id,
+            code_version=replayer.code_version,
+            replay=replayer.replay,
+        )
+        self._wake()
+        return rec
+
+    def moves(self, workflow_id: str) -> list[dict[str, Any]]:
+        """The workflow's moves between versions: who moved it, from where to where, when."""
+        self._app.get_workflow(workflow_id)
+        return self._app.store.lineage.moves(workflow_id)
+
+    def patch_report(self) -> PatchReport:
+        """Per patch gate in code or history: open workflows on the old path (found by
+        replaying them on this code), histories carrying its marker, and what is safe now."""
+        return patch_report.build(self._app, self._app.settings.lease_timeout_ms)
+
+    def _actor(self) -> str:
+        app = self._app
+        return migration.actor(app.executor_id if app.launched else None)
