@@ -18,20 +18,15 @@ from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 from tether.runtime.executor import Executor
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.identity import resolve_executor_id
-from tether.runtime.queues import OnDuplicate, Queue
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
-from tether.runtime.routing import Routing
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
-from tether.runtime.traffic import KEEP
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
-from tether.versioning.migration import MigrationReport
-from tether.versioning.patch_report import PatchReport
-from tether.versioning.registry import VersionInfo
 
+from .alias import alias
 from .config import Settings
 from .queues import Queues
 from .routing import RoutingManager
@@ -258,8 +253,8 @@ class Tether:
             self._store.close()
 
     # -- managers: queues, routing, schedules, versions, rollouts -----------------------------
-    # Each concern is a manager built on first use; the facade keeps a one-line alias only
-    # for the names the README tours.
+    # Each concern is a manager built on first use; the facade keeps an alias (the manager's
+    # own method) only for the names the README tours.
 
     @cached_property
     def queues(self) -> Queues:
@@ -292,35 +287,19 @@ class Tether:
             "versions with app.set_routing(...) or `tether routing set`"
         )
 
-    def queue(
-        self,
-        name: str,
-        *,
-        concurrency: int | None = None,
-        worker_concurrency: int | None = None,
-        rate_limit: tuple[int, float] | None = None,
-        partition_concurrency: int | None = None,
-        on_duplicate: OnDuplicate = "reject",
-    ) -> Queue:
-        """Declare a durable queue (``app.queues.declare``)."""
-        return self.queues.declare(
-            name,
-            concurrency=concurrency,
-            worker_concurrency=worker_concurrency,
-            rate_limit=rate_limit,
-            partition_concurrency=partition_concurrency,
-            on_duplicate=on_duplicate,
-        )
+    queue = alias("queues", Queues.declare)
+    orphaned = alias("versions", Versions.orphaned)
+    tag_version = alias("versions", Versions.tag)
+    retire_version = alias("versions", Versions.retire)
+    set_current_version = alias("versions", Versions.set_current)
+    migrate_workflows = alias("versions", Versions.migrate)
+    fork = alias("versions", Versions.fork)
+    patch_report = alias("versions", Versions.patch_report)
+    set_routing = alias("routing", RoutingManager.set)
 
     def queue_stats(self, window: float = 60.0) -> list[dict[str, Any]]:
         """``app.queues.stats`` as dicts."""
         return [s.to_dict() for s in self.queues.stats(window)]
-
-    def set_routing(
-        self, *, current: Any = KEEP, ramping: str | None = None, percent: float | None = None
-    ) -> Routing:
-        """Route new queued work (``app.routing.set``)."""
-        return self.routing.set(current=current, ramping=ramping, percent=percent)
 
     def scheduled(
         self,
@@ -480,57 +459,6 @@ class Tether:
             self.settings.lease_timeout_ms, include_stopped=include_stopped
         )
 
-    # -- versions, migration, forks and patches: aliases of ``app.versions`` ------------------
-
-    def orphaned(self) -> dict[str, int]:
-        """Versions with open workflows that no live executor can run, with their counts."""
-        return self.versions.orphaned()
-
     def version_summary(self) -> list[dict[str, Any]]:
         """``app.versions()`` as dicts."""
         return [v.to_dict() for v in self.versions()]
-
-    def tag_version(self, version: str, release: str | None) -> str | None:
-        """Tag a version with a PEP 440 release (None clears it); returns the normal form."""
-        return self.versions.tag(version, release)
-
-    def retire_version(self, version: str) -> VersionInfo:
-        """Retire a drained version (no new work routed to it, nothing open)."""
-        return self.versions.retire(version)
-
-    def set_current_version(self, version: str) -> str:
-        """Point new work at a known version (a name or a release tag); returns its name."""
-        return self.versions.set_current(version)
-
-    def migrate_workflows(
-        self,
-        *,
-        from_version: str,
-        to_version: str,
-        workflow_ids: Sequence[str] | None = None,
-        dry_run: bool = False,
-    ) -> MigrationReport:
-        """Move open workflows to ``to_version`` (this process's code) if they replay on it."""
-        return self.versions.migrate(
-            from_version=from_version,
-            to_version=to_version,
-            workflow_ids=workflow_ids,
-            dry_run=dry_run,
-        )
-
-    def fork(
-        self,
-        workflow_id: str,
-        from_position: int,
-        version: str | None = None,
-        *,
-        new_workflow_id: str | None = None,
-    ) -> WorkflowRecord:
-        """Copy a workflow's inputs and history before ``from_position`` into a new one."""
-        return self.versions.fork(
-            workflow_id, from_position, version, new_workflow_id=new_workflow_id
-        )
-
-    def patch_report(self) -> PatchReport:
-        """What is safe to do with each patch gate now (``app.versions.patch_report``)."""
-        return self.versions.patch_report()

@@ -90,6 +90,25 @@ def command(group: click.Group | None, name: str, *params: Decorator) -> Callabl
     return decorate
 
 
+def on_one(
+    group: click.Group,
+    name: str,
+    argument: str,
+    run: Callable[[Tether, str], Any],
+    text: Callable[[Any], None],
+    doc: str,
+) -> click.Command:
+    """A subcommand on one ``argument`` (a workflow id, a schedule name): ``run(app, value)``
+    and render its record with ``text``; ``doc`` is its help."""
+
+    def callback(state: State, **values: str) -> None:
+        state.emit(run(state.app(), values[argument]), text)
+
+    callback.__doc__ = doc
+    built: click.Command = command(group, name, click.argument(argument))(callback)
+    return built
+
+
 class StatusChoice(click.Choice[str]):
     """Statuses in any case (``--status pending``), shown and returned in upper case."""
 
@@ -97,7 +116,6 @@ class StatusChoice(click.Choice[str]):
         return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
 
 
-WORKFLOW_ID = click.argument("workflow_id")
 MODULE = click.option(
     "--module",
     "--app-module",

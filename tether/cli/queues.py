@@ -7,7 +7,7 @@ import click
 
 from .. import commands
 from ..render import queues as show
-from .base import State, command, json_option
+from .base import State, command, json_option, on_one
 
 
 @command(
@@ -59,43 +59,40 @@ def schedules_group() -> None:
     """List, pause, resume, delete, trigger and backfill cron schedules."""
 
 
-NAME = click.argument("name")
-
-
 @command(schedules_group, "list")
 def schedules_list(state: State) -> None:
     """Every schedule with its cron, state, missed-tick policy and next tick."""
     state.emit(commands.list_schedules(state.app()), show.schedules)
 
 
-@command(schedules_group, "pause", NAME)
-def schedules_pause(state: State, name: str) -> None:
-    """Stop firing a schedule (ticks while paused follow its missed policy on resume)."""
-    state.emit(commands.pause_schedule(state.app(), name), show.schedule_paused)
-
-
-@command(schedules_group, "resume", NAME)
-def schedules_resume(state: State, name: str) -> None:
-    """Fire a paused schedule again."""
-    state.emit(commands.resume_schedule(state.app(), name), show.schedule_resumed)
-
-
-@command(schedules_group, "delete", NAME)
-def schedules_delete(state: State, name: str) -> None:
-    """Delete a schedule (workflows it already started are untouched)."""
-    state.emit(commands.delete_schedule(state.app(), name), show.schedule_deleted)
-
-
-@command(schedules_group, "trigger", NAME)
-def schedules_trigger(state: State, name: str) -> None:
-    """Start the schedule's workflow now (a capable executor runs it)."""
-    state.emit(commands.trigger_schedule(state.app(), name), show.schedule_triggered)
+for _verb, _run, _text, _doc in (
+    (
+        "pause",
+        commands.pause_schedule,
+        show.schedule_paused,
+        "Stop firing a schedule (ticks while paused follow its missed policy on resume).",
+    ),
+    ("resume", commands.resume_schedule, show.schedule_resumed, "Fire a paused schedule again."),
+    (
+        "delete",
+        commands.delete_schedule,
+        show.schedule_deleted,
+        "Delete a schedule (workflows it already started are untouched).",
+    ),
+    (
+        "trigger",
+        commands.trigger_schedule,
+        show.schedule_triggered,
+        "Start the schedule's workflow now (a capable executor runs it).",
+    ),
+):
+    on_one(schedules_group, _verb, "name", _run, _text, _doc)
 
 
 @command(
     schedules_group,
     "backfill",
-    NAME,
+    click.argument("name"),
     click.option("--start", required=True, metavar="TIME", help="ISO 8601; UTC when no offset."),
     click.option("--end", required=True, metavar="TIME", help="ISO 8601; UTC when no offset."),
 )

@@ -7,6 +7,7 @@ module defining your ``Tether`` app; nothing is launched, executed or written.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,39 +31,25 @@ from .base import MODULE, State, StatusChoice, command
     click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first)."),
     click.option(
         "--from-dir",
+        "from_path",
         type=click.Path(exists=True, path_type=Path),
         help="Replay exported history files from this folder (or file) instead of the database.",
     ),
     click.option("--fail-fast", is_flag=True, help="Stop at the first that does not replay."),
 )
-def replay_cmd(
-    state: State,
-    module: str | None,
-    workflow_ids: tuple[str, ...],
-    version: str | None,
-    name: str | None,
-    status: tuple[str, ...],
-    limit: int | None,
-    from_dir: Path | None,
-    fail_fast: bool,
-) -> None:
+def replay_cmd(state: State, module: str | None, **options: Any) -> None:
     """Replay recorded workflows on your current code: no side effects, no writes.
 
     Exits 1 when any history diverges or fails, with the first divergence explained."""
-    code = state.code(module, "replay runs your workflow code", check_schema=from_dir is None)
+    from_files = options["from_path"] is not None
+    code = state.code(module, "replay runs your workflow code", check_schema=not from_files)
     with show.progress(quiet=state.as_json) as bar:
         task = bar.add_task("replaying", total=None)
-        run = commands.replay(
-            code,
-            workflow_ids=workflow_ids,
-            version=version,
-            name=name,
-            status=status,
-            limit=limit,
-            from_path=from_dir,
-            fail_fast=fail_fast,
-            progress=lambda done, total, _: bar.update(task, completed=done, total=total),
-        )
+
+        def progress(done: int, total: int, _: object) -> None:
+            bar.update(task, completed=done, total=total)
+
+        run = commands.replay(code, progress=progress, **options)
     state.emit(run, show.replayed, json=run.results)
     if not run.passed:
         click.get_current_context().exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,7 +11,7 @@ from tether.runtime.records import Status
 
 from .. import commands
 from ..render import workflows as show
-from .base import MODULE, WORKFLOW_ID, State, StatusChoice, command
+from .base import MODULE, State, StatusChoice, command, on_one
 
 
 @click.group()
@@ -47,29 +48,39 @@ def workflows_list(
     state.emit(records, show.workflows, limit=limit, offset=offset)
 
 
-@command(workflows, "get", WORKFLOW_ID)
-def workflows_get(state: State, workflow_id: str) -> None:
-    """Show one workflow: status, version, holder, inputs, output or error, moves."""
-    state.emit(commands.get_workflow(state.app(), workflow_id), show.workflow)
+workflows_get = on_one(
+    workflows,
+    "get",
+    "workflow_id",
+    commands.get_workflow,
+    show.workflow,
+    "Show one workflow: status, version, holder, inputs, output or error, moves.",
+)
 
 
-@command(workflows, "steps", WORKFLOW_ID)
+@command(workflows, "steps", click.argument("workflow_id"))
 def workflows_steps(state: State, workflow_id: str) -> None:
     """Show the recorded steps and operations of a workflow, in order."""
     result = commands.list_steps(state.app(), workflow_id)
     state.emit(result, show.steps, json=result.steps)
 
 
-@command(workflows, "cancel", WORKFLOW_ID)
-def workflows_cancel(state: State, workflow_id: str) -> None:
-    """Cancel a workflow and its open children (running ones stop at their next step)."""
-    state.emit(commands.cancel_workflow(state.app(), workflow_id), show.cancelled)
-
-
-@command(workflows, "resume", WORKFLOW_ID)
-def workflows_resume(state: State, workflow_id: str) -> None:
-    """Reopen a cancelled, failed or parked workflow for an executor of its version."""
-    state.emit(commands.resume_workflow(state.app(), workflow_id), show.resumed)
+workflows_cancel = on_one(
+    workflows,
+    "cancel",
+    "workflow_id",
+    commands.cancel_workflow,
+    show.cancelled,
+    "Cancel a workflow and its open children (running ones stop at their next step).",
+)
+workflows_resume = on_one(
+    workflows,
+    "resume",
+    "workflow_id",
+    commands.resume_workflow,
+    show.resumed,
+    "Reopen a cancelled, failed or parked workflow for an executor of its version.",
+)
 
 
 @command(
@@ -101,30 +112,16 @@ def workflows_export(state: State, workflow_ids: tuple[str, ...], out: Path) -> 
     click.option("--dry-run", is_flag=True, help="Replay and report, move nothing."),
     MODULE,
 )
-def workflows_migrate(
-    state: State,
-    from_version: str,
-    to_version: str,
-    workflow_ids: tuple[str, ...],
-    dry_run: bool,
-    module: str | None,
-) -> None:
+def workflows_migrate(state: State, module: str | None, **options: Any) -> None:
     """Move open workflows to another version, only those whose history replays on it."""
     code = state.code(module, "migrating replays histories on the target version's code")
-    report = commands.migrate_workflows(
-        code,
-        from_version=from_version,
-        to_version=to_version,
-        workflow_ids=workflow_ids,
-        dry_run=dry_run,
-    )
-    state.emit(report, show.migration)
+    state.emit(commands.migrate_workflows(code, **options), show.migration)
 
 
 @command(
     workflows,
     "fork",
-    WORKFLOW_ID,
+    click.argument("workflow_id"),
     click.option(
         "--position",
         "-p",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from tether.runtime.errors import ConfigurationError
 from tether.runtime.schedules import describe
+from tether.runtime.store.schedules import ScheduleRecord
 
 from ..app import Tether
 from .records import Record
@@ -14,20 +16,21 @@ from .records import Record
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleInfo(Record):
-    """A schedule and, when active, its next tick (epoch ms)."""
+    """A schedule and, when it is active, its next tick (epoch ms)."""
 
-    name: str
-    workflow_name: str
-    cron: str
-    timezone: str
-    state: str  # ACTIVE or PAUSED
-    missed: str  # skip or catch_up
-    queue_name: str | None
-    source: str  # code or runtime
-    last_tick: int | None
-    created_at: int
-    updated_at: int
+    schedule: ScheduleRecord
     next_tick: int | None
+
+    @classmethod
+    def of(cls, rec: ScheduleRecord) -> ScheduleInfo:
+        return cls(rec, describe(rec)["next_tick"])
+
+    @property
+    def name(self) -> str:
+        return self.schedule.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.schedule.to_dict(), "next_tick": self.next_tick}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,17 +50,17 @@ class ScheduleBackfill(Record):
 
 def list_schedules(app: Tether) -> list[ScheduleInfo]:
     """Every schedule with its cron, state, missed-tick policy and next tick."""
-    return [ScheduleInfo(**describe(r)) for r in app.schedules.list()]
+    return [ScheduleInfo.of(r) for r in app.schedules.list()]
 
 
 def pause_schedule(app: Tether, name: str) -> ScheduleInfo:
     """Stop firing a schedule (ticks while paused follow its missed policy on resume)."""
-    return ScheduleInfo(**describe(app.schedules.pause(name)))
+    return ScheduleInfo.of(app.schedules.pause(name))
 
 
 def resume_schedule(app: Tether, name: str) -> ScheduleInfo:
     """Fire a paused schedule again."""
-    return ScheduleInfo(**describe(app.schedules.resume(name)))
+    return ScheduleInfo.of(app.schedules.resume(name))
 
 
 def delete_schedule(app: Tether, name: str) -> ScheduleDeleted:

@@ -65,7 +65,8 @@ def schedules(rows: Sequence[ScheduleInfo]) -> None:
         "NAME", "WORKFLOW", "CRON", "TIMEZONE", "STATE", "MISSED", "QUEUE", "LAST TICK",
         "NEXT TICK",
     )  # fmt: skip
-    for r in rows:
+    for info in rows:
+        r = info.schedule
         grid.add_row(
             r.name,
             r.workflow_name,
@@ -75,7 +76,7 @@ def schedules(rows: Sequence[ScheduleInfo]) -> None:
             r.missed,
             r.queue_name or "-",
             timestamp(r.last_tick),
-            timestamp(r.next_tick),
+            timestamp(info.next_tick),
         )
     out(grid)
 
