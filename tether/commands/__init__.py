@@ -8,6 +8,13 @@ operation runs workflow code), call a function, serialize its result with ``to_j
 
 from __future__ import annotations
 
+from tether.runtime.records import ExecutorRecord, OperationRecord, WorkflowRecord
+from tether.versioning.migration import MigrationReport
+from tether.versioning.patch_report import PatchReport
+from tether.versioning.registry import VersionInfo
+from tether.versioning.replay import ReplayResult
+
+from ..queues import QueueStats
 from .queues import RoutingState, queue_stats, set_routing, show_routing
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
@@ -52,10 +59,16 @@ from .workflows import (
 __all__ = [
     "CancelResult",
     "CurrentVersion",
+    "ExecutorRecord",
     "ExportResult",
     "Info",
     "MigrateResult",
+    "MigrationReport",
+    "OperationRecord",
+    "PatchReport",
+    "QueueStats",
     "Record",
+    "ReplayResult",
     "ReplayRun",
     "ResumeResult",
     "RoutingState",
@@ -64,7 +77,9 @@ __all__ = [
     "ScheduleInfo",
     "ScheduleTriggered",
     "TagResult",
+    "VersionInfo",
     "WorkflowDetail",
+    "WorkflowRecord",
     "WorkflowSteps",
     "backfill_schedule",
     "cancel_workflow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..commands import QueueStats
 from ..commands.queues import RoutingState
 from ..commands.schedules import (
     ScheduleBackfill,
@@ -11,7 +12,6 @@ from ..commands.schedules import (
     ScheduleInfo,
     ScheduleTriggered,
 )
-from ..queues import QueueStats
 from .base import key_values, message, out, table, timestamp
 
 

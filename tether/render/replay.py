@@ -8,10 +8,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from tether.versioning.patch_report import KEEP, SAFE_TO_REMOVE, PatchReport
+from tether.versioning.patch_report import KEEP, SAFE_TO_REMOVE
 from tether.versioning.replay import DIVERGED, PASSED
 
-from ..commands.replay import ReplayRun
+from ..commands import PatchReport, ReplayRun
 from .base import message, out, short, status_text, table
 
 _STYLE = {PASSED: "green", DIVERGED: "red", "error": "yellow"}

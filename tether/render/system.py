@@ -6,9 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from tether.runtime.records import ExecutorRecord
-
-from ..commands.system import Info, MigrateResult
+from ..commands import ExecutorRecord, Info, MigrateResult
 from .base import age, key_values, message, out, table
 
 

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from tether.runtime.records import Status
-from tether.versioning.registry import VersionInfo
 
-from ..commands.versions import CurrentVersion, TagResult
+from ..commands import CurrentVersion, TagResult, VersionInfo
 from .base import age, message, out, table
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 from rich.text import Text
 
-from tether.runtime.records import Status, WorkflowRecord
-from tether.versioning.migration import MigrationReport
+from tether.runtime.records import Status
 
-from ..commands.workflows import (
+from ..commands import (
     CancelResult,
     ExportResult,
+    MigrationReport,
     ResumeResult,
     WorkflowDetail,
+    WorkflowRecord,
     WorkflowSteps,
 )
 from .base import age, key_values, message, out, short, status_text, table, timestamp
