@@ -278,11 +278,11 @@ class Tether:
         """Runtime-managed schedules: create, list, pause, resume, delete, trigger, backfill."""
         return self._dispatch.schedules(self.store)
 
-    @property
+    @cached_property
     def rollouts(self) -> Any:
-        """Progressive rollouts of a new version (``tether.rollout``): the slot its manager
-        takes, built on first use like the others. Not available in this release."""
-        raise ConfigurationError(
+        """Progressive rollouts of a new version (``tether.rollout``): the slot for their
+        manager, built on first use like ``versions``, ``queues`` and ``routing``."""
+        raise AttributeError(
             "app.rollouts is not available in this release of tether: move new work between "
             "versions with app.set_routing(...) or `tether routing set`"
         )

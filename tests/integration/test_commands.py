@@ -57,6 +57,7 @@ def test_every_command_returns_plain_records(
     [version] = map(plain, commands.list_versions(admin))
     assert (version["version"], version["current"]) == ("v1", True)
     assert plain(commands.tag_version(admin, "v1", "1.0"))["release"] == "1.0"
+    assert admin.versions.get("1.0").version == "v1"  # by release tag
     assert plain(commands.current_version(admin))["current"] == "v1"
     assert plain(commands.show_routing(admin))["known_versions"] == ["v1"]
     [stats] = map(plain, commands.queue_stats(admin))
@@ -91,5 +92,5 @@ def test_command_errors_say_what_to_do(make_app: Callable[..., Tether], tmp_path
         commands.backfill_schedule(admin, "nightly", "yesterday", "today")
     with pytest.raises(ConfigurationError, match="--module"):
         commands.load_app(None, purpose="replay runs your workflow code")
-    with pytest.raises(ConfigurationError, match="tether routing set"):
-        app.rollouts  # noqa: B018 - the slot names what to use instead
+    with pytest.raises(AttributeError, match="tether routing set"):
+        app.rollouts  # noqa: B018 - the empty slot names what to use instead
