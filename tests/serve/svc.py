@@ -28,7 +28,7 @@ def note(event: str, **fields: Any) -> None:
     path = os.environ.get("SVC_EFFECTS")
     if not path:
         return
-    line = {"event": event, "pid": os.getpid(), "version": app.version, **fields}
+    line = {"event": event, "executor": app.executor_id, "version": app.version, **fields}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(fd, (json.dumps(line) + "\n").encode())
