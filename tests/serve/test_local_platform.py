@@ -25,8 +25,9 @@ def platform(database_url: str, app_name: str, tmp_path: Path) -> Iterator[Local
         p.close()
 
 
-def served_by(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as resp:
+def served_by(url: str, host: str | None = None) -> str:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(request, timeout=30) as resp:
         return str(resp.headers[REVISION_HEADER])
 
 
@@ -45,6 +46,8 @@ def test_router_splits_by_percent_and_tag_urls_reach_their_revision(
     # 30 % of 300 is 90 (standard deviation about 8): 60..120 fails once in ten thousand runs.
     assert 60 <= counts["v2"] <= 120 and counts["v1"] + counts["v2"] == 300, counts
     assert {served_by(tag_url + "/healthz") for _ in range(20)} == {"v2"}
+    by_host = {served_by(platform.router_url + "/healthz", "canary---router") for _ in range(20)}
+    assert by_host == {"v2"}
 
     # A workflow started through the router is tethered to the revision that served it.
     status, started = call("POST", tag_url + "/workflows/echo", {"args": ["a"]})

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+from tether.rollout.processes import Processes
 from tether.runtime.store import Store
 
 from tether import Status
+from tether.cli import cli
 
 from ..integration.helpers import wait_until
-from .conftest import Services, call
+from .conftest import ROOT, TARGET, Services, call
 
 
 def test_serve_endpoints_answer_with_the_revision_as_version(services: Services) -> None:
@@ -70,3 +75,27 @@ def test_sigterm_drains_within_grace_and_hands_work_to_a_peer(
     steps = [(e["index"], e["executor"]) for e in services.effects("step", wid="w")]
     assert steps == [(0, "A"), (1, "B"), (2, "B")]  # none ran twice
     assert a_row.state == "STOPPED"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("svc", "is not MODULE:APP"),
+        ("tests.serve.nosuch:app", "cannot import 'tests.serve.nosuch'"),
+        ("tests.serve.svc:nope", "has no attribute 'nope'"),
+        ("tests.serve.svc:note", "is a function, not a tether.Tether app"),
+    ],
+)
+def test_serve_refuses_a_target_that_is_not_an_app(target: str, message: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", target, "--app-dir", str(ROOT)], env={"TETHER_APP_NAME": "svc"}
+    )
+    assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_serve_exits_when_the_app_cannot_launch(tmp_path: Path) -> None:
+    with Processes(tmp_path) as procs:
+        env = {"TETHER_APP_NAME": "svc", "TETHER_DATABASE_URL": "sqlite:////nonexistent/dir/t.db"}
+        child = procs.tether("A", ["serve", TARGET, "--app-dir", str(ROOT), "--port", "0"], env=env)
+        assert child.wait(30) == 3, child.log_tail()
+        assert "Application startup failed" in child.log_tail()
