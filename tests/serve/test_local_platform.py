@@ -82,7 +82,10 @@ def test_kill_minimum_instances_and_retire(platform: LocalPlatform) -> None:
     assert platform.describe().traffic == {"v1": 100}  # a new revision starts at 0 %
     with pytest.raises(SplitError, match="has 100 % of the traffic"):
         platform.retire("v1")
-    platform.set_traffic({"v2": 100}, tags={"v1": "old"})
+    platform.set_traffic({"v2": 100})
+    assert not platform.wake("v1")  # untagged at 0 %: nothing reaches it
+    warm = platform.keep_warm("v1", "old").revision("v1")
+    assert warm is not None and (warm.tag, warm.percent, warm.min_instances) == ("old", 0, 1)
     assert platform.wake("v1")
     state = platform.retire("v1")
     assert state.revision("v1").tag is None and platform.instances("v1") == []  # type: ignore[union-attr]
