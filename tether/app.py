@@ -253,13 +253,13 @@ class Tether:
             if self._engine is not None:
                 self._engine.close()
 
-    def recover_now(self) -> int:
+    def recover_now(self) -> list[str]:
         """Claim recoverable workflows now rather than at the next recovery round (the
-        target of a wake-up); returns how many this executor claimed."""
+        target of a wake-up); returns the ids of those this executor claimed."""
         _ = self.engine  # raises when not launched
         if self._executor is None or self._executor.stopped:
-            return 0
-        return self._executor.recover()
+            return []
+        return self._executor.claim_round()
 
     # -- queues, schedules and routing of new work -------------------------------------------
 

@@ -105,9 +105,14 @@ def health(app: Tether) -> dict[str, Any]:
 
 
 def wake(app: Tether) -> dict[str, Any]:
-    """Run a recovery round now; ``{"claimed", "version", "executor_id"}``."""
-    claimed = app.recover_now()
-    return {"claimed": claimed, "version": app.version, "executor_id": app.executor_id}
+    """Run a recovery round now: ``{"claimed", "workflow_ids", "version", "executor_id"}``."""
+    ids = app.recover_now()
+    return {
+        "claimed": len(ids),
+        "workflow_ids": ids,
+        "version": app.version,
+        "executor_id": app.executor_id,
+    }
 
 
 # -- start and get ----------------------------------------------------------------------------
