@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(exc.status, str(exc).encode(), {"Content-Type": "text/plain"})
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROP}
-        for base in random.sample(list(urls), len(urls)):  # another instance if one refuses
+        for base in random.sample(list(urls), len(urls)):
             target = urlsplit(base)
             conn = http.client.HTTPConnection(
                 target.hostname or "127.0.0.1", target.port, timeout=self.router.timeout
@@ -108,8 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
                 conn.request(self.command, path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
-            except ConnectionError:
-                continue
+            except ConnectionRefusedError:
+                continue  # nothing was sent: another instance may take it
             except OSError as exc:
                 self._answer(502, f"instance {base} failed: {exc}".encode(), {}, revision)
                 return
