@@ -15,6 +15,7 @@ from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
 from ..queues import QueueStats
+from .demo import demo_report, run_demo
 from .queues import RoutingState, queue_stats, set_routing, show_routing
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
@@ -85,6 +86,7 @@ __all__ = [
     "cancel_workflow",
     "current_version",
     "delete_schedule",
+    "demo_report",
     "export_workflows",
     "first_line",
     "fork_workflow",
@@ -108,6 +110,7 @@ __all__ = [
     "resume_schedule",
     "resume_workflow",
     "retire_version",
+    "run_demo",
     "set_routing",
     "show_routing",
     "tag_version",

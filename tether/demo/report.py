@@ -1,0 +1,166 @@
+"""The demo's final report: per version what started, finished and which path it took, the
+recoveries, and the three invariants — all read from the database and the side-effect log,
+never from what the demo printed along the way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tether.runtime.store import Store
+
+from . import rows
+from .invariants import INVARIANTS, Verdict, check, reruns
+from .journal import Journal
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    version: str
+    started: int
+    succeeded: int
+    failed: int
+    open: int
+    paths: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Report:
+    outcome: str
+    reason: str | None
+    versions: tuple[VersionLine, ...]
+    requested: int
+    recovered: tuple[str, ...]  # workflows a killed process had begun, finished by another
+    reruns: int  # step runs cut off by the kill and run again (they had not completed)
+    approvals: tuple[int, int]  # approved, denied
+    verdict: Verdict
+    directory: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
+
+
+def build_report(
+    store: Store,
+    effects_path: Path,
+    *,
+    requested: Sequence[str],
+    outcome: tuple[str, str | None],
+    killed: Sequence[str],
+    taken_over: Sequence[str] = (),
+    journal: Journal,
+    approvals: Sequence[tuple[str, bool]],
+) -> Report:
+    workflows = rows.workflows(store)
+    operations = rows.operations(store)
+    lines = rows.effect_lines(effects_path)
+    effects = rows.effects(lines)
+    verdict = check(requested, workflows, operations, effects, rows.runnable(store))
+    touched: dict[str, set[str]] = {}
+    for op in operations:
+        touched.setdefault(op.workflow_id, set()).add(op.executor_id or "")
+    for e in effects:
+        touched.setdefault(e.workflow_id, set()).add(e.executor)
+    # Begun by a killed process and continued by another: from the rows, plus those the
+    # scenario saw taken over before the killed process had recorded anything.
+    recovered = tuple(
+        sorted(
+            {
+                wid
+                for wid, who in touched.items()
+                if who & set(killed) and who - set(killed) and wid in workflows
+            }
+            | set(taken_over)
+        )
+    )
+    versions = []
+    for version in sorted({w.version for w in workflows.values()}):
+        mine = [w for w in workflows.values() if w.version == version]
+        paths = Counter(
+            str(w.output.get("path"))
+            for w in mine
+            if w.status == "SUCCESS" and isinstance(w.output, dict)
+        )
+        versions.append(
+            VersionLine(
+                version,
+                started=len(mine),
+                succeeded=sum(w.status == "SUCCESS" for w in mine),
+                failed=sum(w.status == "ERROR" for w in mine),
+                open=sum(w.status in ("ENQUEUED", "PENDING") for w in mine),
+                paths=dict(sorted(paths.items())),
+            )
+        )
+    return Report(
+        outcome=outcome[0],
+        reason=outcome[1],
+        versions=tuple(versions),
+        requested=len(set(requested)),
+        recovered=recovered,
+        reruns=reruns(effects, operations),
+        approvals=(sum(a for _, a in approvals), sum(not a for _, a in approvals)),
+        verdict=verdict,
+        directory=str(effects_path.parent),
+        notes=tuple(e.text for e in journal.entries() if e.kind in ("replay", "drain")),
+    )
+
+
+def render_report(report: Report) -> RenderableType:
+    table = Table(title="workflows per version", title_justify="left")
+    for col in ("version", "started", "succeeded", "failed", "open", "path taken"):
+        table.add_column(col, justify="left" if col in ("version", "path taken") else "right")
+    for v in report.versions:
+        paths = ", ".join(f"{p} {n}" for p, n in v.paths.items()) or "-"
+        table.add_row(
+            v.version, str(v.started), str(v.succeeded), str(v.failed), str(v.open), paths
+        )
+    color = "green" if report.outcome == "promoted" else "yellow"
+    head = Text.assemble(("outcome: ", "bold"), (report.outcome, f"bold {color}"))
+    if report.reason:
+        head.append(f" — {report.reason}")
+    facts = Text()
+    approved, denied = report.approvals
+    facts.append(f"{report.requested} refund requests; {approved} approved and {denied} denied ")
+    facts.append("by a human\n")
+    facts.append(
+        f"{len(report.recovered)} workflow(s) of the killed process finished by another v1 "
+        f"process; {report.reruns} step run(s) cut off by the kill before their checkpoint "
+        "ran again\n"
+    )
+    for note in report.notes:
+        facts.append(f"{note}\n", style="dim")
+    checks = Text()
+    labels = {
+        "lost": "workflows lost",
+        "repeated": "completed steps repeated",
+        "wrong version": "run on a version that could not run them",
+    }
+    for name in INVARIANTS:
+        found = report.verdict.violations[name]
+        mark, style = ("✓", "green") if not found else ("✗", "bold red")
+        checks.append(f"{mark} {len(found)} {labels[name]}\n", style=style)
+        for bad in list(found)[:5]:
+            checks.append(f"    {bad.workflow_id}: {bad.detail}\n", style="red")
+    checks.append(f"(database and side-effect log in {report.directory})", style="dim")
+    return Group(head, table, facts, checks)
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """The report as plain data (for scripts and tests)."""
+    return {
+        "outcome": report.outcome,
+        "reason": report.reason,
+        "versions": [v.__dict__ for v in report.versions],
+        "recovered": list(report.recovered),
+        "violations": {k: len(v) for k, v in report.verdict.violations.items()},
+        "ok": report.ok,
+    }
