@@ -168,10 +168,11 @@ def settled(
     """Cloud Run finished applying the last change: generations, condition and routing agree.
 
     Statuses report LATEST entries either as LATEST or resolved to a revision, so both sides
-    are compared as resolved percents and tags.
+    are compared as resolved percents and tags; an empty traffic block means 100 % LATEST.
     """
     if reconciling or not succeeded or observed_generation != generation:
         return False
+    traffic = traffic or (Entry(None, 100),)  # no traffic block: all to the latest ready
 
     def view(entries: Sequence[Entry]) -> tuple[dict[str, int], set[tuple[str, str]]]:
         resolved = [Entry(e.revision or latest_ready, e.percent, e.tag) for e in entries]
