@@ -35,8 +35,10 @@ class CloudRunPlatform:
     """One Cloud Run service as a rollout platform.
 
     ``version_of`` maps a revision name to the tether version it runs (e.g. through the
-    version registry's platform revisions); by default a revision's version is its name,
-    which is what an instance reports (``K_REVISION``) when the app sets no version.
+    version registry's platform revisions); by default, or when it returns None, a revision's
+    version is its name, which is what an instance reports (``K_REVISION``) when the app sets
+    no version. It is called once per revision on every describe(): make it a lookup in a
+    mapping read once, not a query per call.
     """
 
     def __init__(
@@ -120,13 +122,17 @@ class CloudRunPlatform:
     def wake(self, revision: str) -> bool:
         """POST ``{tag URL}/tether/wake``; False when untagged, unreachable or failing."""
         try:
-            state = self.describe()
+            svc = self._read("get_service", self.api.get_service)
         except PlatformError:
             return False
-        found = state.revision(revision)
-        if found is None or not found.tag_url:
+        urls = [
+            t.uri
+            for t in svc.traffic_statuses
+            if t.uri and t.tag and (plan.short(t.revision) or _latest_ready(svc)) == revision
+        ]
+        if not urls:
             return False
-        url = found.tag_url.rstrip("/") + "/tether/wake"
+        url = urls[0].rstrip("/") + "/tether/wake"
         return post_wake(url, local=self.local, timeout=self.wake_timeout)
 
     def set_scaling(

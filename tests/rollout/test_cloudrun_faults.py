@@ -89,9 +89,11 @@ def test_lost_response_after_a_503_is_not_applied_twice(
     cloud: Service, platform: CloudRunPlatform
 ) -> None:
     cloud.fake.state.fail_next("UpdateService", 503, apply=True)
+    cloud.fake.state.behaviour.pending_polls = 2  # still reconciling when re-read
     state = platform.set_traffic({cloud.old: 80, cloud.new: 20})
     assert len(cloud.fake.state.calls("UpdateService")) == 1
     assert state.traffic == {cloud.old: 80, cloud.new: 20}
+    assert state.extra["reconciling"] == "false"  # waited until the change settled
 
 
 @pytest.mark.parametrize("status", [503, 429])
