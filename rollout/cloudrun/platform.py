@@ -19,6 +19,7 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import Credentials
 from google.cloud import run_v2
 from tether.rollout.platform import PlatformError, Revision, ServiceState
+from tether.runtime.errors import ConfigurationError
 
 from . import plan
 from .client import ENDPOINT_ENV, RunApi, discover, post_wake
@@ -60,11 +61,11 @@ class CloudRunPlatform:
         wake_timeout: float = 10.0,
     ) -> None:
         if not service:
-            raise PlatformError("CloudRunPlatform needs service= (the Cloud Run service name)")
+            raise ConfigurationError("CloudRunPlatform needs service= (the Cloud Run service name)")
         endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
         if endpoint is None or not (project and region):
             if endpoint is not None:
-                raise PlatformError("with a local endpoint, pass project= and region= too")
+                raise ConfigurationError(f"with endpoint {endpoint}, pass project= and region= too")
             project, region = discover(project, region)
         assert project is not None and region is not None
         self.project, self.region, self.service = project, region, service

@@ -13,6 +13,7 @@ import pytest
 from tether.rollout.cloudrun import CloudRunPlatform
 from tether.rollout.cloudrun.client import discover
 from tether.rollout.platform import PlatformError, SplitError
+from tether.runtime.errors import ConfigurationError
 
 from .conftest import FAST, Service
 
@@ -148,3 +149,12 @@ def metadata_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_project_and_region_come_from_the_metadata_server(metadata_server: None) -> None:
     assert discover(None, None) == ("proj-from-metadata", "europe-west1")
     assert discover("mine", None) == ("mine", "europe-west1")
+
+
+def test_bad_construction_says_what_to_pass(cloud: Service) -> None:
+    with pytest.raises(ConfigurationError, match="service="):
+        CloudRunPlatform(project="p", region="r", endpoint=cloud.fake.endpoint)
+    with pytest.raises(ConfigurationError, match="project= and region="):
+        CloudRunPlatform(service="agent", endpoint=cloud.fake.endpoint)
+    with pytest.raises(ConfigurationError, match="transport"):
+        CloudRunPlatform("p", "r", "agent", endpoint=cloud.fake.endpoint, transport="soap")
