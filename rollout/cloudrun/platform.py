@@ -89,6 +89,11 @@ class CloudRunPlatform:
 
     # -- reads ------------------------------------------------------------------------------
     def describe(self) -> ServiceState:
+        """The service and every revision; percents, tags and tag URLs as Cloud Run routes now.
+
+        ``extra`` carries ``reconciling``, ``observed_generation``, ``latest_created`` and,
+        close to Cloud Run's 1,000-revision cap, ``revision_cap`` with what to do about it.
+        """
         svc = self._read("get_service", self.api.get_service)
         revisions = self._read("list_revisions", self.api.list_revisions)
         return self._state(svc, revisions)

@@ -133,3 +133,23 @@ def test_missing_resources_and_bad_masks(
 ) -> None:
     with pytest.raises(error):
         call(client, cloud.fake.state.service_name("agent"))
+
+
+def test_revisions_are_read_and_deleted_by_name(cloud: Service) -> None:
+    revisions = run_v2.RevisionsClient(
+        transport="rest",
+        client_options=ClientOptions(api_endpoint=cloud.fake.endpoint),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
+    name = f"{cloud.fake.state.service_name('agent')}/revisions/{cloud.old}"
+    cloud.fake.state.deploy("agent", "agent-00003-lat")
+    with pytest.raises(gexc.BadRequest, match="actively serving"):
+        revisions.delete_revision(name=name)
+    rev = revisions.get_revision(name=name)
+    assert rev.conditions[0].state == run_v2.Condition.State.CONDITION_SUCCEEDED
+    new = f"{cloud.fake.state.service_name('agent')}/revisions/{cloud.new}"
+    with pytest.raises(gexc.Conflict):
+        revisions.delete_revision(request={"name": new, "etag": '"stale"'})
+    assert revisions.delete_revision(name=new).result(polling=FAST_POLL).delete_time
+    with pytest.raises(gexc.NotFound):
+        revisions.get_revision(name=new)
