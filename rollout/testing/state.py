@@ -221,7 +221,9 @@ class CloudRunState:
                 self.services[name].latest_ready_revision = rev.name
 
     def enforce_cap(self, service_name: str) -> None:
-        """Cloud Run's cap: beyond it the oldest revisions not referenced by traffic go."""
+        """Cloud Run's cap: beyond it the oldest revisions go. Here a revision in the traffic
+        block (at 0 % with a tag, as ``keep_warm`` leaves it) or the latest one is spared;
+        whether a tag alone protects a revision on Cloud Run is unverified."""
         revs = self.revisions[service_name]
         svc = self.services[service_name]
         referenced = {t.revision for t in svc.traffic} | {
@@ -261,10 +263,26 @@ class CloudRunState:
                 )
             )
         svc.traffic_statuses = statuses
+        self.scale_revisions(svc)
         svc.observed_generation = svc.generation
         svc.reconciling = False
         svc.terminal_condition = run_v2.Condition(type_="Ready", state=State.CONDITION_SUCCEEDED)
         svc.etag = self.etag()
+
+    def scale_revisions(self, svc: run_v2.Service) -> None:
+        """``scaling_status.desired_min_instance_count`` per revision, as documented: the
+        service minimum split by traffic percent (rounded up here; Cloud Run's rounding is
+        unverified), plus the revision's own minimum while it is in traffic or tagged."""
+        share: dict[str, int] = {}
+        for t in svc.traffic_statuses:
+            share[t.revision] = share.get(t.revision, 0) + t.percent
+        service_min = svc.scaling.min_instance_count
+        for short, rev in self.revisions.get(svc.name, {}).items():
+            percent = share.get(short)
+            desired = -(-service_min * (percent or 0) // 100)
+            if percent is not None:
+                desired += rev.scaling.min_instance_count
+            rev.scaling_status.desired_min_instance_count = desired
 
     def start_reconciling(self, svc: run_v2.Service) -> None:
         svc.reconciling = True

@@ -153,3 +153,31 @@ def test_revisions_are_read_and_deleted_by_name(cloud: Service) -> None:
     assert revisions.delete_revision(name=new).result(polling=FAST_POLL).delete_time
     with pytest.raises(gexc.NotFound):
         revisions.get_revision(name=new)
+
+
+def test_desired_minimum_follows_traffic_and_tags(cloud: Service) -> None:
+    state = cloud.fake.state
+    third = state.deploy("agent", "agent-00003-min", min_instances=1)
+
+    def split(svc: run_v2.Service) -> None:
+        svc.scaling.min_instance_count = 4
+        svc.traffic = [
+            run_v2.TrafficTarget(type_=REV, revision=cloud.old, percent=75),
+            run_v2.TrafficTarget(type_=REV, revision=cloud.new, percent=25),
+            run_v2.TrafficTarget(type_=REV, revision=third, tag="warm"),
+        ]
+
+    state.mutate_behind_back(change=split)
+    revs = state.revisions[state.service_name("agent")]
+    desired = {n: r.scaling_status.desired_min_instance_count for n, r in revs.items()}
+    assert desired == {cloud.old: 3, cloud.new: 1, third: 1}  # 0 % + tag: only its own minimum
+
+
+def test_unknown_revision_status_is_configurable(
+    cloud: Service, client: run_v2.ServicesClient
+) -> None:
+    cloud.fake.state.behaviour.unknown_revision_status = 404
+    svc = _fresh(client, cloud)
+    svc.traffic = [run_v2.TrafficTarget(type_=REV, revision="agent-00009-zzz", percent=100)]
+    with pytest.raises(gexc.NotFound, match="does not exist"):
+        _update(client, svc, "traffic")
