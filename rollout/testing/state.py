@@ -126,6 +126,7 @@ class CloudRunState:
     auto_deleted: list[str] = field(default_factory=list)
     wakes: list[str] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
+    referenced: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _counter: int = 0
 
@@ -277,12 +278,17 @@ class CloudRunState:
         for t in svc.traffic_statuses:
             share[t.revision] = share.get(t.revision, 0) + t.percent
         service_min = svc.scaling.min_instance_count
-        for short, rev in self.revisions.get(svc.name, {}).items():
-            percent = share.get(short)
-            desired = -(-service_min * (percent or 0) // 100)
-            if percent is not None:
-                desired += rev.scaling.min_instance_count
-            rev.scaling_status.desired_min_instance_count = desired
+        revisions = self.revisions.get(svc.name, {})
+        # Only revisions referenced now or before can have a minimum other than 0.
+        for short in set(share) | self.referenced.get(svc.name, set()):
+            rev = revisions.get(short)
+            if rev is not None:
+                percent = share.get(short)
+                desired = -(-service_min * (percent or 0) // 100)
+                if percent is not None:
+                    desired += rev.scaling.min_instance_count
+                rev.scaling_status.desired_min_instance_count = desired
+        self.referenced[svc.name] = set(share)
 
     def start_reconciling(self, svc: run_v2.Service) -> None:
         svc.reconciling = True
