@@ -10,6 +10,7 @@ times; anything else is translated into a ``PlatformError`` that says what to do
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from .client import ENDPOINT_ENV, RunApi, discover, post_wake
 from .errors import OperationTimeoutError, is_etag_conflict, is_transient, translate
 
 T = TypeVar("T")
+log = logging.getLogger("tether.rollout")
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
 SUCCEEDED = run_v2.Condition.State.CONDITION_SUCCEEDED
@@ -224,6 +226,10 @@ class CloudRunPlatform:
             except gexc.GoogleAPICallError as exc:
                 if not (is_etag_conflict(exc) or is_transient(exc)):
                     raise translate(exc, "update_service", self.api.name) from exc
+                log.warning(
+                    "update of %s refused (%s), attempt %d of %d: re-reading and re-planning",
+                    self.api.name, type(exc).__name__, attempt + 1, self.attempts,
+                )  # fmt: skip
                 last = exc
                 continue
             return self._settled(svc)
