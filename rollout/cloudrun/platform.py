@@ -31,6 +31,7 @@ log = logging.getLogger("tether.rollout")
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
 SUCCEEDED = run_v2.Condition.State.CONDITION_SUCCEEDED
+FAILED = run_v2.Condition.State.CONDITION_FAILED
 MIN_PATH, MAX_PATH = "scaling.min_instance_count", "scaling.max_instance_count"
 
 
@@ -220,7 +221,7 @@ class CloudRunPlatform:
             svc = self._read("get_service", self.api.get_service)
             paths = apply(svc)
             if not paths:
-                return self._settled(svc)
+                return self._settled(svc, wrote=False)
             try:
                 svc = self.api.update_service(svc, paths, self.operation_timeout)
             except gexc.GoogleAPICallError as exc:
@@ -232,16 +233,23 @@ class CloudRunPlatform:
                 )  # fmt: skip
                 last = exc
                 continue
-            return self._settled(svc)
+            return self._settled(svc, wrote=True)
         assert last is not None
         raise translate(last, "update_service", self.api.name) from last
 
-    def _settled(self, svc: run_v2.Service) -> ServiceState:
-        """Wait until generation, condition and traffic statuses agree; then describe."""
+    def _settled(self, svc: run_v2.Service, *, wrote: bool) -> ServiceState:
+        """Wait until generation, condition and traffic statuses agree; then describe.
+
+        A failed condition left by an earlier change does not fail a call that had nothing
+        to write while routing already is what was asked (a rollback to where the service
+        stayed); ``extra["condition"]`` reports it.
+        """
         deadline = time.monotonic() + self.operation_timeout
         delay = self.api.poll_interval
         while not _is_settled(svc):
-            if svc.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED:
+            if svc.terminal_condition.state == FAILED:
+                if not wrote and _is_settled(svc, assume_succeeded=True):
+                    break
                 raise PlatformError(
                     f"{self.api.name} failed to apply generation {svc.generation}: "
                     f"{svc.terminal_condition.message or 'no message'}"
@@ -299,6 +307,9 @@ class CloudRunPlatform:
             "observed_generation": str(svc.observed_generation),
             "latest_created": plan.short(svc.latest_created_revision),
         }
+        condition = svc.terminal_condition
+        if condition.state != SUCCEEDED:
+            extra["condition"] = f"{condition.state.name}: {condition.message}".rstrip(": ")
         if warning := plan.near_cap(len(revisions)):
             extra["revision_cap"] = warning
         return ServiceState(
@@ -341,12 +352,12 @@ def _known(revisions: list[run_v2.Revision]) -> dict[str, bool]:
     return {plan.short(r.name): _ready(r) for r in revisions}
 
 
-def _is_settled(svc: run_v2.Service) -> bool:
+def _is_settled(svc: run_v2.Service, assume_succeeded: bool = False) -> bool:
     return plan.settled(
         generation=svc.generation,
         observed_generation=svc.observed_generation,
         reconciling=svc.reconciling,
-        succeeded=svc.terminal_condition.state == SUCCEEDED,
+        succeeded=assume_succeeded or svc.terminal_condition.state == SUCCEEDED,
         traffic=_entries(svc.traffic),
         statuses=_entries(svc.traffic_statuses),
         latest_ready=_latest_ready(svc),

@@ -34,7 +34,11 @@ def test_failed_operation_raises_and_leaves_routing(
     with pytest.raises(PlatformError, match="failed health checks"):
         platform.set_traffic({cloud.new: 100})
     assert len(cloud.fake.state.calls("UpdateService")) == 1
-    assert platform.describe().traffic == {cloud.old: 100}
+    # Rolling back to where routing stayed is a success, with the failure still reported.
+    state = platform.set_traffic({cloud.old: 100})
+    assert state.traffic == {cloud.old: 100}
+    assert "failed health checks" in state.extra["condition"]
+    assert len(cloud.fake.state.calls("UpdateService")) == 1
 
 
 def test_etag_race_is_resolved_by_replanning(cloud: Service, platform: CloudRunPlatform) -> None:
