@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tether.rollout.cloudrun import CloudRunPlatform
+from tether.rollout.cloudrun import CloudRunPlatform, client
 from tether.rollout.cloudrun.client import discover
 from tether.rollout.platform import PlatformError, SplitError
 from tether.runtime.errors import ConfigurationError
@@ -158,3 +158,28 @@ def test_bad_construction_says_what_to_pass(cloud: Service) -> None:
         CloudRunPlatform(service="agent", endpoint=cloud.fake.endpoint)
     with pytest.raises(ConfigurationError, match="transport"):
         CloudRunPlatform("p", "r", "agent", endpoint=cloud.fake.endpoint, transport="soap")
+
+
+def test_wake_on_google_cloud_sends_an_id_token_for_the_tag_url(
+    cloud: Service, platform: CloudRunPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.fake.serve_tag_urls()
+    platform.keep_warm(cloud.new, "v2")
+    audiences: list[str] = []
+
+    def token(audience: str) -> str:
+        audiences.append(audience)
+        return "id-token"
+
+    monkeypatch.setattr(client, "_id_token", token)
+    platform.local = False  # as when the Admin API is reached with real credentials
+    assert platform.wake(cloud.new) is True
+    (call,) = cloud.fake.state.calls("Wake")
+    assert call.headers["Authorization"] == "Bearer id-token"
+    assert audiences == [f"{cloud.fake.endpoint}/_tags/agent/v2"]
+
+    def no_credentials(audience: str) -> str:
+        raise RuntimeError("no credentials")
+
+    monkeypatch.setattr(client, "_id_token", no_credentials)
+    assert platform.wake(cloud.new) is False
