@@ -60,6 +60,7 @@ class Driver:
         self.prefix = prefix
         self.retries = retries
         self._lock = threading.Lock()
+        self.requested: list[str] = []  # every workflow id a request was made for
         self.started: list[Started] = []
         self.failed: list[tuple[str, str]] = []  # (workflow id, why) never accepted
         self.approvals: list[tuple[str, bool]] = []
@@ -110,6 +111,8 @@ class Driver:
     def _request(self, n: int) -> None:
         t = ticket(n)
         wid = f"{self.prefix}-{n:04d}"
+        with self._lock:
+            self.requested.append(wid)
         body = json.dumps({"args": [t], "workflow_id": wid}).encode()
         why = ""
         for attempt in range(1, self.retries + 1):
@@ -125,10 +128,11 @@ class Driver:
                     revision = resp.headers.get(REVISION_HEADER, "")
             except urllib.error.HTTPError as err:
                 why = f"HTTP {err.code}: {err.read()[:200].decode(errors='replace')}"
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # refused, cut off, or not our answer
                 why = str(exc)
             else:
-                self._accepted(Started(wid, answer["version"], revision, attempt, time.time()), t)
+                version = str(answer.get("version"))
+                self._accepted(Started(wid, version, revision, attempt, time.time()), t)
                 return
             with self._lock:
                 self.retried += 1
@@ -151,8 +155,13 @@ class Driver:
                 ready = []
                 while self._due and self._due[0][0] <= time.monotonic():
                     ready.append(heapq.heappop(self._due))
-            for _, wid, approve in ready:
-                self._send(wid, {"approve": approve, "by": "support-lead"}, TOPIC)
+            for due, wid, approve in ready:
+                try:
+                    self._send(wid, {"approve": approve, "by": "support-lead"}, TOPIC)
+                except Exception:  # noqa: BLE001 - a busy database: answer a moment later
+                    with self._lock:
+                        heapq.heappush(self._due, (due + 0.2, wid, approve))
+                    continue
                 with self._lock:
                     self.approvals.append((wid, approve))
             self._closed.wait(0.05)

@@ -218,7 +218,7 @@ class Demo:
         return build_report(
             control.store,
             self.effects,
-            requested=[s.workflow_id for s in driver.started] + [w for w, _ in driver.failed],
+            requested=list(driver.requested),
             outcome=outcome,
             killed=self.state.killed,
             taken_over=list(self.state.recovered),

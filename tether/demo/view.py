@@ -4,6 +4,7 @@ rollout's step and the latest events (rendering only; the scenario gathers the s
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -22,12 +23,12 @@ _STATUSES = ("PENDING", "SUCCESS", "ERROR")
 
 
 def render(state: State, entries: list[Entry], tail: int = 9) -> RenderableType:
-    head = Text.assemble(
-        ("tether demo", "bold"),
-        f" — {state.mode} · app {state.app_name} · {state.elapsed:4.1f}s · ",
-        (state.phase, "italic"),
+    head = Text.assemble(f"{state.elapsed:4.1f}s  ", (state.phase, "bold"))
+    body = Group(
+        head, _rollout(state), Text(""), _versions(state), Text(""), _events(entries[-tail:])
     )
-    return Group(head, _rollout(state), _versions(state), _events(entries[-tail:]))
+    title = f"tether demo — {state.mode} — app {state.app_name}"
+    return Panel(body, title=title, title_align="left")
 
 
 def _rollout(state: State) -> Text:
@@ -48,7 +49,8 @@ def _rollout(state: State) -> Text:
     out.append(f"\ntraffic  {split or '-'}   tags {tags or '-'}")
     out.append(
         f"\nrequests {state.sent} started ({state.retried} retried) · approvals "
-        f"{state.approvals} sent, {state.pending_approvals} due"
+        f"{state.approvals} sent, {state.pending_approvals} due · kills {len(state.killed)} · "
+        f"recoveries {len(state.recovered)}"
     )
     return out
 
