@@ -11,6 +11,10 @@ percentages and reaches tagged revisions at their tag URLs. As on Cloud Run:
   of the service's minimum) asks for more running instances, which are then restarted;
 - a request to a tagged revision with no running instance starts one (scale from zero);
 - a revision is ready when it was deployed and every running instance answers healthy.
+
+The router also answers the platform's own operations under ``/_platform/`` for the holder
+of ``spec()``'s token (``local_api``), as Cloud Run's Admin API answers any process: a
+rollout's drain running on a revision's instance retires revisions through it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import signal as signals
 import tempfile
 import threading
@@ -29,6 +34,7 @@ from typing import Any
 
 from tether.versioning.identity import check_version
 
+from . import local_api
 from .ingress import check_split, instance_floor, pick_revision, tag_url
 from .platform import PlatformError, Revision, ServiceState, SplitError
 from .processes import Child, Processes, free_port, signal_number
@@ -112,7 +118,12 @@ class LocalPlatform:
         self._max: int | None = None
         self._generation = 0
         self._closed = threading.Event()
-        self._router = Router(self._route, host=host)
+        self._token = secrets.token_hex(16)
+        self._router = Router(
+            self._route,
+            host=host,
+            control=lambda *request: local_api.answer(self, self._token, *request),
+        )
         self._health_interval = health_interval
         self._supervisor = threading.Thread(
             target=self._supervise, name="tether-local-supervisor", daemon=True
@@ -122,6 +133,12 @@ class LocalPlatform:
     @property
     def router_url(self) -> str:
         return self._router.url
+
+    def spec(self) -> dict[str, Any]:
+        """How another process reaches this platform (``local_api.LocalPlatformClient``): a
+        rollout resumed elsewhere, or its drain on a revision's instance, still moves traffic
+        and retires revisions while this process runs the platform."""
+        return {"kind": "local", "url": self.router_url, "token": self._token}
 
     # -- deploying and stopping instances -----------------------------------------------------
 

@@ -15,7 +15,7 @@ import http.client
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -52,15 +52,26 @@ class RouteError(TetherError):
 
 #: ``route(tag)`` → (revision, base URLs of its healthy instances); raises ``RouteError``.
 Route = Callable[[str | None], tuple[str, Sequence[str]]]
+#: ``control(method, path, headers, body)`` → (status, JSON body): the platform's own API,
+#: answered by the router itself under ``CONTROL_PREFIX``.
+Control = Callable[[str, str, Mapping[str, str], bytes], tuple[int, bytes]]
+CONTROL_PREFIX = "/_platform/"
 
 
 class Router:
     """Listens on ``host``:``port`` (0: any free port) and proxies by ``route``."""
 
     def __init__(
-        self, route: Route, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 60.0
+        self,
+        route: Route,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout: float = 60.0,
+        control: Control | None = None,
     ) -> None:
         self.route = route
+        self.control = control
         self.timeout = timeout
         handler = type("Handler", (_Handler,), {"router": self})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -91,6 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
         tag, path = parse_tag(self.path, self.headers.get("Host"))
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        control = self.router.control
+        if tag is None and control is not None and path.startswith(CONTROL_PREFIX):
+            status, answer = control(self.command, path, dict(self.headers.items()), body)
+            self._answer(status, answer, {"Content-Type": "application/json"})
+            return
         try:
             revision, urls = self.router.route(tag)
             if not urls:
