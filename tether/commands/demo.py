@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 def run_demo(
     *,
     database_url: str | None = None,
+    app_name: str | None = None,
     fast: bool = False,
     bad_release: bool = False,
     directory: str | Path | None = None,
@@ -29,6 +30,7 @@ def run_demo(
 
     options = Options(
         database_url=database_url,
+        app_name=app_name,
         fast=fast,
         bad_release=bad_release,
         dir=Path(directory) if directory else None,

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 
 from .journal import Entry, Journal
-from .report import Report, render_report, summary
+from .report import Report, render_report
 from .scenario import Demo, Options
 from .view import render
 
@@ -39,4 +39,4 @@ def run(options: Options, *, console: Console | None = None, live: bool = True) 
     return Demo(options, journal=Journal(echo if live else None)).run()
 
 
-__all__ = ["Options", "Report", "render_report", "run", "summary"]
+__all__ = ["Options", "Report", "render_report", "run"]

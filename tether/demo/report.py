@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,32 @@ class Report:
     reruns: int  # step runs cut off by the kill and run again (they had not completed)
     approvals: tuple[int, int]  # approved, denied
     verdict: Verdict
+    app_name: str
     directory: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
         return self.verdict.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (``tether demo --json``)."""
+        return {
+            "ok": self.ok,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "app_name": self.app_name,
+            "directory": self.directory,
+            "requested": self.requested,
+            "versions": [asdict(v) for v in self.versions],
+            "recovered": list(self.recovered),
+            "reruns": self.reruns,
+            "approvals": {"approved": self.approvals[0], "denied": self.approvals[1]},
+            "violations": {
+                name: [asdict(v) for v in found] for name, found in self.verdict.violations.items()
+            },
+            "notes": list(self.notes),
+        }
 
 
 def build_report(
@@ -109,6 +129,7 @@ def build_report(
         reruns=reruns(effects, operations),
         approvals=(sum(a for _, a in approvals), sum(not a for _, a in approvals)),
         verdict=verdict,
+        app_name=store.app_name,
         directory=str(effects_path.parent),
         notes=tuple(e.text for e in journal.entries() if e.kind in ("replay", "drain")),
     )
@@ -152,15 +173,3 @@ def render_report(report: Report) -> RenderableType:
             checks.append(f"    {bad.workflow_id}: {bad.detail}\n", style="red")
     checks.append(f"(database and side-effect log in {report.directory})", style="dim")
     return Group(head, table, facts, checks)
-
-
-def summary(report: Report) -> dict[str, Any]:
-    """The report as plain data (for scripts and tests)."""
-    return {
-        "outcome": report.outcome,
-        "reason": report.reason,
-        "versions": [v.__dict__ for v in report.versions],
-        "recovered": list(report.recovered),
-        "violations": {k: len(v) for k, v in report.verdict.violations.items()},
-        "ok": report.ok,
-    }

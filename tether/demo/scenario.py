@@ -79,6 +79,7 @@ FAST = Timings(
 @dataclass
 class Options:
     database_url: str | None = None
+    app_name: str | None = None  # default: a fresh one per run
     fast: bool = False
     bad_release: bool = False
     dir: Path | None = None
@@ -124,7 +125,7 @@ class Demo:
         self.effects.unlink(missing_ok=True)
         self.database_url = options.database_url or f"sqlite:///{self.dir / 'tether.db'}"
         # A fresh app name per run: a reused database holds no rows of this run's app.
-        self.app_name = f"refund-demo-{uuid.uuid4().hex[:6]}"
+        self.app_name = options.app_name or f"refund-demo-{uuid.uuid4().hex[:6]}"
         self.candidate_release = "v2-bad" if options.bad_release else "v2"
         mode = "bad release" if options.bad_release else "release"
         self.state = State(mode=mode + (" (fast)" if options.fast else ""), app_name=self.app_name)
