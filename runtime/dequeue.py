@@ -19,6 +19,7 @@ from . import serialization
 from .engine import decode_inputs
 from .queues import QueueSpec
 from .records import Status
+from .run import Run
 from .store import Fence
 from .store.queues import Claimed, QueueStore
 
@@ -166,7 +167,7 @@ class QueueRunner:
         with self._lock:
             self._mine.add(c.workflow_id)
         fence = Fence(c.workflow_id, e.executor_id, c.epoch)
-        e.submit(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else [])
+        e.submit(Run(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else []))
 
     def _fail(self, c: Claimed, exc: Exception) -> None:
         """End a claimed workflow in ERROR (fenced), rather than hold it forever."""

@@ -190,9 +190,11 @@ class Executor:
             log.exception("could not mark executor draining")
         for wid in e.running_ids():
             e.signal(wid, DrainingInterrupt)
-        while e.free_slots() < e.settings.max_workflows and time.monotonic() < deadline:
-            with e.changed:
-                e.changed.wait(0.05)
+        while True:
+            generation = e.changes.generation
+            if e.free_slots() >= e.settings.max_workflows or time.monotonic() >= deadline:
+                break
+            e.changes.wait(generation, 0.05)
         released = e.store.workflows.release_all(e.executor_id)
         self.stop()  # before STOPPED, so that no late heartbeat overwrites it
         e.store.executors.set_state(e.executor_id, "STOPPED")

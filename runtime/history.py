@@ -15,11 +15,10 @@ from .errors import NondeterminismError
 from .records import OperationRecord
 
 PATCH_KIND = "patch"
-# Context memo key: patch gates the code evaluated, as (position, "patch" or
-# "deprecate_patch", name, returned); written by tether.versioning.patches.
-GATES = "patch_gates"
 CONTEXT_WINDOW = 3
 
+# A patch gate the code evaluated: (position, "patch" or "deprecate_patch", name, returned);
+# kept on the context by tether.versioning.patches.
 Gate = tuple[int, str, str, bool]
 
 
@@ -104,8 +103,7 @@ def divergence(
     """The error for ``recorded`` at ``position`` where the code asked for ``kind name``."""
     requested = requested or f"{kind} {name!r}"
     trace = getattr(ctx, "trace", ())
-    memo = getattr(ctx, "memo", None) or {}
-    gates = memo.get(GATES, ())
+    gates = getattr(ctx, "gates", ())
     return NondeterminismError(
         workflow_id=ctx.workflow_id,
         position=position,

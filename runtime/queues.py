@@ -29,9 +29,9 @@ from .handles import WorkflowHandle
 from .records import OperationRecord
 from .registry import _check_name
 from .routing import route
+from .routing_store import current_routing
 from .store import Store
 from .store.queues import Enqueue, QueueStore, caller_runner, sqlalchemy_runner
-from .traffic import current_routing
 
 OnDuplicate = Literal["reject", "return_existing"]
 ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
@@ -235,7 +235,7 @@ class Enqueuer:
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
 
-        def then(conn: Any) -> None:
+        def then(conn: Any, _store: Any) -> None:
             outcome = self.queues.enqueue(sqlalchemy_runner(conn), e)
             if outcome.duplicate_of is not None and outcome.duplicate_of != wid:
                 raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
@@ -257,7 +257,7 @@ class Enqueuer:
                     W.c.app_name == self.store.app_name,
                     W.c.queue_name == queue,
                     W.c.dedup_id == dedup_id,
-                    W.c.status.in_([Status.ENQUEUED, Status.PENDING, Status.PARKED]),
+                    W.c.status.in_(sorted(Status.OPEN)),
                 )
             ).first()
         return row[0] if row else None
@@ -338,7 +338,7 @@ class Queue:
             finally:
                 _RESERVED.reset(token)
 
-        return ctx.track(pos, ctx.engine.in_io(run))  # type: ignore[no-any-return]
+        return ctx.track(pos, ctx.recorder.in_io(run))
 
 
 def _in_context(ctx: Any, fn: Callable[[], WorkflowHandle]) -> WorkflowHandle:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tether.runtime import primitives
-from tether.runtime.client import Watcher
+from tether.runtime.children import start_child
 from tether.runtime.context import maybe_current
 from tether.runtime.dispatch import Dispatch
 from tether.runtime.engine import Engine, EngineSettings
@@ -23,10 +23,11 @@ from tether.runtime.queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
 from tether.runtime.routing import Routing
+from tether.runtime.routing_store import KEEP, set_routing
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
 from tether.runtime.store.queue_stats import queue_stats
-from tether.runtime.traffic import KEEP, set_routing
+from tether.runtime.waiting import StoreWaiter
 from tether.versioning import fork as forking
 from tether.versioning import migration, patch_report, patch_scan
 from tether.versioning import registry as version_registry
@@ -273,7 +274,9 @@ class Tether:
                 return fn if isinstance(fn, str) else self.registry.workflow_def(fn).name
 
             def handle(wid: str) -> WorkflowHandle:
-                return WorkflowHandle(self._engine or Watcher(self.store), wid)  # type: ignore[arg-type]
+                return WorkflowHandle(
+                    self._engine.waiter if self._engine else StoreWaiter(self.store, 0.1), wid
+                )
 
             self._dispatch.enqueuer = Enqueuer(
                 self.store, resolve=resolve, handle=handle, wake=self._dispatch.wake
@@ -334,7 +337,7 @@ class Tether:
     ) -> WorkflowHandle:
         """Start a workflow in the background; the same ``workflow_id`` means the same run."""
         wdef = self.registry.workflow_def(fn)
-        return self._engine_here().start(wdef, args, kwargs, workflow_id)
+        return self._start_here(wdef, args, kwargs, workflow_id)
 
     async def start_workflow_async(
         self,
@@ -346,16 +349,20 @@ class Tether:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self._engine_here().start, wdef, args, kwargs, workflow_id)
+        return await asyncio.to_thread(self._start_here, wdef, args, kwargs, workflow_id)
 
-    def _engine_here(self) -> Engine:
-        """The engine running the calling workflow (a replay brings its own), else the app's."""
+    def _start_here(
+        self, wdef: Any, args: tuple[Any, ...], kwargs: dict[str, Any], workflow_id: str | None
+    ) -> WorkflowHandle:
+        """From workflow code a recorded child (also in a replay), else through the engine."""
         ctx = maybe_current()
-        return ctx.engine if ctx is not None else self.engine
+        if ctx is not None:
+            return start_child(ctx, wdef, args, kwargs, workflow_id)
+        return self.engine.start(wdef, args, kwargs, workflow_id)
 
     def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
         self.get_workflow(workflow_id)
-        return WorkflowHandle(self.engine, workflow_id)
+        return self.engine.handle(workflow_id)
 
     # -- inspection and control ---------------------------------------------------------------
 
@@ -410,12 +417,12 @@ class Tether:
         returns a handle to wait on only when this app is launched, else None.
         """
         rec = self.get_workflow(workflow_id)
-        if rec.status not in Status.OPEN:
+        if rec.status not in Status.RUNNABLE:
             self.store.workflows.resume_tree(workflow_id)
             if self._executor is not None:
                 self._executor.wake()
                 self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
-        return WorkflowHandle(self._engine, workflow_id) if self._engine is not None else None
+        return self._engine.handle(workflow_id) if self._engine is not None else None
 
     def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
         """Send a message to a workflow from outside any workflow."""
@@ -434,7 +441,8 @@ class Tether:
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
-        return primitives.get_event(self._engine_here(), workflow_id, key, timeout)
+        waiter = self._engine.waiter if self._engine is not None else None
+        return primitives.get_event(waiter, workflow_id, key, timeout)
 
     async def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
@@ -442,7 +450,7 @@ class Tether:
         import asyncio
 
         return await asyncio.to_thread(
-            primitives.wait_event, self.engine, workflow_id, key, timeout
+            primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
         )
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
@@ -453,7 +461,7 @@ class Tether:
         """Versions with open workflows that no live executor can run, with their counts."""
         open_by_version: dict[str, int] = {}
         for version, status, n in self.store.workflows.open_counts():
-            if status in Status.OPEN:
+            if status in Status.RUNNABLE:
                 open_by_version[version] = open_by_version.get(version, 0) + n
         live = [e.runnable_versions for e in self.executors()]
         return orphaned_versions(open_by_version, live)

@@ -32,7 +32,7 @@ from . import patch_scan
 from .replay import Replayer, ReplayResult, _App
 
 KEEP, SAFE_TO_DEPRECATE, SAFE_TO_REMOVE = "keep", "safe to deprecate", "safe to remove"
-OPEN = (Status.ENQUEUED, Status.PENDING, Status.PARKED)  # not finished: may run again
+OPEN = tuple(sorted(Status.OPEN))  # not finished: may run again
 _SAMPLE = 10
 
 

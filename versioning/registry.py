@@ -84,7 +84,7 @@ def list_versions(store: Store, lease_timeout_ms: int) -> list[VersionInfo]:
         open_by.setdefault(version, {})[status] = n
     live = store.executors.list(lease_timeout_ms, include_stopped=False)
     runnable_open = {
-        v: sum(n for s, n in by.items() if s in Status.OPEN) for v, by in open_by.items()
+        v: sum(n for s, n in by.items() if s in Status.RUNNABLE) for v, by in open_by.items()
     }
     orphaned = orphaned_versions(runnable_open, [e.runnable_versions for e in live])
     names = list(registered)

@@ -48,7 +48,7 @@ CHANNEL = "tether_queues"  # Postgres LISTEN/NOTIFY channel for "new work in a q
 _ENQUEUED = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
-_OPEN = (Status.ENQUEUED, Status.PENDING, Status.PARKED)
+_OPEN = tuple(sorted(Status.OPEN))
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Any], Rows]

@@ -316,7 +316,7 @@ class WorkflowStore:
                 select(W.c.version, W.c.status, func.count())
                 .where(
                     W.c.app_name == self.app,
-                    W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                    W.c.status.in_(sorted(Status.OPEN)),
                 )
                 .group_by(W.c.version, W.c.status)
             ).all()
@@ -367,7 +367,7 @@ class WorkflowStore:
                     .where(
                         W.c.app_name == self.app,
                         W.c.workflow_id.in_(frontier),
-                        W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                        W.c.status.in_(sorted(Status.OPEN)),
                     )
                     .values(status=Status.CANCELLED, updated_at=now_ms(), completed_at=now_ms())
                     .returning(W.c.workflow_id)
@@ -382,7 +382,7 @@ class WorkflowStore:
         A workflow that came through a queue goes back to its queue (ENQUEUED, keeping its
         priority and place), so resuming never bypasses the queue's limits.
         """
-        resumable = [Status.CANCELLED, Status.PARKED, Status.ERROR, Status.RECOVERY_EXHAUSTED]
+        resumable = sorted(Status.RESUMABLE)
         changed: list[str] = []
         with self.db.write() as conn:
             frontier = [workflow_id]
