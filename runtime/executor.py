@@ -14,7 +14,9 @@ import random
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from . import serialization
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
@@ -142,20 +144,21 @@ class Executor:
             log.info("executor %s claimed %d workflow(s)", e.executor_id, claimed)
         return claimed
 
-    def _claim(self, c: object) -> bool:
+    def _claim(self, c: Any) -> bool:
+        """Take one candidate row (from ``find_claimable``) and run it."""
         e = self.engine
-        wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch  # type: ignore[attr-defined]
-        attempts = c.recovery_attempts + 1  # type: ignore[attr-defined]
-        wdef = e.registry.workflows.get(c.name)  # type: ignore[attr-defined]
+        wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch
+        attempts = c.recovery_attempts + 1
+        wdef = e.registry.workflows.get(c.name)
         limit = wdef.max_recovery_attempts if wdef else 50
         store = e.store
 
-        def write(conn: object) -> bool:
+        def write(conn: Connection) -> bool:
             if not store.executors.claim(
                 conn,
                 wid,
                 old_holder=holder,
-                old_epoch=epoch,  # type: ignore[arg-type]
+                old_epoch=epoch,
                 me=e.executor_id,
             ):
                 return False
@@ -167,7 +170,7 @@ class Executor:
                 store.workflows.mark(
                     conn,
                     wid,
-                    status=Status.RECOVERY_EXHAUSTED,  # type: ignore[arg-type]
+                    status=Status.RECOVERY_EXHAUSTED,
                     error_json=serialization.dumps(serialization.error_to_json(err)),
                 )
                 return False

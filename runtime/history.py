@@ -23,9 +23,14 @@ Gate = tuple[int, str, str, bool]
 
 
 class _Ctx(Protocol):
-    workflow_id: str
-    version: str
-    history: Mapping[int, OperationRecord]
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def history(self) -> Mapping[int, OperationRecord]: ...
 
 
 def matches(recorded: OperationRecord, kind: str, name: str) -> bool:

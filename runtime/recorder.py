@@ -35,8 +35,15 @@ Effect = Callable[[Connection, "Store"], Any]
 
 
 class Recorder(Protocol):
-    version: str  # the code version recording (written beside every operation)
-    waiter: Waiter  # how this run reads and waits on other workflows
+    @property
+    def version(self) -> str:
+        """The code version recording (written beside every operation)."""
+        ...
+
+    @property
+    def waiter(self) -> Waiter:
+        """How this run reads and waits on other workflows."""
+        ...
 
     def lookup(
         self, ctx: WorkflowContext, position: int, kind: str, name: str

@@ -72,11 +72,12 @@ class Registry:
         if isinstance(fn_or_name, str):
             name = fn_or_name
         else:
-            name = getattr(fn_or_name, "__tether_workflow__", None)
-            if name is None:
+            tagged = getattr(fn_or_name, "__tether_workflow__", None)
+            if tagged is None:
                 raise ConfigurationError(
                     f"{fn_or_name!r} is not a registered workflow: decorate it with @app.workflow()"
                 )
+            name = str(tagged)
         try:
             return self.workflows[name]
         except KeyError:

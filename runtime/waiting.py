@@ -73,8 +73,11 @@ class Waiter(Protocol):
     """What waiting on other workflows needs: read their state, and a signal that says when
     to look again (an engine notifies it locally; elsewhere only ``poll_interval`` does)."""
 
-    signal: Signal
-    poll_interval: float
+    @property
+    def signal(self) -> Signal: ...
+
+    @property
+    def poll_interval(self) -> float: ...
 
     def workflow(self, workflow_id: str) -> WorkflowRecord | None: ...
 

@@ -144,7 +144,7 @@ def resolve(store: Store, ref: str) -> str:
         raise _unknown(ref, known) from None
     tagged = [r["version"] for r in rows if r["release"] == release]
     if len(tagged) == 1:
-        return tagged[0]
+        return str(tagged[0])
     raise _unknown(ref, known)
 
 

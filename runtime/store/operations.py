@@ -89,7 +89,7 @@ class OperationStore:
                 rows = c.execute(stmt).all()
         else:
             rows = conn.execute(stmt).all()
-        return [OperationRecord(*r) for r in rows]
+        return [OperationRecord(**r._asdict()) for r in rows]
 
     def histories(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
         """Recorded operations of many workflows in one query."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnClause,
     Connection,
     and_,
     bindparam,
@@ -45,8 +46,8 @@ from .schema import operations as O
 from .schema import workflows as W
 
 CHANNEL = "tether_queues"  # Postgres LISTEN/NOTIFY channel for "new work in a queue"
-_ENQUEUED = literal_column(f"'{Status.ENQUEUED}'")
-_PENDING = literal_column(f"'{Status.PENDING}'")
+_ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
+_PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
 _OPEN = tuple(sorted(Status.OPEN))
 
@@ -69,7 +70,7 @@ def psycopg_runner(conn: Any) -> Run:
     """Run Core statements on a caller's psycopg connection, inside its transaction."""
     from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-    dialect = psycopg_dialect()
+    dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
 
     def run(stmt: Any) -> Rows:
         compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -242,7 +243,8 @@ class QueueStore:
             # One round trip: the NOTIFY rides on the insert (sent at commit, if inserted).
             ins = stmt.cte("ins")
             payload = json.dumps([self.app, e.queue])
-            stmt = select(ins.c.workflow_id, func.pg_notify(CHANNEL, payload)).select_from(ins)
+            notify = select(ins.c.workflow_id, func.pg_notify(CHANNEL, payload)).select_from(ins)
+            stmt = notify  # type: ignore[assignment]
         if run(stmt):
             return Enqueued(e.workflow_id, True)
         same = run(
