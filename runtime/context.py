@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -58,7 +57,8 @@ class WorkflowContext:
     # Starts and runs child workflows; None in a replay, which only reads their outcomes.
     spawner: Spawner | None = None
     next_position: int = 0
-    interrupt: threading.Event = field(default_factory=threading.Event)
+    # Set when the run must stop at its next boundary (cancel, drain, a lost lease, or a
+    # replay's frontier); waits wake on ``wakeup``.
     interrupt_kind: type[WorkflowInterrupt] | None = None
     wakeup: Signal = field(default_factory=Signal)  # notified on interrupt
     trace: list[tuple[int, str, str]] = field(default_factory=list)  # (position, kind, name)
@@ -117,13 +117,15 @@ class WorkflowContext:
     def signal(self, kind: type[WorkflowInterrupt]) -> None:
         if self.interrupt_kind is None or kind is CancelledInterrupt:
             self.interrupt_kind = kind
-        self.interrupt.set()
         self.wakeup.notify()
         self.recorder.notify()
 
+    def _interrupted(self) -> bool:
+        return self.interrupt_kind is not None
+
     def check_interrupt(self) -> None:
         """Called at every step boundary: stop here if cancelled, draining or fenced out."""
-        if self.interrupt.is_set() and self.interrupt_kind is not None:
+        if self.interrupt_kind is not None:
             raise self.interrupt_kind(self.workflow_id)
 
     # -- waiting: the one place a running workflow waits ------------------------------------
@@ -131,11 +133,11 @@ class WorkflowContext:
     def wait(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
         """Wait until ``until_ms``, for at most ``poll`` seconds, or until ``signal`` (default:
         only an interrupt) fires; then stop here if interrupted."""
-        pause(signal or self.wakeup, until_ms, poll, self.interrupt.is_set)
+        pause(signal or self.wakeup, until_ms, poll, self._interrupted)
         self.check_interrupt()
 
     async def wait_async(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
-        await pause_async(signal or self.wakeup, until_ms, poll, self.interrupt.is_set)
+        await pause_async(signal or self.wakeup, until_ms, poll, self._interrupted)
         self.check_interrupt()
 
     def backoff(self, seconds: float) -> None:

@@ -4,8 +4,9 @@ Every wait in the runtime (durable sleep, recv, a child's result, a step's retry
 ``get_event``) comes here, so a thread and an event loop wait the same way: on a
 notification, never by polling a flag. A :class:`Signal` is a generation counter; a waiter
 notes the generation, checks its condition, then waits for the generation to move on. An
-async waiter costs one future per event loop and generation, not one timer per waiter, so
-ten thousand sleeping coroutines cost nothing until something happens.
+async waiter costs one future and one timer handle (no task, no polling), and a notify
+costs one thread-safe call per event loop, so ten thousand sleeping coroutines cost
+nothing until something happens.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ class Signal:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.generation = 0
-        self._futures: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+        self._futures: dict[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = {}
 
     def notify(self) -> None:
         with self._cond:
             self.generation += 1
             self._cond.notify_all()
-            futures, self._futures = self._futures, {}
-        for loop, fut in futures.items():
+            waiting, self._futures = self._futures, {}
+        for loop, futures in waiting.items():
             try:
-                loop.call_soon_threadsafe(_resolve, fut)
+                loop.call_soon_threadsafe(_resolve_all, futures)
             except RuntimeError:  # the loop is closed: nobody waits there any more
                 pass
 
@@ -52,21 +53,29 @@ class Signal:
         if timeout <= 0:
             return
         loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         with self._cond:
             if self.generation != generation:
                 return
-            fut = self._futures.get(loop)
-            if fut is None or fut.done():
-                fut = self._futures[loop] = loop.create_future()
+            futures = self._futures.setdefault(loop, set())
+            futures.add(fut)
+        timer = loop.call_later(timeout, _resolve, fut)  # a future and a timer: no task
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except TimeoutError:
-            pass
+            await fut
+        finally:
+            timer.cancel()
+            with self._cond:
+                futures.discard(fut)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _resolve_all(futures: set[asyncio.Future[None]]) -> None:
+    for fut in futures:
+        _resolve(fut)
 
 
 class Waiter(Protocol):

@@ -229,7 +229,6 @@ class Replayer:
         )
         # Every place where a live run would wait or act (a boundary) stops a replay.
         ctx.interrupt_kind = ReplayStop
-        ctx.interrupt.set()
         try:
             args, kwargs = decode_inputs(rec.inputs or {})
             error = self._run(wdef, ctx, args, kwargs)
