@@ -21,7 +21,7 @@ from .queues import QueueSpec
 from .records import Status
 from .run import Run
 from .store import Fence
-from .store.queues import Claimed, QueueStore
+from .store.queues import Claimed
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -44,7 +44,7 @@ class QueueRunner:
     ) -> None:
         self.engine = engine
         self.specs = specs
-        self.store = QueueStore(engine.store.db, engine.store.app_name)
+        self.store = engine.store.queues
         self.live_versions = live_versions
         self.max_batch = max_batch
         self._event = threading.Event()

@@ -32,8 +32,8 @@ from .errors import ConfigurationError
 from .records import Status
 from .registry import _check_name
 from .store import Store
-from .store.queues import Enqueue, QueueStore, sqlalchemy_runner
-from .store.schedules import ScheduleRecord, ScheduleStore
+from .store.queues import Enqueue, sqlalchemy_runner
+from .store.schedules import ScheduleRecord
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -158,8 +158,8 @@ class Schedules:
 
     def __init__(self, store: Store, engine: Callable[[], Engine | None]) -> None:
         self.store = store
-        self.rows = ScheduleStore(store.db, store.app_name)
-        self.queues = QueueStore(store.db, store.app_name)
+        self.rows = store.schedules
+        self.queues = store.queues
         self._engine = engine
         self.on_enqueue: Callable[[str], None] | None = None  # wakes a local dequeuer
 
