@@ -260,8 +260,9 @@ class Demo:
         running = self.control.list_workflows(status=Status.PENDING, version=BASELINE, limit=1000)
         first = self.platform.instances(BASELINE)[0]["executor_id"]
         held = [w.workflow_id for w in running if w.executor_id == first]
-        if not held:
-            return  # wait until the process we kill is in the middle of something
+        done = {e["wid"] for e in rows.effect_lines(self.effects) if e["executor"] == first}
+        if not set(held) & done:
+            return  # wait until the process we kill is in the middle of an agent's steps
         [victim] = self.platform.kill(BASELINE, signal="KILL")
         self._held = {w: victim for w in held}
         self.state.killed.append(victim)
