@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-
-from tether import Status, Tether
 from tether.runtime.store.schema import operations as O
 from tether.runtime.store.schema import workflows as W
+
+from tether import Status, Tether
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,9 +26,8 @@ def run_demo(database_url: str, app_name: str, directory: Path, *extra: str) -> 
     argv = [sys.executable, "-m", "tether", "--app", app_name, "--json", "demo", "--fast"]
     argv += ["--database-url", database_url, "--dir", str(directory), *extra]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=directory.parent)
-    logs = "\n".join(
-        f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (directory / "platform" / "logs").glob("*")
-    )
+    found = (directory / "platform" / "logs").glob("*")
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in found)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{logs}"
     report: dict[str, Any] = json.loads(proc.stdout)
     return report
@@ -48,9 +47,9 @@ def rows(database_url: str, app_name: str) -> tuple[dict[str, Any], list[Any]]:
             }
             ops = list(
                 conn.execute(
-                    select(
-                        O.c.workflow_id, O.c.kind, O.c.name, O.c.output, O.c.version, O.c.executor_id
-                    ).where(O.c.app_name == app_name, O.c.workflow_id.in_(list(wfs)))
+                    select(O.c.workflow_id, O.c.kind, O.c.name, O.c.output)
+                    .add_columns(O.c.version, O.c.executor_id)
+                    .where(O.c.app_name == app_name, O.c.workflow_id.in_(list(wfs)))
                 )
             )
         rollouts = app.rollouts.list()
