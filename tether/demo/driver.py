@@ -41,7 +41,8 @@ class Started:
 
 class Driver:
     """Sends ``rate`` requests a second to ``router_url`` until ``stop()``; sends approvals
-    through ``send(workflow_id, message, topic)`` ``approval_delay`` seconds after a start."""
+    through ``send(workflow_id, message, topic)`` one to four times ``approval_delay``
+    seconds after a start (a human is sometimes slow: those agents wait, durably)."""
 
     def __init__(
         self,
@@ -144,7 +145,8 @@ class Driver:
         with self._lock:
             self.started.append(started)
             if needs_approval(t):
-                due = time.monotonic() + self.approval_delay
+                slow = 1 + int(started.workflow_id.rsplit("-", 1)[-1]) % 4
+                due = time.monotonic() + self.approval_delay * slow
                 heapq.heappush(self._due, (due, started.workflow_id, approves(t)))
 
     # -- the human ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ class Entry:
 class Journal:
     def __init__(self, echo: Callable[[Entry], None] | None = None) -> None:
         self._t0 = time.monotonic()
+        self._wall0 = time.time()
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
         self._echo = echo
@@ -27,6 +28,10 @@ class Journal:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
+
+    def since_start(self, epoch: float) -> float:
+        """A wall-clock time (e.g. a row's timestamp) as seconds since the demo began."""
+        return epoch - self._wall0
 
     def add(self, kind: str, text: str) -> None:
         entry = Entry(round(self.elapsed, 1), kind, text)

@@ -17,7 +17,8 @@ from rich.text import Text
 from tether.runtime.store import Store
 
 from . import rows
-from .invariants import INVARIANTS, Verdict, check, reruns
+from .agent import GATE
+from .invariants import INVARIANTS, Verdict, WorkflowRow, check, reruns
 from .journal import Journal
 
 
@@ -102,14 +103,11 @@ def build_report(
             | set(taken_over)
         )
     )
+    screened = {op.workflow_id for op in operations if op.name == GATE}
     versions = []
     for version in sorted({w.version for w in workflows.values()}):
         mine = [w for w in workflows.values() if w.version == version]
-        paths = Counter(
-            str(w.output.get("path"))
-            for w in mine
-            if w.status == "SUCCESS" and isinstance(w.output, dict)
-        )
+        paths = Counter(path_of(w, screened) for w in mine if w.status in ("SUCCESS", "ERROR"))
         versions.append(
             VersionLine(
                 version,
@@ -133,6 +131,13 @@ def build_report(
         directory=str(effects_path.parent),
         notes=tuple(e.text for e in journal.entries() if e.kind in ("replay", "drain")),
     )
+
+
+def path_of(w: WorkflowRow, gated: set[str]) -> str:
+    """The path a finished workflow took: its output says; a failed one's history does."""
+    if isinstance(w.output, dict) and "path" in w.output:
+        return str(w.output["path"])
+    return ("screened" if w.workflow_id in gated else "classic") + " (failed)"
 
 
 def render_report(report: Report) -> RenderableType:

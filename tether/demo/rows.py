@@ -90,3 +90,21 @@ def effects(lines: Sequence[Mapping[str, Any]]) -> list[Effect]:
         )
         for e in lines
     ]
+
+
+def last_finished(store: Store, version: str) -> tuple[str, float] | None:
+    """The agent workflow of ``version`` that finished last, and when (epoch seconds)."""
+    stmt = (
+        select(W.c.workflow_id, W.c.completed_at)
+        .where(
+            W.c.app_name == store.app_name,
+            W.c.name == AGENT,
+            W.c.version == version,
+            W.c.completed_at.is_not(None),
+        )
+        .order_by(W.c.completed_at.desc())
+        .limit(1)
+    )
+    with store.db.read() as conn:
+        row = conn.execute(stmt).first()
+    return None if row is None else (str(row[0]), int(row[1]) / 1000)

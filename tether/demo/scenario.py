@@ -107,6 +107,14 @@ class State:
     replay: ReplayVerdict | None = None
 
 
+def describe(status: Any) -> str:
+    """One line for a rollout's state, as the journal shows it."""
+    if status.state == "running":
+        return f"v2 takes {status.percent}% of traffic and of new queued work; baking"
+    reason = f": {status.reason}" if status.reason else ""
+    return f"rollout {status.state.replace('_', ' ')} at {status.percent}%{reason}"
+
+
 class Demo:
     def __init__(
         self,
@@ -242,10 +250,9 @@ class Demo:
             status = handle.status()
             self.state.rollout = status
             mark = (status.state, status.percent)
-            if mark != last:
+            if mark != last and (status.percent or status.state != "running"):
                 last = mark
-                reason = f": {status.reason}" if status.reason else ""
-                self.journal.add("rollout", f"{status.state} at {status.percent}% v2{reason}")
+                self.journal.add("rollout", describe(status))
             if not self.state.killed and status.percent >= STEPS[0]:
                 self._kill()
             if status.state in ("promoted", "rolled_back", "failed", "refused"):
@@ -313,7 +320,7 @@ class Demo:
             s.instances = {r.name: self.platform.instances(r.name) for r in state.revisions}
             for name, had in before.items():
                 if had and not s.instances.get(name) and not s.traffic.get(name):
-                    self.journal.add("drain", f"{name} retired: its last workflow completed")
+                    self._retired(name)
         if self.control is not None:
             s.counts = rows.counts(self.control.store)
             self._recoveries()
@@ -322,6 +329,15 @@ class Demo:
             s.retried = self.driver.retried
             s.approvals = len(self.driver.approvals)
             s.pending_approvals = self.driver.pending_approvals
+
+    def _retired(self, revision: str) -> None:
+        text = f"{revision} retired by the rollout's drain"
+        if self.control is not None:
+            last = rows.last_finished(self.control.store, revision)
+            if last is not None:
+                at = self.journal.since_start(last[1])
+                text += f", after its last workflow ({last[0]}) finished at {at:.1f}s"
+        self.journal.add("drain", text)
 
     def _recoveries(self) -> None:
         """Journal each workflow of the killed process as another process takes it over."""
