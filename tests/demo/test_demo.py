@@ -40,9 +40,9 @@ def rows(database_url: str, app_name: str) -> tuple[dict[str, Any], list[Any]]:
             wfs = {
                 r.workflow_id: r
                 for r in conn.execute(
-                    select(W.c.workflow_id, W.c.status, W.c.version, W.c.output).where(
-                        W.c.app_name == app_name, W.c.name == "refund_agent"
-                    )
+                    select(W.c.workflow_id, W.c.status, W.c.version, W.c.output)
+                    .add_columns(W.c.completed_at)
+                    .where(W.c.app_name == app_name, W.c.name == "refund_agent")
                 )
             }
             ops = list(
@@ -52,7 +52,7 @@ def rows(database_url: str, app_name: str) -> tuple[dict[str, Any], list[Any]]:
                     .where(O.c.app_name == app_name, O.c.workflow_id.in_(list(wfs)))
                 )
             )
-        rollouts = app.rollouts.list()
+        rollouts = [app.rollouts.get(r.rollout_id) for r in app.rollouts.list()]
     finally:
         app.close()
     return {"workflows": wfs, "rollouts": rollouts}, ops
@@ -99,7 +99,13 @@ def test_demo(database_url: str, app_name: str, tmp_path: Path, bad: bool) -> No
     paths = {(r.version, (r.output or {}).get("path")) for r in workflows.values() if r.output}
     assert paths <= {("v1", "classic"), ("v2", "screened")}
 
+    # The side that lost was retired by the rollout's drain, after its last workflow finished.
     [rollout] = db["rollouts"]
+    old = "v2" if bad else "v1"
+    last = max(r.completed_at for r in workflows.values() if r.version == old)
+    retired = [e.at for e in rollout.events if e.kind in ("retire", "delete")]
+    assert len(retired) == 1 and retired[0] >= last
+
     v2 = [r for r in workflows.values() if r.version == "v2"]
     if bad:
         assert rollout.state == "rolled_back" and "gate failed" in (rollout.reason or "")

@@ -66,11 +66,13 @@ def _versions(state: State) -> Table:
         procs = ", ".join(
             i["executor_id"] + ("" if i["healthy"] else "?") for i in state.instances.get(v, [])
         )
+        if not procs:
+            procs = "[dim]retired[/dim]"
         killed = [k for k in state.killed if k.startswith(v + "-")]
         if killed:
-            procs += (", " if procs else "") + ", ".join(f"[red]{k} ✝[/red]" for k in killed)
+            procs += ", " + ", ".join(f"[red]{k} killed[/red]" for k in killed)
         counts = [str(state.counts.get((v, s), 0)) for s in _STATUSES]
-        table.add_row(v, procs or "[dim]retired[/dim]", *counts)
+        table.add_row(v, procs, *counts)
     return table
 
 
