@@ -96,8 +96,8 @@ def test_demo(database_url: str, app_name: str, tmp_path: Path, bad: bool) -> No
     assert taken_over and all(by[w] <= {"v1-1", "v1-2"} for w in taken_over)
 
     # Each version took its own path: v1 the classic one, v2 the fraud screen.
-    paths = {(r.version, (r.output or {}).get("path")) for r in workflows.values() if r.output}
-    assert paths <= {("v1", "classic"), ("v2", "screened")}
+    outputs = [(r.version, json.loads(r.output)) for r in workflows.values() if r.output]
+    assert {(v, out["path"]) for v, out in outputs} <= {("v1", "classic"), ("v2", "screened")}
 
     # The side that lost was retired by the rollout's drain, after its last workflow finished.
     [rollout] = db["rollouts"]
