@@ -44,11 +44,11 @@ def summarize(
             f"({bad[0]}): {candidate} must not run them; they finish on {baseline}"
         )
     else:
+        before = n - old - new
         text = (
-            f"all {n} open {baseline} workflows replay on {candidate}'s code: {old} are past "
-            f"the {GATE!r} gate, which keeps {baseline}'s path for them, {n - old - new} have not "
-            f"reached it and {new} would take {candidate}'s path there. So {candidate} may run "
-            "them"
+            f"all {n} open {baseline} workflows replay on {candidate}'s code ({old} past the "
+            f"{GATE!r} gate, which keeps {baseline}'s path for them; {new} at the gate, "
+            f"{before} before it, would take {candidate}'s path): {candidate} may run them"
         )
         text += (
             "; it declares compatible_with, so it may take them over"
