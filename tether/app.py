@@ -37,6 +37,7 @@ from tether.versioning.patch_report import PatchReport
 from tether.versioning.registry import VersionInfo
 
 from .config import Settings
+from .rollouts import Rollouts
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("tether")
@@ -99,6 +100,7 @@ class Tether:
         self._previous_sigterm: Any = None
         self._dispatch = Dispatch()  # queues and schedules
         self._runnable: RunnableSet | None = None
+        self.rollouts = Rollouts(self)  # rollouts and autoscaling (tether.rollouts)
 
     # -- registration -------------------------------------------------------------------------
 
