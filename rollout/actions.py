@@ -20,7 +20,7 @@ from tether.runtime.traffic import set_routing
 from . import drain as draining
 from .gates import verdict
 from .plan import Gates
-from .platform import Platform, PlatformPermissionError
+from .platform import Platform, PlatformError
 from .platforms import open_platform
 from .rollback import rollback_plan
 from .split import Side, Split, default_tag
@@ -141,17 +141,34 @@ class Actions:
     # -- shifting -----------------------------------------------------------------------------
 
     def apply(
-        self, rid: str, key: str, split: dict[str, Any], spec: dict[str, Any], row: dict[str, Any]
-    ) -> int:
-        """Set platform traffic and tether routing to one split; returns when (epoch ms)."""
+        self,
+        rid: str,
+        key: str,
+        split: dict[str, Any],
+        spec: dict[str, Any],
+        row: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Set platform traffic and tether routing to one split: ``{"at": epoch ms}``, or
+        ``{"error": ...}`` when the platform refused (the rollout is then paused, untouched
+        beyond what the platform already reports, until someone fixes the cause)."""
         platform = open_platform(spec)
         try:
             platform.set_traffic(split["traffic"], split["tags"])
-        except PlatformPermissionError as exc:
-            self.record(
-                rid, f"{key}:denied", "denied", {"error": str(exc), "permission": exc.permission}
+        except PlatformError as exc:
+            permission = getattr(exc, "permission", None)
+            reason = (
+                f"the platform refused {key}: {exc}; fix it, then `tether rollout resume {rid}`"
+                f" (or abort)"
             )
-            raise
+            self.record(
+                rid,
+                f"{key}:refused:{now_ms()}",
+                "platform-refused",
+                {"error": str(exc), "permission": permission, "reason": reason},
+                state="paused",
+                reason=reason,
+            )
+            return {"error": reason, "permission": permission}
         r = split["routing"]
         set_routing(
             self.store,
@@ -161,7 +178,7 @@ class Actions:
             by=ACTOR,
         )
         self.record(rid, key, key.split(":")[-1], split, **row)
-        return now_ms()
+        return {"at": now_ms()}
 
     def health(
         self,
@@ -211,13 +228,15 @@ class Actions:
         plan = rollback_plan(
             base, cand, markers, baseline_patches=base_patches, baseline_runs_candidate=runs
         )
-        self.apply(
+        applied = self.apply(
             rid,
             "rollback",
             _split_dict(plan.split),
             spec,
             {"state": "rolled_back", "percent": 0, "reason": reason},
         )
+        if "error" in applied:
+            return applied
         detail = {
             "reason": reason,
             "stay_on_candidate": list(plan.stay_on_candidate),

@@ -17,6 +17,7 @@ from typing import Any
 
 from tether.runtime import primitives
 from tether.runtime.clock import now_ms
+from tether.runtime.errors import NondeterminismError
 from tether.runtime.registry import Registry
 
 from .actions import CONTROLLER, Actions
@@ -97,7 +98,42 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                     record(rid, f"msg:{clock()}", action, {"by": by}, state="running")
                 return str(action)
 
+    def shift(
+        rid: str, key: str, split: dict[str, Any], spec: dict[str, Any], row: dict[str, Any]
+    ) -> int:
+        """Apply a split; when the platform refuses, stay paused until resumed, then retry."""
+        attempt = 0
+        while True:
+            done = apply(rid, key if attempt == 0 else f"{key}#{attempt}", split, spec, row)
+            if "at" in done:
+                return int(done["at"])
+            told = wait(rid, None, paused=True)
+            if told in ("promote", "abort"):
+                raise _Outcome(told, f"{told} requested")
+            attempt += 1
+
+    def roll_back(rid: str, sides: dict[str, Any], reason: str, spec: dict[str, Any]) -> None:
+        while "error" in rollback(rid, sides["baseline"], sides["candidate"], reason, spec):
+            wait(rid, None, paused=True)  # whatever is asked, rolling back comes first
+
     def controller(
+        rid: str,
+        service: str,
+        plan_data: dict[str, Any],
+        spec: dict[str, Any],
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
+        try:
+            return run(rid, service, plan_data, spec, options)
+        except NondeterminismError:
+            raise
+        except Exception as exc:  # a bug or an unexpected refusal: say so, free the service
+            reason = f"the controller failed: {type(exc).__name__}: {exc}"
+            record(rid, "crashed", "failed", {"error": reason}, state="failed", reason=reason)
+            finish(rid, service)
+            raise
+
+    def run(
         rid: str,
         service: str,
         plan_data: dict[str, Any],
@@ -133,7 +169,7 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                     if told in ("promote", "abort"):
                         raise _Outcome(told, f"{told} requested")
                 split = stage_split(base, cand, stage.percent)
-                since = apply(
+                since = shift(
                     rid,
                     f"{stage.index}:shift",
                     split.to_dict(),
@@ -185,7 +221,7 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                         raise _Outcome(told, f"{told} requested")
         except _Outcome as end:
             if end.action == "abort":
-                rollback(rid, sides["baseline"], sides["candidate"], end.reason, spec)
+                roll_back(rid, sides, end.reason, spec)
                 finish(rid, service)
                 _drain(rid, cand, [], spec, options)
                 return {"outcome": "rolled_back", "reason": end.reason}

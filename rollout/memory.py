@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .platform import PlatformError, Revision, ServiceState, SplitError
+from .platform import PlatformError, PlatformPermissionError, Revision, ServiceState, SplitError
 
 T = TypeVar("T")
 _LIVE: dict[str, MemoryPlatform] = {}
@@ -65,6 +65,7 @@ class MemoryPlatform:
             "calls": [],
             "wakes": {},
             "fail_wake": [],
+            "denied": None,
         }
 
     # -- persistence --------------------------------------------------------------------------
@@ -181,6 +182,23 @@ class MemoryPlatform:
 
         self._do("fail_wake", apply, revision=name)
 
+    def deny(self, permission: str | None) -> None:
+        """Refuse every change with a permission error naming ``permission`` (None: allow)."""
+
+        def apply(state: dict[str, Any]) -> None:
+            state["denied"] = permission
+
+        with self._locked() as state:
+            apply(state)
+
+    def _check_allowed(self, state: dict[str, Any]) -> None:
+        if state.get("denied"):
+            raise PlatformPermissionError(
+                f"permission {state['denied']!r} denied on service {self.service!r}: grant it "
+                "to the caller's service account",
+                permission=state["denied"],
+            )
+
     @property
     def calls(self) -> list[dict[str, Any]]:
         with self._locked() as state:
@@ -209,6 +227,7 @@ class MemoryPlatform:
             self._validate(state, split, tags)
 
         def apply(state: dict[str, Any]) -> ServiceState:
+            self._check_allowed(state)
             self._validate(state, split, tags)
             before = json.dumps(state["revisions"])
             for r in state["revisions"]:
@@ -225,6 +244,7 @@ class MemoryPlatform:
 
     def keep_warm(self, revision: str, tag: str) -> ServiceState:
         def apply(state: dict[str, Any]) -> ServiceState:
+            self._check_allowed(state)
             rev = self._find(state, revision)
             clash = [r["name"] for r in state["revisions"] if r["tag"] == tag and r is not rev]
             if clash:
@@ -250,6 +270,7 @@ class MemoryPlatform:
         self, *, min_instances: int | None = None, max_instances: int | None = None
     ) -> ServiceState:
         def apply(state: dict[str, Any]) -> ServiceState:
+            self._check_allowed(state)
             lo = state["min"] if min_instances is None else min_instances
             hi = state["max"] if max_instances is None else max_instances
             if lo is not None and hi is not None and lo > hi:
@@ -263,6 +284,7 @@ class MemoryPlatform:
 
     def retire(self, revision: str, *, delete: bool = False) -> ServiceState:
         def apply(state: dict[str, Any]) -> ServiceState:
+            self._check_allowed(state)
             rev = next((r for r in state["revisions"] if r["name"] == revision), None)
             if rev is None:
                 return self._describe(state)  # already deleted: nothing to do

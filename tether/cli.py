@@ -304,7 +304,7 @@ def _info_text(data: dict[str, Any]) -> None:
 # Commands registered on import: `tether versions ...`, `tether workflows migrate|fork`;
 # `tether replay`, `tether patches`, `tether workflows export`; `tether queues`,
 # `tether routing`, `tether schedules`.
-from . import cli_queues, cli_replay, cli_versions  # noqa: E402, F401
+from . import cli_queues, cli_replay, cli_rollout, cli_versions  # noqa: E402, F401
 
 
 def main() -> None:

@@ -162,3 +162,23 @@ def test_a_candidate_that_is_not_ready_fails_before_any_shift(
         s.platform, "svc-2", rollout_id="retry", steps=[100], bake=0, gates=NO_SAMPLE
     )
     assert again.wait(30).outcome == "promoted"
+
+
+def test_a_permission_denied_pauses_the_rollout_until_resumed(
+    make_app: Callable[..., Tether],
+) -> None:
+    s = service(make_app)
+    s.platform.deny("run.services.update")
+    h = s.v1.rollouts.start(
+        s.platform, "svc-2", steps=[10, 100], bake=0, gates=NO_SAMPLE, **FAST_DRAIN
+    )
+    outcome = h.wait(20)
+    assert outcome.outcome == "paused"
+    assert "'run.services.update' denied" in (outcome.reason or "")
+    assert s.platform.describe().traffic == {"svc-1": 100}  # nothing half-applied
+    assert s.v1.routing() == Routing("v1")
+    s.platform.deny(None)
+    h.resume(by="ops")
+    wait_until(lambda: h.status().state != "paused", 20, "the resume")
+    assert h.wait(30).outcome == "promoted"
+    assert "platform-refused" in kinds(s.v1, h.rollout_id)
