@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from tether.runtime.errors import ConfigurationError
 
 from .platform import Platform
 
-KINDS = ("cloudrun", "local", "memory")
+KINDS = ("cloudrun", "local", "memory")  # "process": an object only this process holds
 _live: dict[str, Platform] = {}
 _lock = threading.Lock()
 
@@ -34,15 +35,15 @@ def platform_spec(platform: Platform) -> dict[str, Any]:
         spec = dict(spec_fn())
     elif type(platform).__name__ == "CloudRunPlatform":
         spec = {"kind": "cloudrun"}
+        api = getattr(platform, "api", None)
         for attr in ("project", "region", "service", "endpoint", "transport"):
-            value = getattr(platform, attr, None)
-            if value is not None:
+            value = getattr(platform, attr, None) or getattr(api, attr, None)
+            if isinstance(value, str) and value:
                 spec[attr] = value
     else:
-        raise ConfigurationError(
-            f"{type(platform).__name__} cannot be stored for a durable rollout: give it a "
-            "spec() method returning {'kind': ..., options...} that make_platform understands"
-        )
+        # Reachable only from this process (e.g. local processes this process supervises):
+        # a controller resumed elsewhere says so instead of guessing.
+        spec = {"kind": "process", "key": uuid.uuid4().hex, "type": type(platform).__name__}
     with _lock:
         _live[_key(spec)] = platform
     return spec
@@ -80,6 +81,11 @@ def open_platform(spec: Mapping[str, Any]) -> Platform:
         live = _live.get(_key(spec))
     if live is not None:
         return live
+    if spec.get("kind") == "process":
+        raise ConfigurationError(
+            f"the {spec.get('type')} platform of this rollout lives in the process that started "
+            "it, which is gone: resume the rollout there, or give the platform a spec() method"
+        )
     options = {k: v for k, v in spec.items() if k != "kind"}
     platform = make_platform(str(spec.get("kind")), **options)
     with _lock:
