@@ -157,26 +157,36 @@ def _gates(data: Mapping[str, Any]) -> Gates:
     return Gates(**values)
 
 
-def load_plan_file(path: str | Path) -> tuple[Plan, dict[str, Any]]:
+def load_plan_file(path: str | Path, **overrides: Any) -> tuple[Plan, dict[str, Any]]:
     """A plan from a TOML file: ``[rollout]`` (candidate, steps, bake, approve_at), optional
-    ``[rollout.gates]``; also returns its ``[platform]`` table (may be empty)."""
+    ``[rollout.gates]``; also returns its ``[platform]`` table (may be empty). ``overrides``
+    (candidate, steps, bake, approve_at, gates) that are not None replace the file's."""
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"cannot read the rollout plan {str(path)!r}: {exc}") from exc
     section = data.get("rollout")
-    if not isinstance(section, dict) or "candidate" not in section:
-        raise ConfigurationError(
-            f'{str(path)!r} needs a [rollout] table with candidate = "REVISION"'
-        )
-    extra = sorted(set(section) - {"candidate", "steps", "bake", "approve_at", "gates"})
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"{str(path)!r} needs a [rollout] table")
+    fields = ("candidate", "steps", "bake", "approve_at", "gates")
+    extra = sorted(set(section) - set(fields))
     if extra:
         raise ConfigurationError(f"unknown [rollout] settings in {str(path)!r}: {extra}")
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigurationError(f"unknown plan overrides {unknown}")
+    merged = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+    if isinstance(section.get("gates"), dict) and isinstance(overrides.get("gates"), Mapping):
+        merged["gates"] = {**section["gates"], **overrides["gates"]}  # thresholds one by one
+    if "candidate" not in merged:
+        raise ConfigurationError(
+            f'{str(path)!r} names no candidate: set candidate = "REVISION" or pass one'
+        )
     plan = make_plan(
-        str(section["candidate"]),
-        steps=section.get("steps", (10, 50, 100)),
-        bake=section.get("bake", 300.0),
-        gates=section.get("gates"),
-        approve_at=section.get("approve_at", ()),
+        str(merged["candidate"]),
+        steps=merged.get("steps", (10, 50, 100)),
+        bake=merged.get("bake", 300.0),
+        gates=merged.get("gates"),
+        approve_at=merged.get("approve_at", ()),
     )
     return plan, dict(data.get("platform", {}))

@@ -93,9 +93,9 @@ def rollout() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="A TOML plan ([rollout] and optional [platform]) instead of options.",
 )
-@click.option("--steps", default="10,50,100", show_default=True, help="Percents, ending at 100.")
-@click.option("--bake", default="5m", show_default=True, help="Time at each step (e.g. 90s, 5m).")
-@click.option("--approve-at", default="", help="Steps that wait for `tether rollout approve`.")
+@click.option("--steps", help="Percents, ending at 100  [default: 10,50,100].")
+@click.option("--bake", help="Time at each step, e.g. 90s, 5m  [default: 5m].")
+@click.option("--approve-at", help="Steps that wait for `tether rollout approve`.")
 @click.option("--max-failure-rate", type=click.FloatRange(0, 1), help="Gate: failure rate.")
 @click.option("--min-sample", type=click.IntRange(min=0), help="Gate: finished workflows needed.")
 @click.option("--rollout-id", help="The rollout's id (default: rollout-SERVICE-CANDIDATE).")
@@ -115,9 +115,9 @@ def rollout_start(
     /,
     candidate: str | None,
     plan_file: str | None,
-    steps: str,
-    bake: str,
-    approve_at: str,
+    steps: str | None,
+    bake: str | None,
+    approve_at: str | None,
     max_failure_rate: float | None,
     min_sample: int | None,
     rollout_id: str | None,
@@ -141,9 +141,9 @@ def rollout_start(
         chosen,
         candidate,
         plan_file=plan_file,
-        steps=_ints(steps),
+        steps=_ints(steps) if steps else None,
         bake=bake,
-        approve_at=_ints(approve_at),
+        approve_at=_ints(approve_at) if approve_at is not None else None,
         gates=gates or None,
         rollout_id=rollout_id,
         drain_interval=drain_interval,

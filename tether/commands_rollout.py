@@ -76,9 +76,9 @@ def start_rollout(
     candidate: str | None = None,
     *,
     plan_file: str | Path | None = None,
-    steps: Sequence[int] = (10, 50, 100),
-    bake: str | float = 300.0,
-    approve_at: Sequence[int] = (),
+    steps: Sequence[int] | None = None,
+    bake: str | float | None = None,
+    approve_at: Sequence[int] | None = None,
     gates: dict[str, Any] | None = None,
     rollout_id: str | None = None,
     drain_interval: float = 30.0,
@@ -91,18 +91,25 @@ def start_rollout(
         "delete_retired": delete_retired,
     }
     if plan_file is not None:
-        if candidate is not None:
-            raise ConfigurationError("give either a CANDIDATE or --plan FILE, not both")
-        handle = app.rollouts.start_file(plan_file, platform, **options)
+        handle = app.rollouts.start_file(
+            plan_file,
+            platform,
+            candidate=candidate,
+            steps=steps,
+            bake=bake,
+            gates=gates,
+            approve_at=approve_at,
+            **options,
+        )
     else:
         if candidate is None or platform is None:
             raise ConfigurationError("a rollout needs a CANDIDATE revision and a --platform")
         handle = app.rollouts.start(
             platform,
             candidate,
-            steps=steps,
-            bake=bake,
-            approve_at=approve_at,
+            steps=(10, 50, 100) if steps is None else steps,
+            bake=300.0 if bake is None else bake,
+            approve_at=approve_at or (),
             gates=gates,
             **options,
         )

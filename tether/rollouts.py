@@ -166,10 +166,22 @@ class Rollouts:
         )
 
     def start_file(
-        self, path: str | Path, platform: Platform | None = None, **options: Any
+        self,
+        path: str | Path,
+        platform: Platform | None = None,
+        *,
+        candidate: str | None = None,
+        steps: Sequence[int] | None = None,
+        bake: float | str | Sequence[float | str] | None = None,
+        gates: Gates | Mapping[str, Any] | None = None,
+        approve_at: Sequence[int] | None = None,
+        **options: Any,
     ) -> RolloutHandle:
-        """Start from a TOML plan; its ``[platform]`` table is used when none is given."""
-        plan, platform_table = load_plan_file(path)
+        """Start from a TOML plan (arguments given here replace the file's); its
+        ``[platform]`` table is used when no platform is given."""
+        plan, platform_table = load_plan_file(
+            path, candidate=candidate, steps=steps, bake=bake, gates=gates, approve_at=approve_at
+        )
         if platform is None:
             if not platform_table:
                 raise ConfigurationError(f"{str(path)!r} has no [platform] table: pass a platform")
