@@ -182,3 +182,27 @@ def test_a_permission_denied_pauses_the_rollout_until_resumed(
     wait_until(lambda: h.status().state != "paused", 20, "the resume")
     assert h.wait(30).outcome == "promoted"
     assert "platform-refused" in kinds(s.v1, h.rollout_id)
+
+
+def test_orphaned_old_work_wakes_its_revision_and_a_failed_wake_is_reported(
+    make_app: Callable[..., Tether],
+) -> None:
+    s = service(make_app)
+    old = s.v1.start_workflow("waiter")
+    wait_until(lambda: s.v1.list_steps(old.workflow_id), 20, "the waiter to start")
+    s.platform.fail_wake("svc-1")
+    # The controller runs on the candidate's code here, so it can replay v1's open work.
+    h = s.v2.rollouts.start(s.platform, "svc-2", steps=[100], bake=0, gates=NO_SAMPLE, **FAST_DRAIN)
+    assert h.wait(30).outcome == "promoted"
+    replay = next(e for e in h.status().events if e.kind == "replay")
+    assert (replay.detail["possible"], replay.detail["compatible"]) == (True, False)
+    assert "diverge on v2" in replay.detail["reason"]
+    s.v1.shutdown(grace=0.5)  # no executor of v1 is left for its open workflow
+    orphaned = wait_until(
+        lambda: [e for e in h.status().events if e.detail.get("orphaned")], 20, "the report"
+    )
+    assert "waking svc-1 failed" in orphaned[0].detail["reason"]
+    s.platform.fail_wake("svc-1", False)
+    wait_until(lambda: s.platform.wakes("svc-1") >= 1, 20, "a wake-up of svc-1")
+    assert s.platform.describe().revision("svc-1").tag == "v-v1"  # type: ignore[union-attr]
+    assert s.v2.get_workflow(old.workflow_id).status == "PENDING"  # never run on v2's code
