@@ -23,7 +23,8 @@ from .plan import Gates
 from .platform import Platform, PlatformError
 from .platforms import open_platform
 from .rollback import rollback_plan
-from .split import Side, Split, default_tag
+from .sides import choose_sides
+from .split import Side, Split
 
 CONTROLLER = "tether.rollout"
 AUTOSCALER = "tether.autoscale"
@@ -77,36 +78,14 @@ class Actions:
     def prepare(self, rid: str, plan: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         """The two sides of the rollout, or why it cannot start (nothing is changed then)."""
         state = open_platform(spec).describe()
-        candidate = state.revision(plan["candidate"])
-        if candidate is None:
-            return {"error": f"revision {plan['candidate']!r} does not exist in {state.name!r}"}
-        if not candidate.ready:
-            return {"error": f"revision {candidate.name!r} is not ready: it cannot take traffic"}
-        serving = sorted(
-            (r for r in state.revisions if r.percent > 0 and r.name != candidate.name),
-            key=lambda r: -r.percent,
+        chosen = choose_sides(state, plan["candidate"], self.store.versions.list())
+        if isinstance(chosen, str):
+            return {"error": chosen}
+        base, cand = chosen
+        sides = {"baseline": asdict(base), "candidate": asdict(cand)}
+        self.record(
+            rid, "prepare", "prepare", sides, baseline=base.revision, candidate=cand.revision
         )
-        if not serving:
-            return {"error": f"{candidate.name!r} already serves all traffic: nothing to roll out"}
-        base = serving[0]
-        known = self.store.versions.known()
-        cand_version = candidate.version or candidate.name
-        base_version = base.version or base.name
-        for rev, version in ((candidate, cand_version), (base, base_version)):
-            if version not in known:
-                return {
-                    "error": f"version {version!r} of revision {rev.name!r} is unknown to tether: "
-                    "an executor of it must launch once (e.g. start the revision) first"
-                }
-        base_tag = base.tag or default_tag(base_version)
-        cand_tag = candidate.tag or default_tag(cand_version)
-        if cand_tag == base_tag:
-            cand_tag = f"{cand_tag}-next"[:46]
-        sides = {
-            "baseline": asdict(Side(base.name, base_version, base_tag)),
-            "candidate": asdict(Side(candidate.name, cand_version, cand_tag)),
-        }
-        self.record(rid, "prepare", "prepare", sides, baseline=base.name)
         return sides
 
     def replay_check(self, rid: str, baseline: str, candidate: str, sample: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from tether.rollout.errors import RolloutConflictError
 from tether.runtime.routing import Routing
+from tether.runtime.store.rollouts import RolloutStore
 
 from tether import Tether
 
@@ -94,6 +95,14 @@ def test_rollout_pauses_for_approval(make_app: Callable[..., Tether]) -> None:
     assert s.v1.routing() == Routing("v1", "v2", 10.0)
     with pytest.raises(RolloutConflictError, match="is paused"):
         s.v1.rollouts.start(s.platform, "svc-2", rollout_id="another", gates=NO_SAMPLE)
+    # A second controller that bypasses that check is refused by the service's lock.
+    row = RolloutStore(s.v1.store.db, s.v1.app_name).get(h.rollout_id)
+    assert row is not None
+    rogue = s.v1.start_workflow(
+        "tether.rollout", "rogue", "svc", row.plan, row.platform, {}, workflow_id="rogue"
+    )
+    assert rogue.result(timeout=20)["outcome"] == "refused"
+    assert s.platform.describe().traffic == {"svc-1": 90, "svc-2": 10}
     h.approve(by="alice")
     wait_until(lambda: h.status().state != "paused", 20, "the approval to act")
     assert h.wait(30).outcome == "promoted"
