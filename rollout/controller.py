@@ -225,13 +225,17 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                 finish(rid, service)
                 _drain(rid, cand, [], spec, options)
                 return {"outcome": "rolled_back", "reason": end.reason}
-        apply(
-            rid,
-            "promote",
-            promote_split(base, cand).to_dict(),
-            spec,
-            {"state": "promoted", "percent": 100, "reason": f"{cand.revision} serves 100%"},
-        )
+        promoted = {"state": "promoted", "percent": 100, "reason": f"{cand.revision} serves 100%"}
+        while True:
+            try:
+                shift(rid, "promote", promote_split(base, cand).to_dict(), spec, promoted)
+                break
+            except _Outcome as end:  # the promotion was refused; then told what to do
+                if end.action == "abort":
+                    roll_back(rid, sides, end.reason, spec)
+                    finish(rid, service)
+                    _drain(rid, cand, [], spec, options)
+                    return {"outcome": "rolled_back", "reason": end.reason}
         finish(rid, service)
         _drain(rid, base, [cand.revision], spec, options)
         return {"outcome": "promoted", "reason": f"{cand.revision} serves 100%"}
