@@ -215,3 +215,20 @@ def test_orphaned_old_work_wakes_its_revision_and_a_failed_wake_is_reported(
     wait_until(lambda: s.platform.wakes("svc-1") >= 1, 20, "a wake-up of svc-1")
     assert s.platform.describe().revision("svc-1").tag == "v-v1"  # type: ignore[union-attr]
     assert s.v2.get_workflow(old.workflow_id).status == "PENDING"  # never run on v2's code
+
+
+def test_a_refused_promotion_pauses_and_is_retried_on_resume(
+    make_app: Callable[..., Tether],
+) -> None:
+    s = service(make_app)
+    h = s.v1.rollouts.start(s.platform, "svc-2", steps=[100], bake=3, gates=NO_SAMPLE, **FAST_DRAIN)
+    wait_until(lambda: h.status().percent == 100, 20, "the 100% stage")
+    s.platform.deny("run.services.update")
+    outcome = h.wait(20)
+    assert outcome.outcome == "paused" and "refused promote" in (outcome.reason or "")
+    assert s.v1.routing() == Routing("v1", "v2", 100.0)  # not promoted in tether either
+    s.platform.deny(None)
+    h.resume()
+    wait_until(lambda: h.status().state != "paused", 20, "the resume")
+    assert h.wait(20).outcome == "promoted"
+    assert s.v1.routing() == Routing("v2")
