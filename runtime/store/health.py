@@ -54,13 +54,14 @@ def version_health(
     if exclude:
         own.append(_not_prefixed(exclude))
     with db.read() as conn:
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(W.c.status, func.count())
-                .where(*own, W.c.completed_at >= since_ms, W.c.status.in_(Status.TERMINAL))
-                .group_by(W.c.status)
-            ).all()
-        )
+        # Through ix_tether_wf_version_done: the version's rows finished since the step began
+        # (completed_at is set on terminal and parked rows only; status is filtered here).
+        by_status = conn.execute(
+            select(W.c.status, func.count())
+            .where(*own, W.c.completed_at >= since_ms)
+            .group_by(W.c.status)
+        ).all()
+        counts = {str(st): int(n) for st, n in by_status if st in Status.TERMINAL}
         parked = conn.execute(
             select(func.count()).where(
                 *own,
@@ -68,19 +69,25 @@ def version_health(
                 W.c.updated_at >= (since_ms if parked_since_ms is None else parked_since_ms),
             )
         ).scalar_one()
+        # Step durations of those workflows, each found by its primary key.
+        finished = (
+            select(W.c.workflow_id)
+            .where(*own, W.c.completed_at >= since_ms)
+            .order_by(W.c.completed_at.desc())
+            .limit(samples)
+            .subquery()
+        )
         durations = [
             int(c - s)
             for s, c in conn.execute(
                 select(O.c.started_at, O.c.completed_at)
+                .join(finished, O.c.workflow_id == finished.c.workflow_id)
                 .where(
                     O.c.app_name == app,
                     O.c.version == version,
                     O.c.kind == "step",
-                    O.c.completed_at >= since_ms,
                     O.c.started_at.is_not(None),
                 )
-                .order_by(O.c.completed_at.desc())
-                .limit(samples)
             )
         ]
     p95 = percentiles(durations, {"p95": 0.95}).get("p95")
@@ -99,11 +106,16 @@ def open_work(db: Database, app: str, *, exclude: str | None = None) -> dict[str
     where = [W.c.app_name == app, W.c.status.in_(OPEN_WORK)]
     if exclude:
         where.append(_not_prefixed(exclude))
+    out: dict[str, int] = {}
     with db.read() as conn:
-        rows = conn.execute(
-            select(W.c.version, func.count()).where(*where).group_by(W.c.version)
-        ).all()
-    return {str(v): int(n) for v, n in rows}
+        # Grouped by status first, so the (status, version, app_name) index serves it.
+        for _, v, n in conn.execute(
+            select(W.c.status, W.c.version, func.count())
+            .where(*where)
+            .group_by(W.c.status, W.c.version)
+        ):
+            out[str(v)] = out.get(str(v), 0) + int(n)
+    return out
 
 
 def open_patch_markers(

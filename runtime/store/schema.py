@@ -62,6 +62,8 @@ workflows = Table(
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),
+    # What a version finished since a time (revision 5): rollout gates read it every step.
+    Index("ix_tether_wf_version_done", "version", "app_name", "completed_at"),
     Index("ix_tether_wf_version_created", "version", "app_name", "created_at"),
     Index("ix_tether_wf_created", "created_at"),
     Index("ix_tether_wf_name_created", "name", "app_name", "created_at"),

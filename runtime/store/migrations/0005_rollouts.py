@@ -1,4 +1,5 @@
-"""Revision 5: rollouts, their decision log, the per-service rollout lock, autoscaler state.
+"""Revision 5: rollouts, their decision log, the per-service rollout lock, autoscaler state,
+and an index of what each version finished when (rollout gates read it every step).
 
 The DDL is frozen here (its own MetaData), so later changes to ``schema`` never change what
 this migration creates.
@@ -64,3 +65,7 @@ _autoscale = Table(
 
 def upgrade(conn: Connection, dialect: str) -> None:
     _md.create_all(conn, checkfirst=True)
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_tether_wf_version_done "
+        "ON tether_workflows (version, app_name, completed_at)"
+    )
