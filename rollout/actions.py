@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tether.runtime.clock import now_ms
+from tether.runtime.engine import encode_inputs
 from tether.runtime.records import Status
 from tether.runtime.store import Store
 from tether.runtime.store.health import open_patch_markers, open_work, version_health
@@ -27,6 +28,7 @@ from .sides import choose_sides
 from .split import Side, Split
 
 CONTROLLER = "tether.rollout"
+DRAINER = "tether.rollout.drain"
 AUTOSCALER = "tether.autoscale"
 INTERNAL = "tether."  # the name prefix of tether's own workflows
 ACTOR = "tether rollout"
@@ -277,6 +279,23 @@ class Actions:
             platform.retire(s.revision, delete=d.action == draining.DELETE)
         return {}
 
+    def start_drain(self, rid: str, version: str, args: tuple[Any, ...]) -> str:
+        """Leave the drain workflow (id ``RID.drain``) for a live executor of ``version``."""
+        wid = drain_id(rid)
+        store = self.store
+        with store.db.write() as conn:
+            store.workflows.insert(
+                conn,
+                workflow_id=wid,
+                name=DRAINER,
+                inputs_json=encode_inputs(wid, DRAINER, tuple(args), {}),
+                version=version,
+                status=Status.PENDING,
+                executor_id=None,
+            )
+        self.record(rid, "handoff", "handoff", {"drain": wid, "version": version})
+        return wid
+
     def finish(self, rid: str, service: str) -> None:
         self.rollouts.unlock(service, rid)
 
@@ -284,9 +303,10 @@ class Actions:
         return open_work(self.store.db, self.store.app_name, exclude=INTERNAL).get(version, 0)
 
 
+def drain_id(rollout_id: str) -> str:
+    """The id of the workflow that drains a rollout's old side."""
+    return f"{rollout_id}.drain"
+
+
 def _split_dict(split: Split) -> dict[str, Any]:
     return split.to_dict()
-
-
-TERMINAL_STATES = ("promoted", "rolled_back", "failed", "refused")
-OPEN_STATUSES = Status.OPEN

@@ -3,7 +3,8 @@ say, so a rollout survives its executor's death and resumes from its last comple
 
     begin (lock the service) → prepare (candidate ready, versions known) → replay check →
     for each stage: [approval] → shift traffic + routing → bake → gate → ...
-    → promote (or roll back) → drain the old side: keep tagged/warm, wake, then retire
+    → promote (or roll back) → hand the drain of the old side to a workflow of the version
+    now current: keep it tagged/warm, wake it, then retire it once its open work is gone
 
 Control messages (``pause``, ``resume``, ``approve``, ``promote``, ``abort``) arrive on
 ``CONTROL``; a bake listens for them, so a pause or an abort acts within a poll interval.
@@ -20,7 +21,7 @@ from tether.runtime.clock import now_ms
 from tether.runtime.errors import NondeterminismError
 from tether.runtime.registry import Registry
 
-from .actions import CONTROLLER, Actions
+from .actions import CONTROLLER, DRAINER, Actions
 from .plan import Plan
 from .split import Side, promote_split, stage_split
 
@@ -61,6 +62,7 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
     rollback = step(actions.rollback, "rollback")
     drain = step(actions.drain, "drain")
     finish = step(actions.finish, "finish")
+    start_drain = step(actions.start_drain, "handoff")
     clock = step(now_ms, "clock")
 
     def wait(rid: str, until_ms: int | None, paused: bool) -> str | None:
@@ -223,7 +225,7 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
             if end.action == "abort":
                 roll_back(rid, sides, end.reason, spec)
                 finish(rid, service)
-                _drain(rid, cand, [], spec, options)
+                hand_off(rid, base.version, cand, [], spec, options)
                 return {"outcome": "rolled_back", "reason": end.reason}
         promoted = {"state": "promoted", "percent": 100, "reason": f"{cand.revision} serves 100%"}
         while True:
@@ -234,23 +236,41 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                 if end.action == "abort":
                     roll_back(rid, sides, end.reason, spec)
                     finish(rid, service)
-                    _drain(rid, cand, [], spec, options)
+                    hand_off(rid, base.version, cand, [], spec, options)
                     return {"outcome": "rolled_back", "reason": end.reason}
         finish(rid, service)
-        _drain(rid, base, [cand.revision], spec, options)
+        hand_off(rid, cand.version, base, [cand.revision], spec, options)
         return {"outcome": "promoted", "reason": f"{cand.revision} serves 100%"}
 
-    def _drain(
-        rid: str, side: Side, protected: list[str], spec: dict[str, Any], options: dict[str, Any]
+    def hand_off(
+        rid: str,
+        current: str,
+        side: Side,
+        protected: list[str],
+        spec: dict[str, Any],
+        options: dict[str, Any],
     ) -> None:
+        """Leave the drain of ``side`` to a workflow of the version now current, whose
+        executors stay alive (this controller's own version may be the one draining)."""
+        start_drain(rid, current, (rid, asdict(side), protected, spec, options))
+
+    def drain_loop(
+        rid: str,
+        side: dict[str, Any],
+        protected: list[str],
+        spec: dict[str, Any],
+        options: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Keep the old side tagged and woken while it has open work; then retire it."""
         interval = float(options.get("drain_interval", 30.0))
         delete = bool(options.get("delete_retired", False))
         n = 0
         while True:
-            d = drain(rid, f"drain:{side.revision}:{n}", asdict(side), protected, spec, delete)
+            d = drain(rid, f"drain:{side['revision']}:{n}", side, protected, spec, delete)
             if d["done"]:
-                return
+                return dict(d)
             n += 1
             primitives.sleep(interval)
 
+    registry.add_workflow(drain_loop, name=DRAINER, max_recovery_attempts=1000)
     return registry.add_workflow(controller, name=CONTROLLER, max_recovery_attempts=1000)

@@ -237,6 +237,7 @@ def _status_renderable(s: RolloutStatus) -> Group:
         ("steps", steps),
         ("reason", s.reason or "-"),
         ("controller", s.controller_status or "-"),
+        ("drain", s.drain_status or "-"),
         ("updated", render.age(s.updated_at)),
     ):
         head.add_row(Text(key, style="bold"), Text(str(value)))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.rollout import autoscaler, controller
-from tether.rollout.actions import CONTROLLER, Actions
+from tether.rollout.actions import CONTROLLER, Actions, drain_id
 from tether.rollout.autoscale import ScalePolicy
 from tether.rollout.errors import RolloutConflictError, RolloutError, RolloutNotFoundError
 from tether.rollout.plan import Gates, Plan, load_plan_file, make_plan
@@ -58,6 +58,7 @@ class RolloutStatus:
     reason: str | None
     steps: tuple[int, ...]
     controller_status: str | None  # the controller workflow's status
+    drain_status: str | None  # the status of the workflow draining the old side, once handed
     events: tuple[EventRow, ...]
     created_at: int
     updated_at: int
@@ -273,6 +274,7 @@ class Rollouts:
 
     def _status(self, row: RolloutRow, *, events: bool = True) -> RolloutStatus:
         wf = self._app.store.workflows.get(row.rollout_id)
+        drainer = self._app.store.workflows.get(drain_id(row.rollout_id))
         return RolloutStatus(
             rollout_id=row.rollout_id,
             service=row.service,
@@ -284,6 +286,7 @@ class Rollouts:
             reason=row.reason,
             steps=tuple(int(s["percent"]) for s in row.plan.get("stages", [])),
             controller_status=wf.status if wf is not None else None,
+            drain_status=drainer.status if drainer is not None else None,
             events=tuple(self._store.events(row.rollout_id)) if events else (),
             created_at=row.created_at,
             updated_at=row.updated_at,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from tether.rollout.actions import drain_id
 from tether.rollout.errors import RolloutConflictError
 from tether.runtime.routing import Routing
 from tether.runtime.store.rollouts import RolloutStore
@@ -42,8 +43,11 @@ def test_rollout_promotes_then_retires_the_drained_revision(
         {"svc-2": 100},
     ]
     # Nothing of v1 is open: its revision is untagged, and the controller ends.
-    s.v1.retrieve_workflow(h.rollout_id).result(timeout=20)
+    drained(s.v1, h.rollout_id)
     assert s.platform.describe().revision("svc-1").tag is None  # type: ignore[union-attr]
+    # The drain ran on the promoted version, whose executors stay; the controller has ended.
+    assert s.v1.get_workflow(drain_id(h.rollout_id)).version == "v2"
+    assert s.v1.get_workflow(h.rollout_id).status == "SUCCESS"
     ks = kinds(s.v1, h.rollout_id)
     for kind in ("prepare", "replay", "shift", "gate", "promote", "retire"):
         assert kind in ks, ks
@@ -115,19 +119,26 @@ def test_old_revision_with_open_work_is_kept_until_it_drains(
     old = s.v1.start_workflow("waiter")
     h = s.v1.rollouts.start(s.platform, "svc-2", steps=[100], bake=0, gates=NO_SAMPLE, **FAST_DRAIN)
     assert h.wait(30).outcome == "promoted"
-    ctrl = s.v1.retrieve_workflow(h.rollout_id)
     # Several drain rounds pass: the revision keeps its tag while v1 has open work.
     wait_until(lambda: _drain_rounds(s.v1, h.rollout_id) >= 3, 20, "drain rounds")
     assert s.platform.describe().revision("svc-1").tag == "v-v1"  # type: ignore[union-attr]
     assert not any(c["call"] == "retire" for c in s.platform.calls)
     s.v1.send(old.workflow_id, "done", "go")
     assert old.result(timeout=20) == "done on v1"
-    ctrl.result(timeout=20)
+    drained(s.v1, h.rollout_id)
     assert [c["revision"] for c in s.platform.calls if c["call"] == "retire"] == ["svc-1"]
 
 
 def _drain_rounds(app: Tether, rid: str) -> int:
-    return sum(1 for op in app.list_steps(rid) if op.name == "tether.rollout.drain")
+    if app.store.workflows.get(drain_id(rid)) is None:
+        return 0
+    return sum(1 for op in app.list_steps(drain_id(rid)) if op.name == "tether.rollout.drain")
+
+
+def drained(app: Tether, rid: str) -> None:
+    """Wait for the workflow that drains the rollout's old side to finish."""
+    wait_until(lambda: app.store.workflows.get(drain_id(rid)), 20, "the drain hand-off")
+    app.retrieve_workflow(drain_id(rid)).result(timeout=20)
 
 
 def test_rollback_keeps_the_candidates_workflows_on_the_candidate(
@@ -151,8 +162,9 @@ def test_rollback_keeps_the_candidates_workflows_on_the_candidate(
     s.v1.send(inflight.workflow_id, "go", "go")
     assert inflight.result(timeout=20) == "go on v2"
     assert s.v1.get_workflow(inflight.workflow_id).version == "v2"
-    s.v1.retrieve_workflow(h.rollout_id).result(timeout=20)
+    drained(s.v1, h.rollout_id)
     assert s.platform.describe().revision("svc-2").tag is None  # type: ignore[union-attr]
+    assert s.v1.get_workflow(drain_id(h.rollout_id)).version == "v1"  # current again
 
 
 def test_a_candidate_that_is_not_ready_fails_before_any_shift(
