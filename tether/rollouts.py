@@ -5,9 +5,11 @@
     h.wait(3600)            # RolloutOutcome("promoted" | "rolled_back" | "paused", reason)
     h.approve(); h.pause(); h.resume(); h.promote(); h.abort()
 
-The controller is a durable workflow of this app (``tether.rollout``): any live executor of
-the app's current version runs it, so the process that starts a rollout (or the CLI) may
-exit, and a controller whose executor dies resumes elsewhere from its last completed step.
+The controller is a durable workflow of this app (``tether.rollout``). Started from a
+launched app it runs on that app's version; started without one (the CLI) it is left for a
+live executor of the current version. A controller whose executor dies resumes on another
+executor of its version from its last completed step. Once promoted or rolled back, it hands
+the drain of the old side to ``tether.rollout.drain`` on the version now current.
 """
 
 from __future__ import annotations
