@@ -22,6 +22,7 @@ from .base import State
 from .demo import demo_cmd
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
+from .rollout import revisions_cmd, rollout
 from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
@@ -106,6 +107,8 @@ for _command in (
     migrate_cmd,
     info_cmd,
     serve_cmd,
+    rollout,
+    revisions_cmd,
     demo_cmd,
 ):
     cli.add_command(_command)
