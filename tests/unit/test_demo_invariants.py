@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from tether.versioning.replay import ReplayResult
+
 from tether.demo.invariants import (
     Effect,
     OperationRow,
@@ -16,7 +18,6 @@ from tether.demo.invariants import (
     wrong_version,
 )
 from tether.demo.replaycheck import summarize
-from tether.versioning.replay import ReplayResult
 
 
 def wf(wid: str, status: str = "SUCCESS", version: str = "v1") -> WorkflowRow:
@@ -44,9 +45,7 @@ LOST = [
 
 
 @pytest.mark.parametrize(("requested", "workflows", "expected"), LOST)
-def test_lost(
-    requested: list[str], workflows: dict[str, WorkflowRow], expected: list[str]
-) -> None:
+def test_lost(requested: list[str], workflows: dict[str, WorkflowRow], expected: list[str]) -> None:
     assert [v.workflow_id for v in lost(requested, workflows)] == expected
 
 
