@@ -342,6 +342,7 @@ class Demo:
     def _recoveries(self) -> None:
         """Journal each workflow of the killed process as another process takes it over."""
         assert self.control is not None
+        taken: dict[str, list[str]] = {}
         for wid, victim in list(self._held.items()):
             rec = self.control.store.workflows.get(wid)
             if rec is None:
@@ -350,9 +351,11 @@ class Demo:
             if by is not None and by != victim:
                 self.state.recovered[wid] = by
                 del self._held[wid]
-                self.journal.add("recovery", f"{wid} taken over by {by} ({rec.version})")
+                taken.setdefault(f"{by} ({rec.version})", []).append(wid)
             elif rec.status not in Status.OPEN:
                 del self._held[wid]  # it finished before the kill
+        for by, wids in taken.items():
+            self.journal.add("recovery", f"taken over by {by}: {', '.join(sorted(wids))}")
 
     def close(self) -> None:
         if self.driver is not None:
