@@ -48,7 +48,9 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.verdict.ok
+        """The invariants held and the rollout ended, promoted or rolled back (a bad release
+        caught and rolled back is the demo working)."""
+        return self.verdict.ok and self.outcome in ("promoted", "rolled_back")
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (``tether demo --json``)."""
@@ -149,7 +151,7 @@ def render_report(report: Report) -> RenderableType:
         table.add_row(
             v.version, str(v.started), str(v.succeeded), str(v.failed), str(v.open), paths
         )
-    color = "green" if report.outcome == "promoted" else "yellow"
+    color = {"promoted": "green", "rolled_back": "yellow"}.get(report.outcome, "red")
     head = Text.assemble(("outcome: ", "bold"), (report.outcome, f"bold {color}"))
     if report.reason:
         head.append(f" — {report.reason}")

@@ -246,7 +246,13 @@ class Demo:
     def _follow(self, handle: Any) -> tuple[str, str | None]:
         """Watch the rollout to its outcome; kill a v1 process once traffic has moved."""
         last = None
+        # Bakes, gates that wait for their sample (max_wait), and room for a loaded machine.
+        deadline = time.monotonic() + sum(self.t.bake) + len(STEPS) * 30.0 + 120.0
         while True:
+            if time.monotonic() > deadline:
+                self.journal.add("rollout", "the rollout reached no outcome in time: aborted")
+                handle.abort(by="tether demo")
+                return "timed out", "the rollout reached no outcome in time"
             status = handle.status()
             self.state.rollout = status
             mark = (status.state, status.percent)
@@ -262,7 +268,7 @@ class Demo:
             self._tick()
 
     def _kill(self) -> None:
-        """SIGKILL the v1 process holding the most running workflows (at least one)."""
+        """SIGKILL v1's first process once it is in the middle of an agent's steps."""
         assert self.platform is not None and self.control is not None
         running = self.control.list_workflows(status=Status.PENDING, version=BASELINE, limit=1000)
         first = self.platform.instances(BASELINE)[0]["executor_id"]
