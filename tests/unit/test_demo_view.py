@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from rich.console import Console
+
 from tether.demo.journal import Journal
 from tether.demo.scenario import State, describe
 from tether.demo.view import render
@@ -33,7 +34,8 @@ def test_the_live_view_shows_split_workflows_kills_and_recoveries() -> None:
     text = console.export_text()
     assert "v1 50% / v2 50%" in text and "kills 1" in text and "recoveries 2" in text
     assert "v1-1 killed" in text and "retired" in text  # v2 has no process left
-    rows = {line.strip("│ ").split()[0]: line.strip("│ ").split() for line in text.splitlines()}
+    cells = [line.strip("│ ").split() for line in text.splitlines()]
+    rows = {c[0]: c for c in cells if c}
     assert rows["v1"][-3:] == ["4", "31", "0"] and rows["v2"][-3:] == ["0", "0", "2"]
     assert "taken over by v1-2 (v1): ticket-0003, ticket-0007" in text
     assert describe(rollout) == "v2 takes 50% of traffic and of new queued work; baking"
