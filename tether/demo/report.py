@@ -178,5 +178,10 @@ def render_report(report: Report) -> RenderableType:
         checks.append(f"{mark} {len(found)} {labels[name]}\n", style=style)
         for bad in list(found)[:5]:
             checks.append(f"    {bad.workflow_id}: {bad.detail}\n", style="red")
-    checks.append(f"(database and side-effect log in {report.directory})", style="dim")
+    checks.append(
+        f"the side-effect log and the processes' logs are in {report.directory}; look around "
+        f"with tether --app {report.app_name} --database-url URL rollout status | versions | "
+        "workflows list",
+        style="dim",
+    )
     return Group(head, table, facts, checks)
