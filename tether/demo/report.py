@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tether.runtime.store import Store
+from tether.runtime.store import Store, redact
 
 from . import rows
 from .agent import GATE
@@ -43,6 +43,7 @@ class Report:
     approvals: tuple[int, int]  # approved, denied
     verdict: Verdict
     app_name: str
+    database_url: str  # credentials redacted
     directory: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -59,6 +60,7 @@ class Report:
             "outcome": self.outcome,
             "reason": self.reason,
             "app_name": self.app_name,
+            "database_url": self.database_url,
             "directory": self.directory,
             "requested": self.requested,
             "versions": [asdict(v) for v in self.versions],
@@ -130,6 +132,7 @@ def build_report(
         approvals=(sum(a for _, a in approvals), sum(not a for _, a in approvals)),
         verdict=verdict,
         app_name=store.app_name,
+        database_url=redact(store.db.url),
         directory=str(effects_path.parent),
         notes=tuple(e.text for e in journal.entries() if e.kind in ("replay", "drain")),
     )
@@ -180,8 +183,8 @@ def render_report(report: Report) -> RenderableType:
             checks.append(f"    {bad.workflow_id}: {bad.detail}\n", style="red")
     checks.append(
         f"the side-effect log and the processes' logs are in {report.directory}; look around "
-        f"with tether --app {report.app_name} --database-url URL rollout status | versions | "
-        "workflows list",
+        f"with tether --app {report.app_name} --database-url {report.database_url} "
+        "rollout status (or versions, workflows list)",
         style="dim",
     )
     return Group(head, table, facts, checks)
