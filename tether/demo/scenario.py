@@ -116,6 +116,8 @@ def describe(status: Any) -> str:
 
 
 class Demo:
+    """One run of the story; ``run()`` returns its report and stops every process it began."""
+
     def __init__(
         self,
         options: Options,
@@ -178,8 +180,7 @@ class Demo:
             approval_delay=t.approval_delay,
         ).start()
         self.journal.add("traffic", f"{t.rate:g} refund requests a second through the router")
-        _ = control.rollouts  # registers the controller workflow before launch
-        control.launch()  # this process runs the rollout controller
+        control.launch()  # this process runs the rollout controller (app.rollouts)
         self._phase("v1 serving")
         self._idle(t.warmup)
 
