@@ -4,9 +4,11 @@ lost, nothing repeated and nothing run on code that cannot run it.
     from tether.demo import Options, run
     report = run(Options(fast=True))      # report.ok: the three invariants hold
 
-The agent (``agent``, served by ``revision``), the traffic and the human (``driver``), the
-story (``scenario``), the live view (``view``), and the report with its invariants
-(``report``, ``invariants``, read through ``rows``).
+The agent (``agent``, served by ``revision``, on the shop of ``tickets``), the traffic and
+the human (``driver``), the story (``scenario``, which drives ``app.rollouts`` on a
+``LocalPlatform``), the replay verdict (``replaycheck``), the live view (``view`` over the
+``journal``), and the report with its invariants (``report``, ``invariants``, read through
+``rows``).
 """
 
 from __future__ import annotations
