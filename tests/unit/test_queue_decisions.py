@@ -38,15 +38,15 @@ def test_routing_without_a_ramp_goes_to_current() -> None:
 
 def test_queue_spec_validation() -> None:
     QueueSpec("agents", concurrency=50, worker_concurrency=4, rate_limit=(100, 60.0))
-    for bad in (
-        {"concurrency": 0},
-        {"worker_concurrency": -1},
-        {"partition_concurrency": 1.5},
-        {"rate_limit": (0, 1.0)},
-        {"rate_limit": (5, 0)},
-        {"on_duplicate": "ignore"},
+    for bad, message in (
+        ({"concurrency": 0}, "concurrency must be a positive integer or None, got 0"),
+        ({"worker_concurrency": -1}, "worker_concurrency must be a positive integer"),
+        ({"partition_concurrency": 1.5}, r"partition_concurrency .* got 1\.5"),
+        ({"rate_limit": (0, 1.0)}, r"rate_limit must be .* got \(0, 1\.0\)"),
+        ({"rate_limit": (5, 0)}, r"rate_limit must be .* got \(5, 0\)"),
+        ({"on_duplicate": "ignore"}, "on_duplicate must be 'reject' or 'return_existing'"),
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=message):
             QueueSpec("q", **bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="queue name"):
         QueueSpec("bad name")
@@ -82,13 +82,13 @@ def test_missed_ticks_skip_or_catch_up() -> None:
 
 def test_schedule_spec_validation() -> None:
     ScheduleSpec("s", "wf", "*/5 * * * *", "America/New_York", "catch_up")
-    for cron, tz, missed in (
-        ("* * * *", "UTC", "skip"),
-        ("61 * * * *", "UTC", "skip"),
-        ("* * * * *", "Mars/Base", "skip"),
-        ("* * * * *", "UTC", "sometimes"),
+    for cron, tz, missed, message in (
+        ("* * * *", "UTC", "skip", r"invalid cron expression '\* \* \* \*'"),
+        ("61 * * * *", "UTC", "skip", "invalid cron expression '61"),
+        ("* * * * *", "Mars/Base", "skip", "unknown timezone 'Mars/Base'"),
+        ("* * * * *", "UTC", "sometimes", "missed must be 'skip' or 'catch_up'"),
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=message):
             ScheduleSpec("s", "wf", cron, tz, missed)  # type: ignore[arg-type]
 
 

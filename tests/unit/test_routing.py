@@ -1,0 +1,67 @@
+"""Routing must be the same in every process: a golden table, and a check from a second process.
+
+A ramp splits new work by ``bucket(workflow_id)``; if two executors (or a retry on another
+machine) computed different buckets for one id, the same idempotent enqueue could land on
+two versions. These figures are frozen: changing them re-routes in-flight ramps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from tether.runtime.routing import BUCKETS, Routing, bucket, route
+
+GOLDEN = {
+    "wf-1": 8794,
+    "order-42": 6703,
+    "": 1652,
+    "é-unicode": 6849,
+    "a" * 300: 267,
+    "shop:2024-05-01T00:00:00Z": 2943,
+    "r-0": 2154,
+    "r-1": 4488,
+    "r-7": 6238,
+    "00000000-0000-0000-0000-000000000000": 8868,
+}
+
+
+@pytest.mark.parametrize(("workflow_id", "expected"), GOLDEN.items(), ids=range(len(GOLDEN)))
+def test_bucket_golden_table(workflow_id: str, expected: int) -> None:
+    assert bucket(workflow_id) == expected
+
+
+@pytest.mark.parametrize(("workflow_id", "b"), [("r-0", 2154), ("r-1", 4488)])
+def test_route_uses_the_bucket_against_the_percentage(workflow_id: str, b: int) -> None:
+    # The ramp takes buckets strictly below percent * BUCKETS / 100.
+    at = Routing("v1", "v2", percent=100 * b / BUCKETS)
+    just_above = Routing("v1", "v2", percent=100 * (b + 1) / BUCKETS)
+    assert route(workflow_id, at) == "v1"
+    assert route(workflow_id, just_above) == "v2"
+
+
+_CHILD = """
+import json, sys
+from tether.runtime.routing import bucket
+ids = json.loads(sys.stdin.read())
+print(json.dumps([bucket(i) for i in ids]))
+"""
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "4242"])
+def test_another_process_with_another_hash_seed_routes_the_same(hash_seed: str) -> None:
+    ids = [*GOLDEN, *(f"order-{i}" for i in range(200))]
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        input=json.dumps(ids),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert json.loads(out) == [bucket(i) for i in ids]
