@@ -16,6 +16,7 @@ import functools
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -117,8 +118,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             if t is not threading.main_thread() and t.is_alive() and not t.daemon
         ]
 
+    deadline = time.monotonic() + _LINGER
     for thread in stuck():
-        thread.join(timeout=_LINGER / 10)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     left = stuck()
     if not left or not _EXIT_STATUS:
         return
