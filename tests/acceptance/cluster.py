@@ -49,18 +49,24 @@ class Cluster:
 
     # -- processes ----------------------------------------------------------------------------
 
-    def spawn(self, executor_id: str, *, version: str = "v1", **options: Any) -> subprocess.Popen:
-        """Start a worker; ``options`` become its flags (``steps=3`` -> ``--steps 3``)."""
+    def spawn(
+        self, executor_id: str, *, version: str = "v1", name: str | None = None, **options: Any
+    ) -> subprocess.Popen:
+        """Start a worker; ``options`` become its flags (``steps=3`` -> ``--steps 3``).
+
+        ``name`` keys the process and its log when two processes share an executor id.
+        """
         argv = [sys.executable, str(WORKER), "--db", self.database_url, "--app", self.app_name]
         argv += ["--version", version, "--executor-id", executor_id]
         argv += ["--effects", str(self.effects_path), "--gate", str(self.gate)]
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
             argv += [flag] if value is True else [flag, str(value)]
-        log = open(self.dir / f"{executor_id}.log", "wb")  # noqa: SIM115 - closed in close()
+        name = name or executor_id
+        log = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in close()
         self._logs.append(log)
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.procs[executor_id] = proc
+        self.procs[name] = proc
         return proc
 
     def wait_ready(self, *executor_ids: str, timeout: float = 20.0) -> None:
