@@ -221,12 +221,26 @@ def test_async_workflow_patch_and_race(make_app: Callable[..., Tether]) -> None:
         finally:
             await sibling
 
+    @app.workflow(name="racy_deprecated")
+    async def racy_deprecated() -> Any:
+        sibling = asyncio.ensure_future(slow())
+        await asyncio.sleep(0)
+        try:
+            return tether.deprecate_patch("p")
+        finally:
+            await sibling
+
     app.launch()
     assert app.start_workflow("fine", workflow_id="f").result(timeout=10) == ["slow", True, True]
     assert ops(app, "f") == [(0, "step", "slow"), (1, "patch", "p")]
-    with pytest.raises(ConfigurationError, match=r"positions \[0\] are still running"):
+    message = r"tether\.patch\('p'\) in workflow 'r' was called while operations at positions "
+    message += r"\[0\] are still running \(async tasks started and not yet awaited\), so where "
+    message += "its marker lands would depend on scheduling: call it before starting them"
+    with pytest.raises(ConfigurationError, match=message):
         app.start_workflow("racy", workflow_id="r").result(timeout=10)
     assert ops(app, "r") == [(0, "step", "slow")]  # and no marker landed
+    with pytest.raises(ConfigurationError, match=r"tether\.deprecate_patch\('p'\) in workflow"):
+        app.start_workflow("racy_deprecated", workflow_id="rd").result(timeout=10)
 
 
 def test_names_and_places_are_checked(make_app: Callable[..., Tether]) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from tether.runtime.errors import ConfigurationError
 from tether.runtime.routing import BUCKETS, Routing, bucket, route
 
 GOLDEN = {
@@ -65,3 +66,33 @@ def test_another_process_with_another_hash_seed_routes_the_same(hash_seed: str) 
         timeout=60,
     ).stdout
     assert json.loads(out) == [bucket(i) for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("routing", "known", "message"),
+    [
+        (Routing("v1", "v2", -0.01), None, r"percent must be within 0\.\.100, got -0\.01"),
+        (Routing("v1", "v2", 100.01), None, r"percent must be within 0\.\.100, got 100\.01"),
+        (Routing("v1", "v1", 5.0), None, "ramping version 'v1' equals the current version"),
+        (Routing("v1", None, 5.0), None, "percent > 0 needs a ramping version"),
+        (Routing("v7", None, 0.0), {"v1"}, r"unknown version 'v7': known versions are \['v1'\]"),
+        (Routing("v1", "v8", 10.0), {"v1", "v2"}, "unknown version 'v8'"),
+    ],
+)
+def test_routing_validation_refuses(routing: Routing, known: set[str] | None, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        routing.validate(known)
+
+
+@pytest.mark.parametrize(
+    ("routing", "known"),
+    [
+        (Routing("v1", "v2", 0.0), None),
+        (Routing("v1", "v2", 100.0), {"v1", "v2"}),
+        (Routing("v1"), {"v1"}),
+        (Routing(None), set()),
+        (Routing(None, "v2", 50.0), {"v2"}),
+    ],
+)
+def test_routing_validation_accepts(routing: Routing, known: set[str] | None) -> None:
+    assert routing.validate(known) is routing
