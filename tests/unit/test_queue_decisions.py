@@ -12,6 +12,8 @@ from tether.runtime.schedules import (
     SKIP_GRACE,
     ScheduleSpec,
     due,
+    next_tick,
+    prev_tick,
     ticks,
     workflow_id_for,
 )
@@ -97,3 +99,44 @@ def test_percentiles_nearest_rank() -> None:
     values = list(range(1, 101))
     assert percentiles(values) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
     assert percentiles([7]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "after", "expected"),
+    [
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 0), (2024, 1, 1, 0, 15)),  # strictly after
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 14, 59), (2024, 1, 1, 0, 15)),
+        ("30 * * * * *", "UTC", (2024, 1, 1, 0, 0), (2024, 1, 1, 0, 0, 30)),  # seconds first
+        ("0 9 * * *", "Europe/Paris", (2024, 6, 1, 12, 0), (2024, 6, 2, 7, 0)),  # CEST
+        ("0 9 * * *", "America/New_York", (2024, 1, 1, 0, 0), (2024, 1, 1, 14, 0)),  # EST
+    ],
+)
+def test_next_tick_is_strictly_after_in_the_schedules_timezone(
+    cron: str, tz: str, after: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    assert next_tick(cron, tz, _ms(*after)) == _ms(*expected)
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "at", "expected"),
+    [
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 15), (2024, 1, 1, 0, 15)),  # at: included
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 29, 59), (2024, 1, 1, 0, 15)),
+        ("30 * * * * *", "UTC", (2024, 1, 1, 0, 1, 29), (2024, 1, 1, 0, 0, 30)),
+        ("0 9 * * *", "Europe/Paris", (2024, 6, 2, 6, 59), (2024, 6, 1, 7, 0)),
+    ],
+)
+def test_prev_tick_is_at_or_before(
+    cron: str, tz: str, at: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    assert prev_tick(cron, tz, _ms(*at)) == _ms(*expected)
+
+
+def test_due_fires_nothing_twice_and_advances_to_the_latest_tick() -> None:
+    now = _ms(2024, 1, 1, 1, 0, 5)
+    fire, last = due("* * * * *", "UTC", _ms(2024, 1, 1, 0, 58), now, "skip")
+    assert fire == [_ms(2024, 1, 1, 1, 0)] and last == _ms(2024, 1, 1, 1, 0)
+    assert due("* * * * *", "UTC", last, now, "skip") == ([], None)
+    assert due("* * * * *", "UTC", last, now, "catch_up") == ([], None)
+    fire, last = due("* * * * *", "UTC", _ms(2024, 1, 1, 0, 58), now, "catch_up")
+    assert fire == [_ms(2024, 1, 1, 0, 59), _ms(2024, 1, 1, 1, 0)] and last == fire[-1]
