@@ -7,12 +7,14 @@ with changed code recover them, so that each gate meets a real recorded history.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from tether.runtime.errors import ConfigurationError, NotInWorkflowError
+from tether.versioning.replay import Replayer
 
 import tether
 from tether import Status, Tether
@@ -263,3 +265,45 @@ def test_names_and_places_are_checked(make_app: Callable[..., Tether]) -> None:
         app.start_workflow(bad_name).result(timeout=10)
     with pytest.raises(NotInWorkflowError, match="called inside a step"):
         app.start_workflow(from_step).result(timeout=10)
+
+
+def test_replay_stops_at_a_patch_gate_past_the_end_of_history(
+    make_app: Callable[..., Tether],
+) -> None:
+    """A replay of new code over a run still in flight stops where history ends: at a patch
+    gate there (which a live run would record), and says so."""
+    inside, release = threading.Event(), threading.Event()
+
+    def build_gated(version: str, gated: bool) -> Tether:
+        app = make_app(version=version)
+
+        @app.step(name="a")
+        def a() -> str:
+            return "a"
+
+        @app.step(name="b")
+        def b() -> str:
+            inside.set()
+            release.wait(30)
+            return "b"
+
+        @app.workflow(name="w")
+        def w() -> list[str]:
+            out = [a()]
+            if gated and tether.patch("p"):
+                out.append("new")
+            out.append(b())
+            return out
+
+        return app
+
+    live = build_gated("v1", gated=False).launch()
+    h = live.start_workflow("w", workflow_id="x")
+    assert inside.wait(10)  # history: `a` only
+    try:
+        res = Replayer(build_gated("v2", gated=True)).replay("x")
+    finally:
+        release.set()
+    assert h.result(timeout=10) == ["a", "b"]
+    assert (res.outcome, res.stopped_at) == ("passed", 1)
+    assert res.stopped_because == "the code asks for patch 'p' next"

@@ -73,9 +73,21 @@ def test_another_process_with_another_hash_seed_routes_the_same(hash_seed: str) 
     [
         (Routing("v1", "v2", -0.01), None, r"percent must be within 0\.\.100, got -0\.01"),
         (Routing("v1", "v2", 100.01), None, r"percent must be within 0\.\.100, got 100\.01"),
-        (Routing("v1", "v1", 5.0), None, "ramping version 'v1' equals the current version"),
-        (Routing("v1", None, 5.0), None, "percent > 0 needs a ramping version"),
-        (Routing("v7", None, 0.0), {"v1"}, r"unknown version 'v7': known versions are \['v1'\]"),
+        (
+            Routing("v1", "v1", 5.0),
+            None,
+            r"^ramping version 'v1' equals the current version: promote it with current=\.\.\. "
+            r"instead$",
+        ),
+        (Routing("v1", None, 5.0), None, "^percent > 0 needs a ramping version$"),
+        (Routing("v1", None, 1.0), None, "^percent > 0 needs a ramping version$"),
+        (Routing("v1", None, 1), None, "^percent > 0 needs a ramping version$"),
+        (
+            Routing("v7", None, 0.0),
+            {"v1"},
+            r"^unknown version 'v7': known versions are \['v1'\] \(a version becomes known "
+            r"when an executor running it launches\)$",
+        ),
         (Routing("v1", "v8", 10.0), {"v1", "v2"}, "unknown version 'v8'"),
     ],
 )
@@ -88,6 +100,7 @@ def test_routing_validation_refuses(routing: Routing, known: set[str] | None, me
     ("routing", "known"),
     [
         (Routing("v1", "v2", 0.0), None),
+        (Routing("v1", None, 0), None),
         (Routing("v1", "v2", 100.0), {"v1", "v2"}),
         (Routing("v1"), {"v1"}),
         (Routing(None), set()),
