@@ -140,3 +140,10 @@ def test_due_fires_nothing_twice_and_advances_to_the_latest_tick() -> None:
     assert due("* * * * *", "UTC", last, now, "catch_up") == ([], None)
     fire, last = due("* * * * *", "UTC", _ms(2024, 1, 1, 0, 58), now, "catch_up")
     assert fire == [_ms(2024, 1, 1, 0, 59), _ms(2024, 1, 1, 1, 0)] and last == fire[-1]
+
+
+def test_ticks_stop_at_the_limit_and_six_field_specs_are_valid() -> None:
+    found = ticks("* * * * * *", "UTC", _ms(2024, 1, 1), _ms(2024, 1, 1, 0, 1), 2)
+    assert found == [_ms(2024, 1, 1, 0, 0, 1), _ms(2024, 1, 1, 0, 0, 2)]
+    assert ScheduleSpec("s", "wf", "*/10 * * * * *").cron == "*/10 * * * * *"
+    assert ScheduleSpec("s", "wf", "*/5 * * * *", "UTC", "skip").missed == "skip"
