@@ -50,6 +50,9 @@ _ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
 _OPEN = tuple(sorted(Status.OPEN))
+# How far back a partition's last start counts when partitions take turns (see
+# ``QueueStore._partition_pick``).
+FAIR_WINDOW_MS = 60_000
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Any], Rows]
@@ -441,7 +444,13 @@ class QueueStore:
         )
 
     def _partition_pick(self, waiting: Any, live: frozenset[str] | None) -> Any:
-        """Heads of each partition, as many as its free slots (no key: no partition limit)."""
+        """Heads of each partition, as many as its free slots (no key: no partition limit).
+
+        Fair at equal priority: every partition's first waiting row comes before any
+        partition's second, and among heads the partition served least recently (no start
+        in the last ``FAIR_WINDOW_MS``: not served) goes first, so partitions take turns and
+        one busy partition's backlog never starves the others.
+        """
         ranked = (
             select(
                 W.c.workflow_id,
@@ -467,16 +476,36 @@ class QueueStore:
             .group_by(W.c.partition_key)
             .subquery("busy")
         )
+        served = (
+            select(W.c.partition_key, func.max(W.c.started_at).label("last_start"))
+            .where(
+                W.c.queue_name == bindparam("queue"),
+                W.c.app_name == bindparam("app"),
+                W.c.started_at >= bindparam("now") - FAIR_WINDOW_MS,
+                W.c.partition_key.is_not(None),
+                _QUEUED,
+            )
+            .group_by(W.c.partition_key)
+            .subquery("served")
+        )
+        joined = ranked.outerjoin(busy, busy.c.partition_key == ranked.c.partition_key).outerjoin(
+            served, served.c.partition_key == ranked.c.partition_key
+        )
         return (
             select(ranked.c.workflow_id)
-            .select_from(ranked.outerjoin(busy, busy.c.partition_key == ranked.c.partition_key))
+            .select_from(joined)
             .where(
                 or_(
                     ranked.c.partition_key.is_(None),
                     ranked.c.rn <= bindparam("pc") - func.coalesce(busy.c.busy_n, 0),
                 )
             )
-            .order_by(ranked.c.priority, ranked.c.queue_seq)
+            .order_by(
+                ranked.c.priority,
+                ranked.c.rn,
+                func.coalesce(served.c.last_start, 0),
+                ranked.c.queue_seq,
+            )
             .limit(bindparam("n"))
         )
 
