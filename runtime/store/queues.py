@@ -435,7 +435,11 @@ class QueueStore:
                 status=Status.PENDING,
                 executor_id=bindparam("me"),
                 lease_epoch=W.c.lease_epoch + 1,
-                started_at=bindparam("now"),
+                # ``now`` was read before this statement, and a row committed since then
+                # may have been created later: a start is never reported before creation.
+                started_at=case(
+                    (W.c.created_at > bindparam("now"), W.c.created_at), else_=bindparam("now")
+                ),
                 updated_at=bindparam("now"),
             )
             .returning(
