@@ -23,6 +23,7 @@ from . import children, serialization
 from .clock import now_ms
 from .context import _CURRENT, PendingRow, WorkflowContext, maybe_current
 from .errors import (
+    NOT_AN_OUTCOME,
     CancelledInterrupt,
     ConfigurationError,
     DrainingInterrupt,
@@ -390,7 +391,7 @@ class Engine:
         if ctx.diverged is not None:
             outcome.error = ctx.diverged  # even if the workflow code caught it
         err = outcome.error
-        if isinstance(err, (WorkflowInterrupt, asyncio.CancelledError)):
+        if isinstance(err, NOT_AN_OUTCOME):
             return
         output_json = error_json = None
         status = Status.SUCCESS

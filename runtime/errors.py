@@ -23,6 +23,7 @@ WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 
@@ -197,3 +198,14 @@ class LeaseLostInterrupt(WorkflowInterrupt):
 
 class DrainingInterrupt(WorkflowInterrupt):
     """This executor is shutting down; a peer will continue the workflow."""
+
+
+# What ends a run without ending the workflow: the runtime's own interrupts, and a crash of
+# the process (Ctrl-C, ``sys.exit`` in a step, a cancelled task). Nothing is recorded, so the
+# workflow stays open and is recovered like any other that an executor stopped running.
+NOT_AN_OUTCOME: tuple[type[BaseException], ...] = (
+    WorkflowInterrupt,
+    KeyboardInterrupt,
+    SystemExit,
+    asyncio.CancelledError,
+)
