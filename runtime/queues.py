@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import serialization
+from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
 from .handles import WorkflowHandle
@@ -224,6 +227,8 @@ class Enqueuer:
             pos = ctx.reserve()
         recorded = ctx.replay_or_none(pos, ENQUEUE, name)
         if recorded is not None:
+            if recorded.error is not None:  # refused then: refused again, same path
+                raise serialization.error_from_json(json.loads(recorded.error))
             return self.handle(recorded.child_id)
         ctx.check_interrupt()
         wid = workflow_id or f"{ctx.workflow_id}-{pos}"
@@ -235,12 +240,22 @@ class Enqueuer:
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
 
-        def then(conn: Any, _store: Any) -> None:
+        refused: list[DeduplicatedError] = []
+
+        def then(conn: Any, store: Store) -> None:
             outcome = self.queues.enqueue(sqlalchemy_runner(conn), e)
             if outcome.duplicate_of is not None and outcome.duplicate_of != wid:
-                raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+                # The refusal is this operation's recorded outcome: a replay raises it
+                # again rather than enqueue anew (the holder may have finished by then).
+                err = DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+                error_json = json.dumps(serialization.error_to_json(err))
+                store.operations.set_error(conn, ctx.workflow_id, pos, error_json)
+                refused.append(err)
 
-        ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid), then)
+        started = now_ms()
+        ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid, started_at=started), then)
+        if refused:
+            raise refused[0]
         if self.wake is not None:
             self.wake(spec.name)
         return self.handle(wid)

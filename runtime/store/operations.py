@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select
+from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select, update
 from sqlalchemy import insert as sa_insert
 
 from ..clock import now_ms
@@ -138,6 +138,19 @@ class OperationStore:
         if then is not None:
             then(conn)
         return True
+
+    def set_error(self, conn: Connection, workflow_id: str, position: int, error: str) -> None:
+        """Make the operation just recorded at ``position`` an error (its effect was refused),
+        in the recording transaction."""
+        conn.execute(
+            update(O)
+            .where(
+                O.c.app_name == self.app,
+                O.c.workflow_id == workflow_id,
+                O.c.position == position,
+            )
+            .values(error=error, child_id=None)
+        )
 
     # -- by operation name (patch markers) ------------------------------------------------
 

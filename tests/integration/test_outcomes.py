@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from tether.runtime.errors import DeduplicatedError
 
+import tether
 from tether import Status, Tether
 
 from .helpers import idle, ops
@@ -62,3 +64,38 @@ def test_system_exit_in_a_background_workflow_records_nothing(
     h = app.start_workflow(wf)
     idle(app)
     assert app.get_workflow(h.workflow_id).status == Status.PENDING
+
+
+def test_a_dedup_refusal_inside_a_workflow_is_recorded_and_replayed(
+    make_app: Callable[..., Tether],
+) -> None:
+    app = make_app()
+    q = app.queue("q")
+
+    @app.workflow(name="holder")
+    def holder() -> str:
+        return str(tether.recv("go", timeout=30))
+
+    @app.step(name="after")
+    def after() -> str:
+        return "after"
+
+    @app.workflow(name="outer")
+    def outer() -> str:
+        try:
+            q.enqueue(holder, dedup_id="k")
+            outcome = "enqueued"
+        except DeduplicatedError:
+            outcome = "refused"
+        return f"{outcome} {after()}"
+
+    app.launch()
+    held = q.enqueue(holder, dedup_id="k")
+    h = app.start_workflow(outer)
+    assert h.result(timeout=10) == "refused after"
+    assert ops(app, h.workflow_id)[0] == (0, "enqueue", "holder")
+    app.send(held.workflow_id, "done", "go")
+    assert held.result(timeout=10) == "done"
+    # The dedup id is free now; a fork that replays the enqueue still takes the same path.
+    fork = app.versions.fork(h.workflow_id, 1)
+    assert app.retrieve_workflow(fork.workflow_id).result(timeout=10) == "refused after"
