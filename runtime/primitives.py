@@ -195,6 +195,18 @@ def wait_event(
         poll = min(poll * 2, waiter.poll_interval)
 
 
+def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
+    """What a ``get_event`` records as its name: ``<workflow id>:<key>``, with the workflow's
+    own id left out (``:<key>``), so a fork (a new id) reading its own events replays."""
+    if workflow_id != ctx.workflow_id:
+        return f"{workflow_id}:{key}"
+    legacy = f"{workflow_id}:{key}"  # how own reads were recorded before: still replays
+    rec = ctx.history.get(ctx.next_position)
+    if rec is not None and rec.kind == GET_EVENT and rec.name == legacy:
+        return legacy
+    return f":{key}"
+
+
 def get_event(
     waiter: Waiter | None, workflow_id: str, key: str, timeout: float | None = 60.0
 ) -> Any:
@@ -209,7 +221,7 @@ def get_event(
             raise ConfigurationError("the app is not launched: call app.launch() first")
         return wait_event(waiter, workflow_id, key, timeout)[1]
     sync_only(ctx, "get_event")
-    name = f"{workflow_id}:{key}"
+    name = event_name(ctx, workflow_id, key)
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select, update
+from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -194,7 +194,21 @@ class LineageStore:
         ).first()
         if created is None:
             return False
-        copied = [c for c in O.c if c.name not in ("app_name", "workflow_id")]
+        # A read of the origin's own event, recorded under its id by older code, becomes a
+        # read of the fork's own (see primitives.event_name).
+        own = f"{origin_id}:"
+        name = case(
+            (
+                and_(O.c.kind == "get_event", func.substr(O.c.name, 1, len(own)) == own),
+                literal(":") + func.substr(O.c.name, len(own) + 1),
+            ),
+            else_=O.c.name,
+        ).label("name")
+        copied = [
+            name if c.name == "name" else c
+            for c in O.c
+            if c.name not in ("app_name", "workflow_id")
+        ]
         conn.execute(
             sa_insert(O).from_select(
                 ["app_name", "workflow_id", *[c.name for c in copied]],

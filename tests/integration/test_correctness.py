@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import update
-
-from tether import Tether
 from tether.runtime.clock import now_ms
 from tether.runtime.store.schema import workflows as W
+
+from tether import Tether
 
 from .queue_helpers import Recorder, queued_app
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import update
 from tether.runtime.errors import DeduplicatedError
+from tether.runtime.store.schema import operations as O
 
 import tether
 from tether import Status, Tether
@@ -99,3 +101,34 @@ def test_a_dedup_refusal_inside_a_workflow_is_recorded_and_replayed(
     # The dedup id is free now; a fork that replays the enqueue still takes the same path.
     fork = app.versions.fork(h.workflow_id, 1)
     assert app.retrieve_workflow(fork.workflow_id).result(timeout=10) == "refused after"
+
+
+def test_a_fork_that_reads_its_own_event_replays(make_app: Callable[..., Tether]) -> None:
+    app = make_app()
+
+    @app.step(name="after")
+    def after(x: str) -> str:
+        return x.upper()
+
+    @app.workflow(name="selfread")
+    def selfread() -> str:
+        tether.set_event("k", "v")
+        got = app.get_event(tether.workflow_id(), "k", timeout=5)
+        return str(after(got))
+
+    app.launch()
+    h = app.start_workflow(selfread)
+    assert h.result(timeout=10) == "V"
+    fork = app.versions.fork(h.workflow_id, 2)  # the set_event and the get_event copied
+    assert app.retrieve_workflow(fork.workflow_id).result(timeout=10) == "V"
+    # A history recorded with the workflow's own id in the name (older code) forks too.
+    with app.store.db.write() as conn:
+        conn.execute(
+            update(O)
+            .where(O.c.app_name == app.app_name, O.c.workflow_id == h.workflow_id)
+            .where(O.c.position == 1)
+            .values(name=f"{h.workflow_id}:k")
+        )
+    again = app.versions.fork(h.workflow_id, 2)
+    assert app.retrieve_workflow(again.workflow_id).result(timeout=10) == "V"
+    assert app.get_workflow(again.workflow_id).status == Status.SUCCESS
