@@ -114,13 +114,14 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     if rec is not None:
         return serialization.loads(rec.output)
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    started = now_ms()
     while True:
         ctx.check_interrupt()
-        found, value = recorder.consume(ctx, pos, t)
+        found, value = recorder.consume(ctx, pos, t, started)
         if found:
             return value
         if now_ms() >= until:
-            ctx.record(OperationRecord(pos, RECV, t, output=None))
+            ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
             return None
         ctx.wait(until, waiter.poll_interval, waiter.signal)
 
@@ -136,13 +137,14 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
         if rec is not None:
             return serialization.loads(rec.output)
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
+        started = now_ms()
         while True:
             ctx.check_interrupt()
-            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t))
+            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
             if found:
                 return value
             if now_ms() >= until:
-                await ctx.arecord(OperationRecord(pos, RECV, t, output=None))
+                await ctx.arecord(OperationRecord(pos, RECV, t, output=None, started_at=started))
                 return None
             await ctx.wait_async(until, waiter.poll_interval, waiter.signal)
 
@@ -226,7 +228,8 @@ def get_event(
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:
         return serialization.loads(rec.output)
+    started = now_ms()
     found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
     output = serialization.dumps(value, "event") if found else None
-    ctx.record(OperationRecord(pos, GET_EVENT, name, output=output))
+    ctx.record(OperationRecord(pos, GET_EVENT, name, output=output, started_at=started))
     return value

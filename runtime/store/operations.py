@@ -114,6 +114,7 @@ class OperationStore:
         then: Callable[[Connection], Any] | None = None,
     ) -> bool:
         """Write ``op`` if ``fence`` still holds; run ``then`` in the same transaction."""
+        completed = op.completed_at if op.completed_at is not None else now_ms()
         row = self._record.execute(
             conn,
             {
@@ -128,8 +129,10 @@ class OperationStore:
                 "version": version,
                 "executor_id": fence.executor_id,
                 "attempts": op.attempts,
-                "started_at": op.started_at,
-                "completed_at": op.completed_at if op.completed_at is not None else now_ms(),
+                # An operation with no duration of its own (an event, a send, a marker)
+                # starts when it is recorded.
+                "started_at": op.started_at if op.started_at is not None else completed,
+                "completed_at": completed,
                 "w_epoch": fence.epoch,
             },
         ).first()

@@ -132,3 +132,32 @@ def test_a_fork_that_reads_its_own_event_replays(make_app: Callable[..., Tether]
     again = app.versions.fork(h.workflow_id, 2)
     assert app.retrieve_workflow(again.workflow_id).result(timeout=10) == "V"
     assert app.get_workflow(again.workflow_id).status == Status.SUCCESS
+
+
+def test_every_recorded_operation_has_a_start_and_an_end(make_app: Callable[..., Tether]) -> None:
+    app = make_app()
+
+    @app.workflow(name="child")
+    def child() -> int:
+        return 1
+
+    @app.workflow(name="many")
+    def many() -> int:
+        tether.set_event("k", 1)
+        tether.send(tether.workflow_id(), "hello", "t")
+        tether.recv("t", timeout=5)
+        tether.recv("nothing", timeout=0.2)
+        tether.sleep(0.01)
+        app.get_event(tether.workflow_id(), "k", timeout=1)
+        return int(child())
+
+    app.launch()
+    h = app.start_workflow(many)
+    assert h.result(timeout=10) == 1
+    steps = app.list_steps(h.workflow_id)
+    assert {s.kind for s in steps} >= {"set_event", "send", "recv", "sleep", "get_event", "child"}
+    for s in steps:
+        assert s.started_at is not None and s.completed_at is not None, s
+        assert s.started_at <= s.completed_at, s
+    [waited] = [s for s in steps if s.kind == "recv" and s.name == "nothing"]
+    assert waited.completed_at - waited.started_at >= 150  # type: ignore[operator]

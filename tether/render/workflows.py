@@ -93,7 +93,7 @@ def steps(report: WorkflowSteps) -> None:
     if not records:
         out("no steps recorded yet")
         return
-    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "COMPLETED")
+    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "STARTED", "COMPLETED")
     for r in records:
         if r.error is not None:
             result = Text("error " + short(_error_summary(r.error)), style="red")
@@ -108,6 +108,7 @@ def steps(report: WorkflowSteps) -> None:
             result,
             str(r.attempts),
             r.version or "-",
+            timestamp(r.started_at),
             timestamp(r.completed_at),
         )
     out(grid)
