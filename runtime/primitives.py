@@ -85,10 +85,25 @@ def _topic(topic: str | None) -> str:
     return topic or ""
 
 
-def send(dest_id: str, message: Any, topic: str | None = None) -> None:
-    """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay)."""
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 255):
+        raise ConfigurationError(
+            f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r}"
+        )
+    return key
+
+
+def send(
+    dest_id: str, message: Any, topic: str | None = None, *, idempotency_key: str | None = None
+) -> None:
+    """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay).
+
+    ``idempotency_key``: a second send with the same key to the same workflow, from any run
+    or process, delivers nothing (a retried webhook delivers once).
+    """
     ctx = maybe_current()
     t = _topic(topic)
+    key = check_idempotency_key(idempotency_key)
     if ctx is None:
         raise ConfigurationError("tether.send() outside a workflow: use app.send(...)")
     pos = ctx.reserve()
@@ -98,7 +113,7 @@ def send(dest_id: str, message: Any, topic: str | None = None) -> None:
     payload = serialization.dumps(message, f"workflow {ctx.workflow_id!r} send to {dest_id!r}")
     ctx.record(
         OperationRecord(pos, SEND, t, output=json.dumps(dest_id)),
-        lambda conn, store: store.messages.send(conn, dest_id, t, payload),
+        lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
     ctx.recorder.notify()
 

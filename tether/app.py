@@ -444,18 +444,27 @@ class Tether:
                 self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
         return self._engine.handle(workflow_id) if self._engine is not None else None
 
-    def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
-        """Send a message to a workflow from outside any workflow."""
+    def send(
+        self,
+        dest_id: str,
+        message: Any,
+        topic: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Send a message to a workflow from outside any workflow; with ``idempotency_key``,
+        a repeat of the send (same key, same workflow) delivers nothing."""
         from tether.runtime import serialization
         from tether.runtime.context import maybe_current
 
         if maybe_current() is not None:
-            primitives.send(dest_id, message, topic)
+            primitives.send(dest_id, message, topic, idempotency_key=idempotency_key)
             return
         t = primitives._topic(topic)
+        key = primitives.check_idempotency_key(idempotency_key)
         payload = serialization.dumps(message, f"message to {dest_id!r}")
         with self.store.db.write() as conn:
-            self.store.messages.send(conn, dest_id, t, payload)
+            self.store.messages.send(conn, dest_id, t, payload, key)
         if self._engine is not None:
             self._engine.notify()
 
