@@ -19,6 +19,7 @@ from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 from tether.runtime.executor import Executor
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.identity import resolve_executor_id
+from tether.runtime.listing import Filters, When
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
@@ -401,9 +402,31 @@ class Tether:
         status: str | Sequence[str] | None = None,
         version: str | None = None,
         name: str | None = None,
+        id_prefix: str | None = None,
+        parent_id: str | None = None,
+        queue: str | None = None,
+        forked_from: str | None = None,
+        created_after: When = None,
+        created_before: When = None,
+        completed_after: When = None,
+        completed_before: When = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[WorkflowRecord]:
+        """Workflows newest first, filtered by all the given: ``status`` (one or several),
+        ``version``, ``name``, ``id_prefix``, ``parent_id``, ``queue``, ``forked_from``, and
+        time windows on creation and completion (after: inclusive, before: exclusive; a
+        datetime, naive meaning UTC, or epoch milliseconds)."""
+        filters = Filters(
+            id_prefix,
+            parent_id,
+            queue,
+            forked_from,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+        )
         statuses = [status] if isinstance(status, str) else list(status or [])
         bad = [s for s in statuses if s not in Status.ALL]
         if bad:
@@ -411,7 +434,12 @@ class Tether:
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         return self.store.workflows.list(
-            status=statuses or None, version=version, name=name, limit=limit, offset=offset
+            status=statuses or None,
+            version=version,
+            name=name,
+            limit=limit,
+            offset=offset,
+            **filters.to_store(),
         )
 
     def list_steps(self, workflow_id: str) -> list[OperationRecord]:

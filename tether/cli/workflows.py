@@ -30,20 +30,23 @@ def workflows() -> None:
     ),
     click.option("--version", help="Only workflows tethered to this version."),
     click.option("--name", help="Only workflows with this (registered) name."),
+    click.option("--prefix", "id_prefix", help="Only workflow ids starting with this."),
+    click.option("--parent", "parent_id", help="Only children of this workflow."),
+    click.option("--queue", help="Only workflows that came through this queue."),
+    click.option("--forked-from", help="Only forks of this workflow."),
+    click.option("--created-after", help="Created at or after this ISO 8601 time (UTC)."),
+    click.option("--created-before", help="Created before this ISO 8601 time (UTC)."),
+    click.option("--completed-after", help="Finished at or after this ISO 8601 time (UTC)."),
+    click.option("--completed-before", help="Finished before this ISO 8601 time (UTC)."),
     click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True),
     click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True),
 )
 def workflows_list(
-    state: State,
-    status: tuple[str, ...],
-    version: str | None,
-    name: str | None,
-    limit: int,
-    offset: int,
+    state: State, status: tuple[str, ...], limit: int, offset: int, **filters: Any
 ) -> None:
     """List workflows, newest first."""
     records = commands.list_workflows(
-        state.app(), status=status, version=version, name=name, limit=limit, offset=offset
+        state.app(), status=status, limit=limit, offset=offset, **filters
     )
     state.emit(records, show.workflows, limit=limit, offset=offset)
 

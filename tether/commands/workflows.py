@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tether.runtime.errors import ConfigurationError
 from tether.runtime.records import OperationRecord, Status, WorkflowRecord
 from tether.versioning import history_io
 from tether.versioning.migration import MigrationReport
@@ -66,11 +68,44 @@ def list_workflows(
     name: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    id_prefix: str | None = None,
+    parent_id: str | None = None,
+    queue: str | None = None,
+    forked_from: str | None = None,
+    created_after: str | dt.datetime | None = None,
+    created_before: str | dt.datetime | None = None,
+    completed_after: str | dt.datetime | None = None,
+    completed_before: str | dt.datetime | None = None,
 ) -> list[WorkflowRecord]:
-    """Workflows newest first, filtered by any of status (several allowed), version, name."""
+    """Workflows newest first, filtered by all the given: status (several allowed), version,
+    name, id prefix, parent, queue, forked-from, and created/completed time windows (ISO 8601
+    times or datetimes; naive means UTC)."""
     return app.list_workflows(
-        status=list(status or []) or None, version=version, name=name, limit=limit, offset=offset
+        status=list(status or []) or None,
+        version=version,
+        name=name,
+        limit=limit,
+        offset=offset,
+        id_prefix=id_prefix,
+        parent_id=parent_id,
+        queue=queue,
+        forked_from=forked_from,
+        created_after=_when(created_after, "created_after"),
+        created_before=_when(created_before, "created_before"),
+        completed_after=_when(completed_after, "completed_after"),
+        completed_before=_when(completed_before, "completed_before"),
     )
+
+
+def _when(value: str | dt.datetime | None, what: str) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
+        ) from None
 
 
 def get_workflow(app: Tether, workflow_id: str) -> WorkflowDetail:
