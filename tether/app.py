@@ -458,6 +458,12 @@ class Tether:
             self._engine.notify()
         return changed
 
+    def delete_workflow(self, workflow_id: str, *, children: bool = True) -> list[str]:
+        """Delete a finished workflow for good: its row, operations, messages, events and
+        streams, and (``children``) its descendants'; returns the ids deleted. An open
+        workflow is refused: cancel it first."""
+        return self.store.deletion.delete(workflow_id, children=children)
+
     def resume(self, workflow_id: str) -> WorkflowHandle | None:
         """Reopen a cancelled, failed or parked workflow; a capable executor continues it.
 

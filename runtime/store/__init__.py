@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import migrate as migrations
 from .database import Database, normalize_url, redact
+from .deletion import DeletionStore
 from .executors import ExecutorStore
 from .lineage import LineageStore
 from .messages import MessageStore
@@ -28,6 +29,7 @@ class Store:
         self.lineage = LineageStore(self.db, app_name)
         self.queues = QueueStore(self.db, app_name)
         self.schedules = ScheduleStore(self.db, app_name)
+        self.deletion = DeletionStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -88,6 +88,19 @@ workflows_resume = on_one(
 
 @command(
     workflows,
+    "delete",
+    click.argument("workflow_id"),
+    click.option("--keep-children", is_flag=True, help="Delete only this workflow."),
+)
+def workflows_delete(state: State, workflow_id: str, keep_children: bool) -> None:
+    """Delete a finished workflow with its history, messages, events and streams (and its
+    descendants'); an open one is refused: cancel it first."""
+    result = commands.delete_workflow(state.app(), workflow_id, children=not keep_children)
+    state.emit(result, show.deleted)
+
+
+@command(
+    workflows,
     "export",
     click.argument("workflow_ids", nargs=-1, required=True),
     click.option(

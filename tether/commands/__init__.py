@@ -42,11 +42,13 @@ from .versions import (
 )
 from .workflows import (
     CancelResult,
+    DeleteResult,
     ExportResult,
     ResumeResult,
     WorkflowDetail,
     WorkflowSteps,
     cancel_workflow,
+    delete_workflow,
     export_workflows,
     fork_workflow,
     get_workflow,
@@ -59,6 +61,7 @@ from .workflows import (
 __all__ = [
     "CancelResult",
     "CurrentVersion",
+    "DeleteResult",
     "ExecutorRecord",
     "ExportResult",
     "Info",
@@ -85,6 +88,7 @@ __all__ = [
     "cancel_workflow",
     "current_version",
     "delete_schedule",
+    "delete_workflow",
     "export_workflows",
     "first_line",
     "fork_workflow",

@@ -55,6 +55,12 @@ class ResumeResult(Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class DeleteResult(Record):
+    workflow_id: str
+    deleted: list[str]  # the workflow and, unless kept, its descendants
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportResult(Record):
     out: str  # the folder written to
     paths: list[str]  # one <workflow id>.json per workflow
@@ -134,6 +140,12 @@ def resume_workflow(app: Tether, workflow_id: str) -> ResumeResult:
     after = app.get_workflow(workflow_id)
     resumed = before.status not in Status.RUNNABLE and after.status in Status.RUNNABLE
     return ResumeResult(workflow_id, before.status, after.status, after.version, resumed)
+
+
+def delete_workflow(app: Tether, workflow_id: str, *, children: bool = True) -> DeleteResult:
+    """Delete a finished workflow with its history, messages, events and streams, and its
+    descendants unless ``children`` is False (an open one is refused: cancel it first)."""
+    return DeleteResult(workflow_id, app.delete_workflow(workflow_id, children=children))
 
 
 def export_workflows(app: Tether, workflow_ids: Sequence[str], out: Path) -> ExportResult:

@@ -13,6 +13,7 @@ from tether.runtime.records import Status
 
 from ..commands import (
     CancelResult,
+    DeleteResult,
     ExportResult,
     MigrationReport,
     ResumeResult,
@@ -122,6 +123,12 @@ def _error_summary(error_json: str) -> str:
     if isinstance(data, dict) and "message" in data:
         return f"{str(data.get('type', '')).replace(':', '.')}: {data['message']}"
     return error_json
+
+
+def deleted(result: DeleteResult) -> None:
+    children = len(result.deleted) - 1
+    extra = f" and {children} descendant workflow(s)" if children else ""
+    message(f"deleted {result.workflow_id}{extra}")
 
 
 def cancelled(result: CancelResult) -> None:
