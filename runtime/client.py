@@ -7,7 +7,7 @@ writes rows, so it never registers an executor or runs a workflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from .errors import ConfigurationError, WorkflowNotFoundError
@@ -16,6 +16,7 @@ from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from .records import WorkflowRecord
 from .routing import Routing
 from .store import Store
+from .streams import StreamReader
 from .waiting import StoreWaiter
 
 
@@ -49,6 +50,7 @@ class Client:
         self._waiter = StoreWaiter(self.store, poll_interval)
         self._checked = False
         self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
+        self._streams = StreamReader(self.store, self._waiter)
 
     def __enter__(self) -> Client:
         return self
@@ -93,6 +95,20 @@ class Client:
         if rec is None:
             raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in app {self.app_name!r}")
         return rec
+
+    def read_stream(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> Iterator[Any]:
+        """A workflow's stream ``key`` from ``offset``, live until it ends (see
+        ``Tether.read_stream``)."""
+        self._ready()
+        return self._streams.read(workflow_id, key, offset, timeout)
+
+    def read_stream_async(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> AsyncIterator[Any]:
+        self._ready()
+        return self._streams.read_async(workflow_id, key, offset, timeout)
 
     def routing(self) -> Routing:
         self._ready()

@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -24,6 +24,8 @@ from tether.runtime.records import ExecutorRecord, OperationRecord, Status, Work
 from tether.runtime.registry import Registry
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
+from tether.runtime.streams import StreamReader
+from tether.runtime.waiting import StoreWaiter
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
@@ -515,6 +517,25 @@ class Tether:
         return await asyncio.to_thread(
             primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
         )
+
+    def read_stream(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> Iterator[Any]:
+        """The values workflow ``workflow_id`` wrote to stream ``key`` (``tether.write_stream``),
+        from ``offset``, live until the stream ends; stops early after ``timeout`` seconds
+        with nothing new. The n-th value is at offset ``offset + n``: resume from there."""
+        return self._streams().read(workflow_id, key, offset, timeout)
+
+    def read_stream_async(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> AsyncIterator[Any]:
+        """``read_stream`` for async code: ``async for value in app.read_stream_async(...)``."""
+        return self._streams().read_async(workflow_id, key, offset, timeout)
+
+    def _streams(self) -> StreamReader:
+        engine = self._engine
+        waiter = engine.waiter if engine is not None else StoreWaiter(self.store, 0.1)
+        return StreamReader(self.store, waiter)
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
         """Live executors (heartbeating within the lease timeout); all with include_stopped."""

@@ -11,6 +11,7 @@ from .messages import MessageStore
 from .operations import Fence, OperationStore
 from .queues import QueueStore
 from .schedules import ScheduleStore
+from .streams import StreamStore
 from .versions import VersionStore
 from .workflows import WorkflowStore
 
@@ -30,6 +31,7 @@ class Store:
         self.queues = QueueStore(self.db, app_name)
         self.schedules = ScheduleStore(self.db, app_name)
         self.deletion = DeletionStore(self.db, app_name)
+        self.streams = StreamStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

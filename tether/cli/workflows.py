@@ -101,6 +101,35 @@ def workflows_delete(state: State, workflow_id: str, keep_children: bool) -> Non
 
 @command(
     workflows,
+    "stream",
+    click.argument("workflow_id"),
+    click.argument("key"),
+    click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True),
+    click.option("--follow", "-f", is_flag=True, help="Keep reading until the stream ends."),
+    click.option("--timeout", type=float, help="With --follow: stop after this many idle s."),
+)
+def workflows_stream(
+    state: State,
+    workflow_id: str,
+    key: str,
+    offset: int,
+    follow: bool,
+    timeout: float | None,
+) -> None:
+    """Print a workflow's stream KEY from --offset, one entry per line (JSON lines with
+    --json); --follow reads live until the workflow closes the stream or finishes."""
+    entries = commands.read_stream(
+        state.app(), workflow_id, key, offset=offset, follow=follow, timeout=timeout
+    )
+    for entry in entries:
+        if state.as_json:
+            click.echo(commands.to_json(entry, indent=None))
+        else:
+            show.stream_entry(entry)
+
+
+@command(
+    workflows,
     "export",
     click.argument("workflow_ids", nargs=-1, required=True),
     click.option(

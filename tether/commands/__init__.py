@@ -45,6 +45,7 @@ from .workflows import (
     DeleteResult,
     ExportResult,
     ResumeResult,
+    StreamEntry,
     WorkflowDetail,
     WorkflowSteps,
     cancel_workflow,
@@ -55,6 +56,7 @@ from .workflows import (
     list_steps,
     list_workflows,
     migrate_workflows,
+    read_stream,
     resume_workflow,
 )
 
@@ -79,6 +81,7 @@ __all__ = [
     "ScheduleDeleted",
     "ScheduleInfo",
     "ScheduleTriggered",
+    "StreamEntry",
     "TagResult",
     "VersionInfo",
     "WorkflowDetail",
@@ -108,6 +111,7 @@ __all__ = [
     "patch_report",
     "pause_schedule",
     "queue_stats",
+    "read_stream",
     "replay",
     "resume_schedule",
     "resume_workflow",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ class ResumeResult(Record):
 class DeleteResult(Record):
     workflow_id: str
     deleted: list[str]  # the workflow and, unless kept, its descendants
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamEntry(Record):
+    """One value of a workflow's stream, at its offset (resume reading from offset + 1)."""
+
+    offset: int
+    value: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +154,22 @@ def delete_workflow(app: Tether, workflow_id: str, *, children: bool = True) -> 
     """Delete a finished workflow with its history, messages, events and streams, and its
     descendants unless ``children`` is False (an open one is refused: cancel it first)."""
     return DeleteResult(workflow_id, app.delete_workflow(workflow_id, children=children))
+
+
+def read_stream(
+    app: Tether,
+    workflow_id: str,
+    key: str,
+    *,
+    offset: int = 0,
+    follow: bool = False,
+    timeout: float | None = None,
+) -> Iterator[StreamEntry]:
+    """The entries of a workflow's stream from ``offset``: those there now, or (``follow``)
+    live until the stream ends or ``timeout`` seconds pass with nothing new."""
+    values = app.read_stream(workflow_id, key, offset, timeout if follow else 0.0)
+    for at, value in enumerate(values, start=offset):
+        yield StreamEntry(at, value)
 
 
 def export_workflows(app: Tether, workflow_ids: Sequence[str], out: Path) -> ExportResult:

@@ -17,6 +17,7 @@ from ..commands import (
     ExportResult,
     MigrationReport,
     ResumeResult,
+    StreamEntry,
     WorkflowDetail,
     WorkflowRecord,
     WorkflowSteps,
@@ -123,6 +124,10 @@ def _error_summary(error_json: str) -> str:
     if isinstance(data, dict) and "message" in data:
         return f"{str(data.get('type', '')).replace(':', '.')}: {data['message']}"
     return error_json
+
+
+def stream_entry(entry: StreamEntry) -> None:
+    out(Text(f"{entry.offset}  {json.dumps(entry.value, ensure_ascii=False)}"))
 
 
 def deleted(result: DeleteResult) -> None:
