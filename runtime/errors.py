@@ -84,6 +84,26 @@ class WorkflowCancelledError(TetherError):
     """The workflow was cancelled."""
 
 
+class WorkflowTimeoutError(WorkflowCancelledError):
+    """The workflow ran past its timeout, and was cancelled with its children."""
+
+    def __init__(self, workflow_id: str, timeout_ms: int | None) -> None:
+        self.workflow_id = workflow_id
+        self.timeout_ms = timeout_ms
+        length = f" of {timeout_ms / 1000:g} s" if timeout_ms is not None else ""
+        super().__init__(
+            f"workflow {workflow_id!r} passed its deadline (timeout{length}) and was "
+            "cancelled with its children; resume it to run it again with a fresh deadline"
+        )
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"workflow_id": self.workflow_id, "timeout_ms": self.timeout_ms}
+
+
+class StepTimeoutError(TetherError):
+    """One attempt of a step ran longer than the step's timeout."""
+
+
 class WorkflowParkedError(TetherError):
     """The workflow is parked until its code is fixed; see its error, then resume it."""
 

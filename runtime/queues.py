@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from .routing import route
 from .routing_store import current_routing
 from .store import Store
 from .store.queues import Enqueue, caller_runner, sqlalchemy_runner
+from .timeouts import timeout_ms
 
 OnDuplicate = Literal["reject", "return_existing"]
 ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
@@ -97,8 +99,10 @@ class Enqueuer:
         resolve: Callable[[Any], str],
         handle: Callable[[str], WorkflowHandle],
         wake: Callable[[str], None] | None = None,
+        timeout_of: Callable[[str], int | None] | None = None,
     ) -> None:
         self.store = store
+        self.timeout_of = timeout_of  # a workflow's declared timeout (ms), by name
         self.queues = store.queues
         self.resolve = resolve
         self.handle = handle
@@ -120,6 +124,7 @@ class Enqueuer:
         version: str | None = None,
         on_duplicate: OnDuplicate | None = None,
         connection: Any = None,
+        workflow_timeout: float | None = None,
     ) -> WorkflowHandle:
         from .context import maybe_current
 
@@ -127,6 +132,9 @@ class Enqueuer:
             self.store.check_schema()
             self._schema_checked = True
         name = self.resolve(workflow)
+        timeout = timeout_ms(workflow_timeout)
+        if timeout is None and self.timeout_of is not None:
+            timeout = self.timeout_of(name)
         policy = on_duplicate or spec.on_duplicate
         _check_policy(policy)
         if not isinstance(priority, int):
@@ -148,11 +156,13 @@ class Enqueuer:
                 partition_key,
                 version,
                 policy,
+                timeout,
             )
         wid = workflow_id or str(uuid.uuid4())
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
+        e = dataclasses.replace(e, timeout_ms=timeout)
         if connection is not None:
             run = caller_runner(connection, self.store.db.dialect)
             dialect = self.store.db.dialect
@@ -220,6 +230,7 @@ class Enqueuer:
         partition_key: str | None,
         version: str | None,
         policy: str,
+        timeout: int | None = None,
     ) -> WorkflowHandle:
         """From workflow code: recorded at a position, so a replay never enqueues twice."""
         pos = _RESERVED.get()
@@ -239,6 +250,7 @@ class Enqueuer:
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
+        e = dataclasses.replace(e, timeout_ms=timeout)
 
         refused: list[DeduplicatedError] = []
 
@@ -287,6 +299,7 @@ class Queue:
         version: str | None = None,
         on_duplicate: OnDuplicate | None = None,
         connection: Any = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
         """Durably enqueue a workflow run; an executor of its version starts it.
@@ -298,6 +311,8 @@ class Queue:
         ``version``: where it runs (default: the app's routing, see ``set_routing``).
         ``connection``: a SQLAlchemy Connection/Session or psycopg connection whose
         transaction the enqueue joins (it exists only if that transaction commits).
+        ``workflow_timeout``: seconds from its dequeue until it is cancelled with its
+        children (default: the workflow's declared ``timeout``).
         """
         return self._enqueuer().enqueue(
             self.spec,
@@ -312,6 +327,7 @@ class Queue:
             version=version,
             on_duplicate=on_duplicate,
             connection=connection,
+            workflow_timeout=workflow_timeout,
         )
 
     def enqueue_async(

@@ -59,6 +59,11 @@ class WorkflowDef:
     is_async: bool
     max_recovery_attempts: int = 50
     source: str = field(default="", repr=False)
+    timeout: float | None = None  # seconds from start (or dequeue) to its deadline
+
+    @property
+    def timeout_ms(self) -> int | None:
+        return None if self.timeout is None else max(1, int(self.timeout * 1000))
 
 
 class Registry:
@@ -87,7 +92,12 @@ class Registry:
             ) from None
 
     def add_workflow(
-        self, fn: Callable[..., Any], *, name: str | None, max_recovery_attempts: int
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None,
+        max_recovery_attempts: int,
+        timeout: float | None = None,
     ) -> Callable[..., Any]:
         wname = _check_name(name or default_name(fn), "workflow")
         if wname in self.workflows and self.workflows[wname].fn is not fn:
@@ -97,6 +107,10 @@ class Registry:
             )
         if max_recovery_attempts < 1:
             raise ConfigurationError("max_recovery_attempts must be at least 1")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigurationError(
+                f"workflow {wname!r}: timeout must be seconds > 0 or None, got {timeout!r}"
+            )
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
@@ -107,6 +121,7 @@ class Registry:
             is_async=inspect.iscoroutinefunction(fn),
             max_recovery_attempts=max_recovery_attempts,
             source=source,
+            timeout=timeout,
         )
         self.workflows[wname] = wdef
         registry = self

@@ -102,13 +102,19 @@ class Tether:
     # -- registration -------------------------------------------------------------------------
 
     def workflow(
-        self, *, name: str | None = None, max_recovery_attempts: int = 50
+        self,
+        *,
+        name: str | None = None,
+        max_recovery_attempts: int = 50,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
-        """Register a durable workflow (``def`` or ``async def``)."""
+        """Register a durable workflow (``def`` or ``async def``). ``timeout``: seconds from
+        its start (or dequeue) until it is cancelled with its children, unless a start or
+        an enqueue gives another (``workflow_timeout=``)."""
 
         def decorate(fn: F) -> F:
             return self.registry.add_workflow(  # type: ignore[return-value]
-                fn, name=name, max_recovery_attempts=max_recovery_attempts
+                fn, name=name, max_recovery_attempts=max_recovery_attempts, timeout=timeout
             )
 
         return decorate
@@ -348,32 +354,42 @@ class Tether:
         fn: Callable[..., Any] | str,
         *args: Any,
         workflow_id: str | None = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
-        """Start a workflow in the background; the same ``workflow_id`` means the same run."""
+        """Start a workflow in the background; the same ``workflow_id`` means the same run.
+        ``workflow_timeout``: seconds until it is cancelled with its children (durable)."""
         wdef = self.registry.workflow_def(fn)
-        return self._start_here(wdef, args, kwargs, workflow_id)
+        return self._start_here(wdef, args, kwargs, workflow_id, workflow_timeout)
 
     async def start_workflow_async(
         self,
         fn: Callable[..., Any] | str,
         *args: Any,
         workflow_id: str | None = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self._start_here, wdef, args, kwargs, workflow_id)
+        return await asyncio.to_thread(
+            self._start_here, wdef, args, kwargs, workflow_id, workflow_timeout
+        )
 
     def _start_here(
-        self, wdef: Any, args: tuple[Any, ...], kwargs: dict[str, Any], workflow_id: str | None
+        self,
+        wdef: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        workflow_id: str | None,
+        timeout: float | None = None,
     ) -> WorkflowHandle:
         """From workflow code a recorded child (also in a replay), else through the engine."""
         ctx = maybe_current()
         if ctx is not None:
             return start_child(ctx, wdef, args, kwargs, workflow_id)
-        return self.engine.start(wdef, args, kwargs, workflow_id)
+        return self.engine.start(wdef, args, kwargs, workflow_id, timeout)
 
     def _local(self) -> Engine | None:
         """The engine of this process, if launched."""

@@ -91,7 +91,15 @@ class Queues:
                     engine.waiter if engine else StoreWaiter(self._store(), 0.1), wid
                 )
 
+            def timeout_of(name: str) -> int | None:
+                wdef = registry.workflows.get(name)
+                return wdef.timeout_ms if wdef is not None else None
+
             self._dispatch.enqueuer = Enqueuer(
-                self._store(), resolve=resolve, handle=handle, wake=self._dispatch.wake
+                self._store(),
+                resolve=resolve,
+                handle=handle,
+                wake=self._dispatch.wake,
+                timeout_of=timeout_of,
             )
         return self._dispatch.enqueuer

@@ -12,6 +12,7 @@ from .operations import Fence, OperationStore
 from .queues import QueueStore
 from .schedules import ScheduleStore
 from .streams import StreamStore
+from .timeouts import TimeoutStore
 from .versions import VersionStore
 from .workflows import WorkflowStore
 
@@ -32,6 +33,7 @@ class Store:
         self.schedules = ScheduleStore(self.db, app_name)
         self.deletion = DeletionStore(self.db, app_name)
         self.streams = StreamStore(self.db, app_name)
+        self.timeouts = TimeoutStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

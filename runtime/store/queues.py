@@ -142,6 +142,7 @@ class Enqueue:
     dedup_id: str | None = None
     partition_key: str | None = None
     delay_ms: int = 0  # due this long after the row's creation time
+    timeout_ms: int | None = None  # the deadline is this long after its dequeue
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class QueueStore:
                 partition_key=e.partition_key,
                 not_before=now + e.delay_ms if e.delay_ms > 0 else None,
                 queue_seq=next_seq(),
+                timeout_ms=e.timeout_ms,
                 recovery_attempts=0,
                 created_at=now,
                 updated_at=now,
@@ -441,6 +443,8 @@ class QueueStore:
                     (W.c.created_at > bindparam("now"), W.c.created_at), else_=bindparam("now")
                 ),
                 updated_at=bindparam("now"),
+                # A workflow timeout runs from the dequeue (a deadline set earlier stays).
+                deadline_at=func.coalesce(W.c.deadline_at, bindparam("now") + W.c.timeout_ms),
             )
             .returning(
                 W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")

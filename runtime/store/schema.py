@@ -23,6 +23,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Rows whose deadline may still fire (the timeout sweep's index; see runtime.timeouts).
+DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')"
+
 ID = String(255)
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -114,8 +117,8 @@ workflows = Table(
         "ix_tether_wf_deadline",
         "deadline_at",
         "app_name",
-        postgresql_where=text("deadline_at IS NOT NULL"),
-        sqlite_where=text("deadline_at IS NOT NULL"),
+        postgresql_where=text(DEADLINE_OPEN),
+        sqlite_where=text(DEADLINE_OPEN),
     ),
     Index(
         "ix_tether_wf_q_done",

@@ -426,6 +426,10 @@ class WorkflowStore:
                         error=None,
                         output=None,
                         completed_at=None,
+                        # A timeout starts over: now, or for a queued one at its dequeue.
+                        deadline_at=case(
+                            (W.c.queue_name.is_(None), now_ms() + W.c.timeout_ms), else_=None
+                        ),
                         updated_at=now_ms(),
                     )
                     .returning(W.c.workflow_id)

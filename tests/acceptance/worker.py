@@ -56,6 +56,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--worker-concurrency", type=int, help="queue q's per-executor concurrency")
     p.add_argument("--schedule", help="cron of the `tick` schedule")
     p.add_argument("--stream", action="store_true", help="chain writes each step to 'out'")
+    p.add_argument("--workflow-timeout", type=float, help="started workflows' timeout (s)")
     return p.parse_args(argv)
 
 
@@ -122,7 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(args.start):
         wid = args.wid if args.start == 1 else f"{args.wid}-{i}"
         handles.append(
-            app.start_workflow(chain, args.steps, args.pause, args.gated_from, workflow_id=wid)
+            app.start_workflow(
+                chain,
+                args.steps,
+                args.pause,
+                args.gated_from,
+                workflow_id=wid,
+                workflow_timeout=args.workflow_timeout,
+            )
         )
     if args.wait_result:
         for h in handles:

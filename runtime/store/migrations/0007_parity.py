@@ -18,14 +18,16 @@ _workflows = Table(
     _m,
     Column("app_name", String(128)),
     Column("deadline_at", BigInteger),
+    Column("status", String(32)),
 )
 
+_DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')"
 _deadline_index = Index(
     "ix_tether_wf_deadline",
     _workflows.c.deadline_at,
     _workflows.c.app_name,
-    postgresql_where=sql("deadline_at IS NOT NULL"),
-    sqlite_where=sql("deadline_at IS NOT NULL"),
+    postgresql_where=sql(_DEADLINE_OPEN),
+    sqlite_where=sql(_DEADLINE_OPEN),
 )
 
 streams = Table(
