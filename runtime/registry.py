@@ -46,6 +46,7 @@ class StepDef:
     interval: float = 1.0
     max_interval: float = 60.0
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+    timeout: float | None = None  # seconds an attempt may take
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based): exponential backoff."""
@@ -159,8 +160,13 @@ class Registry:
         interval: float,
         max_interval: float,
         retry_on: tuple[type[BaseException], ...],
+        timeout: float | None = None,
     ) -> Callable[..., Any]:
         sname = _check_name(name or default_name(fn), "step")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigurationError(
+                f"step {sname!r}: timeout must be seconds > 0 or None, got {timeout!r}"
+            )
         if retries < 0 or backoff < 1.0 or interval < 0 or max_interval < interval:
             raise ConfigurationError(
                 f"step {sname!r}: need retries >= 0, backoff >= 1.0, 0 <= interval <= "
@@ -176,6 +182,7 @@ class Registry:
             interval=interval,
             max_interval=max_interval,
             retry_on=retry_on,
+            timeout=timeout,
         )
         self.steps[sname] = sdef
 

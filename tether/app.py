@@ -128,8 +128,11 @@ class Tether:
         interval: float = 1.0,
         max_interval: float = 60.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
-        """Register a checkpointed step; failed attempts retry with exponential backoff."""
+        """Register a checkpointed step; failed attempts retry with exponential backoff.
+        ``timeout``: seconds an attempt may take before it fails with StepTimeoutError (a
+        sync attempt's thread is abandoned, an async one is cancelled)."""
 
         def decorate(fn: F) -> F:
             return self.registry.add_step(  # type: ignore[return-value]
@@ -140,6 +143,7 @@ class Tether:
                 interval=interval,
                 max_interval=max_interval,
                 retry_on=retry_on,
+                timeout=timeout,
             )
 
         return decorate

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
-from tether.runtime.errors import WorkflowCancelledError, WorkflowTimeoutError
+from tether.runtime.errors import (
+    StepTimeoutError,
+    WorkflowCancelledError,
+    WorkflowTimeoutError,
+)
 
 import tether
 from tether import Status, Tether
@@ -83,3 +89,40 @@ def test_a_deadline_fires_on_another_executor(make_app: Callable[..., Tether]) -
     second.launch()
     with pytest.raises(WorkflowTimeoutError):
         second.retrieve_workflow(h.workflow_id).result(timeout=10)
+
+
+def test_a_step_timeout_fails_the_attempt_and_retries(make_app: Callable[..., Tether]) -> None:
+    app = make_app()
+    release = threading.Event()
+    attempts: list[int] = []
+
+    @app.step(name="hang", timeout=0.2, retries=1, interval=0.01)
+    def hang() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            release.wait(10)  # the first attempt hangs past the timeout
+        return "second"
+
+    @app.step(name="hang_async", timeout=0.2)
+    async def hang_async() -> str:
+        await asyncio.sleep(10)
+        return "never"
+
+    @app.workflow(name="sync_wf")
+    def sync_wf() -> str:
+        return str(hang())
+
+    @app.workflow(name="async_wf")
+    async def async_wf() -> str:
+        try:
+            return str(await hang_async())
+        except StepTimeoutError as exc:
+            return f"timed out: {exc}"
+
+    app.launch()
+    assert app.start_workflow(sync_wf).result(timeout=10) == "second"
+    release.set()
+    [op] = app.list_steps(app.list_workflows(name="sync_wf")[0].workflow_id)
+    assert op.attempts == 2
+    out = str(app.start_workflow(async_wf).result(timeout=10))
+    assert out.startswith("timed out: step 'hang_async' did not finish within")
