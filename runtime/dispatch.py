@@ -8,6 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from . import queue_limits
 from .dequeue import QueueRunner
 from .errors import ConfigurationError
 from .leases import is_alive
@@ -59,6 +60,7 @@ class Dispatch:
         if self._schedules is None:
             self._schedules = Schedules(store, lambda: self._engine)
             self._schedules.on_enqueue = self.wake
+            self._schedules.known_queues = lambda: set(self.queues) | set(store.queue_config.all())
         return self._schedules
 
     # -- running ------------------------------------------------------------------------------
@@ -67,7 +69,13 @@ class Dispatch:
         """Start dequeuing and scheduling for a launched engine."""
         self._engine = engine
         store = engine.store
+        store.queue_config.declare(
+            [(name, queue_limits.declared(spec)) for name, spec in self.queues.items()],
+            engine.version,
+        )
         schedules = self.schedules(store)
+        for spec in self.scheduled:
+            schedules.check_queue(spec.name, spec.queue)
         current = store.versions.routing().current
         schedules.sync_code(self.scheduled, prune=current == engine.version)
         self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)

@@ -9,6 +9,7 @@ from .executors import ExecutorStore
 from .lineage import LineageStore
 from .messages import MessageStore
 from .operations import Fence, OperationStore
+from .queue_config import QueueConfigStore
 from .queues import QueueStore
 from .schedules import ScheduleStore
 from .streams import StreamStore
@@ -34,6 +35,7 @@ class Store:
         self.deletion = DeletionStore(self.db, app_name)
         self.streams = StreamStore(self.db, app_name)
         self.timeouts = TimeoutStore(self.db, app_name)
+        self.queue_config = QueueConfigStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)
