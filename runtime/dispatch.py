@@ -12,6 +12,7 @@ from . import queue_limits
 from .dequeue import QueueRunner
 from .errors import ConfigurationError
 from .leases import is_alive
+from .queue_limits import LimitCache
 from .queues import Enqueuer, QueueSpec
 from .schedules import Scheduler, Schedules, ScheduleSpec
 from .store.queues import CHANNEL
@@ -30,6 +31,7 @@ class Dispatch:
         self.scheduled: list[ScheduleSpec] = []
         self.enqueuer: Enqueuer | None = None  # the app's, made on first use
         self.runner: QueueRunner | None = None
+        self.limits: LimitCache | None = None
         self.scheduler: Scheduler | None = None
         self.listener: Listener | SQLiteWatcher | None = None
         self._schedules: Schedules | None = None
@@ -78,7 +80,10 @@ class Dispatch:
             schedules.check_queue(spec.name, spec.queue)
         current = store.versions.routing().current
         schedules.sync_code(self.scheduled, prune=current == engine.version)
-        self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
+        self.limits = LimitCache(store.queue_config.overrides)
+        self.runner = QueueRunner(
+            engine, self.queues, live_versions=self.live_versions, limits=self.limits
+        )
         self.runner.start()
         if not store.db.is_sqlite:
             from .wakeups import Listener, SQLiteWatcher

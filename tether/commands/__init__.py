@@ -14,8 +14,15 @@ from tether.versioning.patch_report import PatchReport
 from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
-from ..queues import QueueStats
-from .queues import RoutingState, queue_stats, set_routing, show_routing
+from ..queues import QueueLimits, QueueStats
+from .queues import (
+    RoutingState,
+    queue_limits,
+    queue_stats,
+    set_queue_limits,
+    set_routing,
+    show_routing,
+)
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
 from .schedules import (
@@ -71,6 +78,7 @@ __all__ = [
     "MigrationReport",
     "OperationRecord",
     "PatchReport",
+    "QueueLimits",
     "QueueStats",
     "Record",
     "ReplayResult",
@@ -110,12 +118,14 @@ __all__ = [
     "open_app",
     "patch_report",
     "pause_schedule",
+    "queue_limits",
     "queue_stats",
     "read_stream",
     "replay",
     "resume_schedule",
     "resume_workflow",
     "retire_version",
+    "set_queue_limits",
     "set_routing",
     "show_routing",
     "tag_version",
