@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from . import forks
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .handles import WorkflowHandle
 from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
@@ -109,6 +110,23 @@ class Client:
     ) -> AsyncIterator[Any]:
         self._ready()
         return self._streams.read_async(workflow_id, key, offset, timeout)
+
+    def fork(
+        self, workflow_id: str, from_position: int, *, new_workflow_id: str | None = None
+    ) -> WorkflowHandle:
+        """A new workflow with ``workflow_id``'s inputs and its history, events and stream
+        entries before ``from_position``, on the same version; an executor of that version
+        runs it on from there. (A fork onto another version needs that version's code to
+        check the history replays: ``app.versions.fork``.)"""
+        self._ready()
+        rec = forks.fork_same_version(self.store, workflow_id, from_position, new_workflow_id)
+        return self._handle(rec.workflow_id)
+
+    def delete_workflow(self, workflow_id: str, *, children: bool = True) -> list[str]:
+        """Delete a finished workflow (and its descendants) with its history, messages,
+        events and streams; the ids deleted. An open one is refused: cancel it first."""
+        self._ready()
+        return self.store.deletion.delete(workflow_id, children=children)
 
     def routing(self) -> Routing:
         self._ready()

@@ -20,6 +20,7 @@ from ..records import Status
 from .database import Database
 from .schema import executors as X
 from .schema import operations as O
+from .schema import streams as S
 from .schema import workflow_moves as M
 from .schema import workflows as W
 
@@ -216,6 +217,18 @@ class LineageStore:
                     O.c.app_name == self.app,
                     O.c.workflow_id == origin_id,
                     O.c.position < position,
+                ),
+            )
+        )
+        # Stream entries written by the copied operations (the fork replays those writes).
+        kept = [c for c in S.c if c.name not in ("app_name", "workflow_id")]
+        conn.execute(
+            sa_insert(S).from_select(
+                ["app_name", "workflow_id", *[c.name for c in kept]],
+                select(literal(self.app), literal(new_id), *kept).where(
+                    S.c.app_name == self.app,
+                    S.c.workflow_id == origin_id,
+                    S.c.position < position,
                 ),
             )
         )
