@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 
 import tether
 from tether import Client, Tether
-from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 
 
 def test_a_client_forks_and_deletes(make_app: Callable[..., Tether], database_url: str) -> None:
