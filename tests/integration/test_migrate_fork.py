@@ -334,7 +334,7 @@ def test_a_move_is_refused_when_history_grew_after_the_replay(
     assert release.is_set(), "the replay did not run v2's code"
     [r] = report.results
     assert (r.outcome, report.moved) == ("changed", [])
-    assert v2.get_workflow("g").version == "v1" and v2.workflow_moves("g") == []
+    assert v2.get_workflow("g").version == "v1" and v2.versions.moves("g") == []
     # The workflow goes on where it was, on v1's thread (still its holder).
     v2.send("g", "e", topic="end")
     assert v1.retrieve_workflow("g").result(timeout=10) == ["one", "two", "e"]

@@ -115,7 +115,7 @@ def test_divergence_swallowed_by_workflow_code_still_parks(make_app: Callable[..
     changed = build_swallowing(changed=True)
     changed.resume("s")
     rec = wait_until(
-        lambda: (r := changed.get_workflow("s")).status not in Status.OPEN and r, what="an end"
+        lambda: (r := changed.get_workflow("s")).status not in Status.RUNNABLE and r, what="an end"
     )
     # The workflow code swallowed both raises and returned "done": only the override parks it.
     assert caught == ["NondeterminismError", "NondeterminismError"]
