@@ -25,6 +25,8 @@ from tether.runtime.store import Store, redact
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
+from tether.versioning.lifecycle import check_not_retired
+from tether.versioning.registry import stored_state
 
 from .alias import alias
 from .config import Settings
@@ -185,6 +187,7 @@ class Tether:
         if s.migrate:
             store.migrate()
         store.check_schema()
+        check_not_retired(version, stored_state(store, version), doing="launch")
         self._engine = Engine(
             store=store,
             registry=self.registry,
@@ -266,7 +269,7 @@ class Tether:
     @cached_property
     def routing(self) -> RoutingManager:
         """Where new queued work goes: ``app.routing()`` reads it, ``.set(...)`` changes it."""
-        return RoutingManager(lambda: self.store)
+        return RoutingManager(lambda: self.store, self.settings.lease_timeout_ms)
 
     @cached_property
     def versions(self) -> Versions:
@@ -334,7 +337,10 @@ class Tether:
     ) -> WorkflowHandle:
         """Start a workflow in the background; the same ``workflow_id`` means the same run."""
         wdef = self.registry.workflow_def(fn)
-        return self._engine_here().start(wdef, args, kwargs, workflow_id)
+        engine = self._engine_here()
+        if maybe_current() is None:
+            self.versions.check_can_start(engine.version)
+        return engine.start(wdef, args, kwargs, workflow_id)
 
     async def start_workflow_async(
         self,
@@ -346,7 +352,10 @@ class Tether:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self._engine_here().start, wdef, args, kwargs, workflow_id)
+        engine = self._engine_here()
+        if maybe_current() is None:
+            await asyncio.to_thread(self.versions.check_can_start, engine.version)
+        return await asyncio.to_thread(engine.start, wdef, args, kwargs, workflow_id)
 
     def _engine_here(self) -> Engine:
         """The engine running the calling workflow (a replay brings its own), else the app's."""

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -14,6 +14,8 @@ from ..routing import Routing
 from .database import Database
 from .schema import routing as R
 from .schema import versions as V
+from .schema import workflow_moves as M
+from .schema import workflows as W
 
 
 class VersionStore:
@@ -63,6 +65,17 @@ class VersionStore:
     def known(self) -> set[str]:
         with self.db.read() as conn:
             return set(conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars())
+
+    def had_work(self, versions: Iterable[str]) -> set[str]:
+        """Those of ``versions`` that ever had a workflow (one now, or one moved away)."""
+        out = set()
+        with self.db.read() as conn:
+            for v in versions:
+                ran = exists().where(W.c.version == v, W.c.app_name == self.app)
+                moved = exists().where(M.c.app_name == self.app, M.c.from_version == v)
+                if conn.execute(select(ran | moved)).scalar():
+                    out.add(v)
+        return out
 
     def update(self, version: str, **values: Any) -> bool:
         with self.db.write() as conn:

@@ -131,7 +131,7 @@ def test_scheduled_work_goes_to_current_even_while_ramping(
     app = ticking_app(make_app, seen).launch()
     other = make_app(version="v2")
     other.store.versions.seen("v2")
-    app.set_routing(ramping="v2", percent=100)
+    app.set_routing(ramping="v2", percent=100, force=True)
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     created = app.schedules.backfill("tick", start, start + dt.timedelta(seconds=3))
     assert len(created) == 4

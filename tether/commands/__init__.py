@@ -39,6 +39,7 @@ from .versions import (
     list_versions,
     retire_version,
     tag_version,
+    unretire_version,
 )
 from .workflows import (
     CancelResult,
@@ -113,4 +114,5 @@ __all__ = [
     "tag_version",
     "to_json",
     "trigger_schedule",
+    "unretire_version",
 ]

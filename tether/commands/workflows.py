@@ -10,6 +10,7 @@ from typing import Any
 from tether.runtime.records import OperationRecord, Status, WorkflowRecord
 from tether.versioning import history_io
 from tether.versioning.migration import MigrationReport
+from tether.versioning.registry import resolve_loose
 
 from ..app import Tether
 from .records import Record
@@ -67,7 +68,10 @@ def list_workflows(
     limit: int = 100,
     offset: int = 0,
 ) -> list[WorkflowRecord]:
-    """Workflows newest first, filtered by any of status (several allowed), version, name."""
+    """Workflows newest first, filtered by any of status (several allowed), version (a
+    name or release tag), name."""
+    if version is not None:
+        version = resolve_loose(app.store, version)
     return app.list_workflows(
         status=list(status or []) or None, version=version, name=name, limit=limit, offset=offset
     )
