@@ -26,6 +26,7 @@ from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
 from tether.versioning.lifecycle import check_not_retired
+from tether.versioning.patch_report import removed_gate_warnings
 from tether.versioning.registry import stored_state
 
 from .alias import alias
@@ -204,11 +205,12 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
+        patches = patch_scan.names(self.registry.workflows.values())
         store.versions.seen(
-            version,
-            patches=patch_scan.names(self.registry.workflows.values()),
-            platform_revision=os.environ.get("K_REVISION"),
+            version, patches=patches, platform_revision=os.environ.get("K_REVISION")
         )
+        for warning in removed_gate_warnings(store, patches):
+            log.warning("%s", warning)
         store.versions.ensure_current(version)
         self._executor = Executor(self._engine)
         self._executor.start()

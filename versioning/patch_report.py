@@ -51,6 +51,7 @@ class PatchStatus:
     verdict: str = KEEP
     problem: str | None = None  # the code is already past the safe step
     next_step: str = ""
+    action: str = ""  # the next step in a word or two, beside the state in code
     old_path_ids: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +64,11 @@ class PatchReport:
     open_replayed: int
     patches: list[PatchStatus]
     not_replaying: list[ReplayResult]  # open workflows that do not replay on this code
+
+    @property
+    def problems(self) -> list[str]:
+        """``name: problem`` for every gate the code is already past the safe step of."""
+        return [f"{p.name}: {p.problem}" for p in self.patches if p.problem]
 
     def get(self, name: str) -> PatchStatus:
         for p in self.patches:
@@ -107,6 +113,7 @@ def build(app: _App, lease_timeout_ms: int, *, replayer: Replayer | None = None)
         )
         _count(status, results, open_markers.get(name, set()), executors, registry)
         _judge(status)
+        status.action = next_action(status.in_code, status.verdict, problem=bool(status.problem))
         report.patches.append(status)
     return report
 
@@ -196,6 +203,49 @@ def _judge(s: PatchStatus) -> None:
         s.next_step = "remove the gate and keep the new branch"
     else:
         s.next_step = "nothing left: the gate is gone and no history needs it"
+
+
+def next_action(in_code: str | None, verdict: str, *, problem: bool) -> str:
+    """The next step for a gate, given where the code stands (pure): a verdict alone reads
+    "safe to deprecate" for a gate already deprecated, which is no step at all."""
+    if problem:
+        return "restore the gate" if in_code == "deprecate_patch" else "restore deprecate_patch"
+    if verdict == KEEP:
+        return "keep the gate"
+    if in_code == "patch":
+        return "deprecate it" if verdict == SAFE_TO_DEPRECATE else "remove it"
+    if in_code == "deprecate_patch":
+        return "wait for markers to go" if verdict == SAFE_TO_DEPRECATE else "remove it"
+    return "nothing (done)"
+
+
+def removed_gate_warnings(store: Store, declared: Iterable[str], *, sample: int = 5) -> list[str]:
+    """For launch: patches whose marker open histories carry but this code no longer
+    declares (neither ``patch`` nor ``deprecate_patch``); such a history diverges here."""
+    known = set(declared)
+    joined = O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
+    stmt = (
+        select(O.c.name, O.c.workflow_id)
+        .select_from(joined)
+        .where(O.c.app_name == store.app_name, O.c.kind == PATCH_KIND, W.c.status.in_(OPEN))
+        .order_by(O.c.name, O.c.workflow_id)
+    )
+    carrying: dict[str, list[str]] = {}
+    with store.db.read() as conn:
+        for name, wid in conn.execute(stmt):
+            if name not in known:
+                carrying.setdefault(name, []).append(wid)
+    out = []
+    for name, ids in sorted(carrying.items()):
+        shown = ", ".join(ids[:sample]) + (
+            f" and {len(ids) - sample} more" if len(ids) > sample else ""
+        )
+        out.append(
+            f"patch {name!r} is gone from this code but {len(ids)} open workflow(s) carry its "
+            f"marker ({shown}): they diverge if they run or migrate here; put back "
+            f'tether.deprecate_patch("{name}") where the gate was (`tether patches` explains)'
+        )
+    return out
 
 
 def _why_old(s: PatchStatus) -> str:
