@@ -110,10 +110,14 @@ class Executor:
 
     def recover(self, *, include_own: bool = False) -> int:
         """Claim a bounded share of workflows whose holder is gone; returns how many."""
+        return len(self.claim_round(include_own=include_own))
+
+    def claim_round(self, *, include_own: bool = False) -> list[str]:
+        """One recovery round: the ids of the workflows it claimed (and now runs)."""
         e = self.engine
         free = e.free_slots()
         if free <= 0 or e.draining:
-            return 0
+            return []
         runnable = e.runnable()
         store = e.store
         candidates = store.executors.find_claimable(
@@ -124,7 +128,7 @@ class Executor:
         )
         candidates = [c for c in candidates if not e.is_local(c.workflow_id)]
         if not candidates:
-            return 0
+            return []
         live = [
             x
             for x in store.executors.list(self._lease_ms, include_stopped=False)
@@ -132,14 +136,14 @@ class Executor:
         ]
         want = claim_share(len(candidates), max(1, len(live)), free, e.settings.claim_batch)
         random.shuffle(candidates)
-        claimed = 0
+        claimed: list[str] = []
         for c in candidates:
-            if claimed >= want:
+            if len(claimed) >= want:
                 break
             if self._claim(c):
-                claimed += 1
+                claimed.append(c.workflow_id)
         if claimed:
-            log.info("executor %s claimed %d workflow(s)", e.executor_id, claimed)
+            log.info("executor %s claimed %d workflow(s)", e.executor_id, len(claimed))
         return claimed
 
     def _claim(self, c: object) -> bool:

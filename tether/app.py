@@ -96,6 +96,7 @@ class Tether:
         self._previous_sigterm: Any = None
         self._dispatch = Dispatch()  # queues and schedules
         self._runnable: RunnableSet | None = None
+        self._shutdown_lock = threading.Lock()
 
     # -- registration -------------------------------------------------------------------------
 
@@ -244,12 +245,25 @@ class Tether:
             previous(signum, frame)
 
     def shutdown(self, grace: float | None = None) -> None:
-        """Drain: stop claiming, let steps in flight finish within ``grace``, release leases."""
-        self._dispatch.stop()
-        if self._executor is not None and not self._executor.stopped:
-            self._executor.drain(grace)
-        if self._engine is not None:
-            self._engine.close()
+        """Drain: stop claiming, let steps in flight finish within ``grace``, release leases.
+
+        Safe to call from several threads (a SIGTERM drain and a server's shutdown hook):
+        a second call waits for the first drain to finish instead of starting another.
+        """
+        with self._shutdown_lock:
+            self._dispatch.stop()
+            if self._executor is not None and not self._executor.stopped:
+                self._executor.drain(grace)
+            if self._engine is not None:
+                self._engine.close()
+
+    def recover_now(self) -> list[str]:
+        """Claim recoverable workflows now rather than at the next recovery round (the
+        target of a wake-up); returns the ids of those this executor claimed."""
+        _ = self.engine  # raises when not launched
+        if self._executor is None or self._executor.stopped:
+            return []
+        return self._executor.claim_round()
 
     def close(self) -> None:
         """Close the database connections of an app that runs nothing (an administering one,

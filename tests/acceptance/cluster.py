@@ -12,14 +12,14 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from tether.rollout.processes import Processes
 from tether.runtime.store.schema import operations as O
 
 from tether import Status, Tether, WorkflowRecord
@@ -37,7 +37,7 @@ class Cluster:
         self.effects_path = tmp_path / "effects.jsonl"
         self.gate = tmp_path / "gate"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[IO[bytes]] = []
+        self.processes = Processes(tmp_path)  # logs: tmp_path / "<executor_id>.log"
         # Not launched: it reads the store and is never an executor itself.
         self.observer = Tether(
             app_name=app_name,
@@ -50,16 +50,17 @@ class Cluster:
     # -- processes ----------------------------------------------------------------------------
 
     def spawn(self, executor_id: str, *, version: str = "v1", **options: Any) -> subprocess.Popen:
-        """Start a worker; ``options`` become its flags (``steps=3`` -> ``--steps 3``)."""
-        argv = [sys.executable, str(WORKER), "--db", self.database_url, "--app", self.app_name]
+        """Start a worker; ``options`` become its flags (``steps=3`` -> ``--steps 3``, ``x=True``
+        -> ``--x``, a list repeats the flag)."""
+        argv = [str(WORKER), "--db", self.database_url, "--app", self.app_name]
         argv += ["--version", version, "--executor-id", executor_id]
         argv += ["--effects", str(self.effects_path), "--gate", str(self.gate)]
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
-            argv += [flag] if value is True else [flag, str(value)]
-        log = open(self.dir / f"{executor_id}.log", "wb")  # noqa: SIM115 - closed in close()
-        self._logs.append(log)
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
+                argv += [flag] if v is True else [flag, str(v)]
+        proc = self.processes.python(executor_id, argv).popen
         self.procs[executor_id] = proc
         return proc
 
@@ -94,12 +95,7 @@ class Cluster:
             conn.close()
 
     def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()  # SIGKILL also ends a stopped process
-            proc.wait(timeout=10)
-        for log in self._logs:
-            log.close()
+        self.processes.close()  # SIGKILL also ends a stopped process
         self.observer.store.close()
 
     # -- observing ----------------------------------------------------------------------------

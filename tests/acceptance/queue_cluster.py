@@ -1,9 +1,8 @@
-"""Queue worker processes (``queue_worker.py``) on the test's database, and what they did."""
+"""Queue workers (``worker.py --queue``) on the test's database, and what they did."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,6 @@ from tether import Client
 
 from .cluster import Cluster
 
-QUEUE_WORKER = Path(__file__).with_name("queue_worker.py")
-
 
 class QueueCluster(Cluster):
     def __init__(self, database_url: str, app_name: str, tmp_path: Path) -> None:
@@ -25,16 +22,7 @@ class QueueCluster(Cluster):
         self.client = Client(database_url, app_name)
 
     def spawn(self, executor_id: str, *, version: str = "v1", **options: Any) -> subprocess.Popen:
-        argv = [sys.executable, str(QUEUE_WORKER), "--db", self.database_url]
-        argv += ["--app", self.app_name, "--version", version, "--executor-id", executor_id]
-        argv += ["--effects", str(self.effects_path)]
-        for key, value in options.items():
-            argv += ["--" + key.replace("_", "-"), str(value)]
-        log = open(self.dir / f"{executor_id}.log", "wb")  # noqa: SIM115 - closed in close()
-        self._logs.append(log)
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        self.procs[executor_id] = proc
-        return proc
+        return super().spawn(executor_id, version=version, queue=True, **options)
 
     def running(self) -> dict[str, int]:
         """PENDING workflows of queue ``q`` per holder, as the database says now."""

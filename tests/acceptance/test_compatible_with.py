@@ -3,9 +3,6 @@ workflows; a v3 process that does not declare it never touches them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from tether.runtime.clock import now_ms
@@ -14,24 +11,12 @@ from tether import Status
 
 from .cluster import LEASE, Cluster
 
-WORKER = Path(__file__).with_name("compat_worker.py")
-
 
 def spawn(
     cluster: Cluster, executor_id: str, version: str, *compatible: str, **options: Any
 ) -> Any:
-    argv = [sys.executable, str(WORKER), "--db", cluster.database_url, "--app", cluster.app_name]
-    argv += ["--version", version, "--executor-id", executor_id, "--lease", str(LEASE)]
-    argv += ["--effects", str(cluster.effects_path), "--gate", str(cluster.gate)]
-    for v in compatible:
-        argv += ["--compatible-with", v]
-    for key, value in options.items():
-        argv += ["--" + key.replace("_", "-"), str(value)]
-    log = open(cluster.dir / f"{executor_id}.log", "wb")  # noqa: SIM115 - the cluster closes it
-    cluster._logs.append(log)
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    cluster.procs[executor_id] = proc
-    return proc
+    options = {"lease": LEASE, "wid": "w", "gated_from": 1, **options}
+    return cluster.spawn(executor_id, version=version, compatible_with=compatible, **options)
 
 
 def test_compatible_version_recovers_killed_executors_workflows(cluster: Cluster) -> None:

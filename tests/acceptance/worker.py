@@ -1,18 +1,24 @@
-"""A tether executor process for the acceptance tests.
+"""The tether executor process of the acceptance tests (every cluster spawns this one).
 
 It builds an app from its arguments, launches it from the main thread (so SIGTERM drains),
 optionally starts workflows, and then idles until a signal ends it. Each step appends one
 JSON line to an effects file opened with ``O_APPEND`` *before* doing its work, outside the
 framework, so that a step run twice shows up as two lines, whatever the database says.
 
-Effect lines: ``{"event", "wid", "index", "executor", "pid", "t"}`` with events
+Effect lines: ``{"event", "wid", "index", "executor", "pid", "version", "t"}`` with events
 ``ready`` (launched), ``step`` (a step began), ``interrupt`` (a workflow was stopped by the
 framework, with ``kind``) and ``result`` (a started workflow's result, with ``value``).
+
+``--compatible-with V`` (repeatable) declares versions this executor may also run.
+``--queue`` declares queue ``q`` (``--concurrency``, ``--worker-concurrency``) that it
+dequeues ``job(item, seconds)`` from; the job's step appends ``begin`` and ``end`` lines.
+``--schedule CRON`` runs workflow ``tick`` on that schedule (a ``tick`` line each time).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import faulthandler
 import json
 import os
@@ -43,6 +49,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pause", type=float, default=0.0, help="seconds each step works")
     p.add_argument("--gated-from", type=int, default=-1, help="steps from here wait on --gate")
     p.add_argument("--wait-result", action="store_true", help="record each started result")
+    p.add_argument("--compatible-with", action="append", default=[])
+    p.add_argument("--queue", action="store_true", help="declare queue q and dequeue from it")
+    p.add_argument("--concurrency", type=int, help="queue q's global concurrency")
+    p.add_argument("--worker-concurrency", type=int, help="queue q's per-executor concurrency")
+    p.add_argument("--schedule", help="cron of the `tick` schedule")
     return p.parse_args(argv)
 
 
@@ -58,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def note(event: str, **fields: Any) -> None:
         line = {"event": event, "executor": args.executor_id, "pid": os.getpid()}
+        line["version"] = args.version
         line.update(fields, t=time.time())
         os.write(fd, (json.dumps(line) + "\n").encode())  # one write: appends never interleave
 
@@ -66,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         database_url=args.db,
         version=args.version,
         executor_id=args.executor_id,
+        compatible_with=args.compatible_with,
         lease_timeout=args.lease,
         heartbeat_interval=args.heartbeat,
         recovery_interval=args.recovery,
@@ -93,6 +106,9 @@ def main(argv: list[str] | None = None) -> None:
             note("interrupt", wid=wid, kind=type(exc).__name__)
             raise
 
+    if args.queue:
+        declare_queue(app, args, note)
+
     app.launch()
     note("ready")
     if args.go:
@@ -109,6 +125,28 @@ def main(argv: list[str] | None = None) -> None:
     # Idle in the main thread (short sleeps, so the SIGTERM handler runs promptly).
     while True:
         time.sleep(0.05)
+
+
+def declare_queue(app: Tether, args: argparse.Namespace, note: Any) -> None:
+    app.queue("q", concurrency=args.concurrency, worker_concurrency=args.worker_concurrency)
+
+    @app.step()
+    def hold(wid: str, item: Any, seconds: float) -> Any:
+        note("begin", item=item, wid=wid)
+        time.sleep(seconds)
+        note("end", item=item, wid=wid)
+        return item
+
+    @app.workflow(name="job")
+    def job(item: Any, seconds: float = 0.0) -> Any:
+        return hold(tether.workflow_id(), item, seconds)
+
+    if args.schedule:
+
+        @app.scheduled(args.schedule)
+        @app.workflow(name="tick")
+        def tick(at: dt.datetime) -> None:
+            note("tick", at=at.isoformat(), wid=tether.workflow_id())
 
 
 if __name__ == "__main__":

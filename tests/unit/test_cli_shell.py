@@ -16,6 +16,7 @@ SHELL = sorted((TETHER / "cli").glob("*.py")) + sorted((TETHER / "render").glob(
 # What a CLI or render module may import from tether; anything else goes through commands.
 ALLOWED = (
     "tether.commands",
+    "tether.asgi",  # `tether serve` runs the HTTP surface
     "tether.render",
     "tether.cli.base",
     "tether.runtime.records",  # Status, for choices and colours

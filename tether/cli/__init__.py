@@ -1,8 +1,9 @@
 """The ``tether`` command: inspect and administer workflows, executors and versions.
 
-It works on the database only and never launches the app, so it runs no workflows and
-registers no executor. Each subcommand parses its options, calls one function of
-``tether.commands`` and renders the record it returns (a table, or ``--json``). Errors
+Every command but ``tether serve`` works on the database only and never launches the app,
+so it runs no workflows and registers no executor. Each subcommand parses its options, calls
+one function of ``tether.commands`` and renders the record it returns (a table, or ``--json``).
+Errors
 tether raises on purpose are printed as one line (exit 1); ``--debug`` shows the traceback.
 """
 
@@ -20,6 +21,7 @@ from .. import commands
 from .base import State
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
+from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
 from .workflows import workflows
@@ -102,6 +104,7 @@ for _command in (
     schedules_group,
     migrate_cmd,
     info_cmd,
+    serve_cmd,
 ):
     cli.add_command(_command)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from tether.runtime.errors import ConfigurationError
 from tether.runtime.store import normalize_url
@@ -45,36 +46,20 @@ def load_app(
     app_name: str | None = None,
     database_url: str | None = None,
     check_schema: bool = True,
+    app_dir: str | None = None,
 ) -> Tether:
     """The ``Tether`` app that module ``package.module[:attribute]`` defines (not launched).
 
     Replays, migrations and patch reports run workflow code, which only the module has;
     ``purpose`` says why in the error when no module is given ("replay runs your workflow
     code"). ``app_name`` and ``database_url``, when given, must match the app's own.
+    ``app_dir`` (default: the working directory) goes first on the import path.
     """
     if not spec:
         raise ConfigurationError(
             f"{purpose}: pass --module your.module:app (or set TETHER_APP_MODULE)"
         )
-    module_name, _, attr = spec.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(f"cannot import module {module_name!r}: {exc}") from None
-    if attr:
-        app = getattr(module, attr, None)
-        if not isinstance(app, Tether):
-            raise ConfigurationError(f"{spec!r} is not a Tether app")
-    else:
-        found = [v for v in vars(module).values() if isinstance(v, Tether)]
-        if len(found) != 1:
-            raise ConfigurationError(
-                f"module {module_name!r} defines {len(found)} Tether apps: name one as "
-                f"{module_name}:attribute"
-            )
-        app = found[0]
+    app = import_app(spec, app_dir=app_dir)
     if app_name and app_name != app.app_name:
         raise ConfigurationError(f"{spec} is app {app.app_name!r}, but --app says {app_name!r}")
     if database_url and normalize_url(database_url) != normalize_url(app.settings.database_url):
@@ -82,6 +67,38 @@ def load_app(
     if check_schema:
         app.store.check_schema()
     return app
+
+
+def import_app(spec: str, *, app_dir: str | None = None) -> Tether:
+    """The ``Tether`` that ``package.module[:attribute]`` names (or the module's only one)."""
+    module_name, _, attr = spec.partition(":")
+    path = str(Path(app_dir).resolve()) if app_dir else os.getcwd()
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"cannot import {module_name!r} ({exc}); run from the directory that contains it "
+            "or pass --app-dir"
+        ) from None
+    if not attr:
+        found = [v for v in vars(module).values() if isinstance(v, Tether)]
+        if len(found) != 1:
+            raise ConfigurationError(
+                f"module {module_name!r} defines {len(found)} Tether apps: name one as "
+                f"{module_name}:attribute"
+            )
+        return found[0]
+    obj: object = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigurationError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(obj, Tether):
+        raise ConfigurationError(f"{spec} is a {type(obj).__name__}, not a tether.Tether app")
+    return obj
 
 
 def first_line(text: str) -> str:
