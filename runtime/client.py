@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import placement
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .handles import WorkflowHandle
 from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
@@ -63,7 +64,7 @@ class Client:
         self.store = Store(database_url, app_name)
         self._watcher = Watcher(self.store, poll_interval)
         self._checked = False
-        self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
+        self._enqueuer = Enqueuer(self.store, resolve=self._declared_name, handle=self._handle)
 
     def __enter__(self) -> Client:
         return self
@@ -73,6 +74,15 @@ class Client:
 
     def close(self) -> None:
         self.store.close()
+
+    def _declared_name(self, workflow: Any) -> str:
+        """The workflow's name, refused when no version of the app declares it (its work
+        could only fail): the error lists the names the versions declare."""
+        name = workflow_name(workflow)
+        problem = placement.name_problem(name, placement.declared_names(self.store), self.app_name)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        return name
 
     def _handle(self, workflow_id: str) -> WorkflowHandle:
         return WorkflowHandle(self._watcher, workflow_id)  # type: ignore[arg-type]

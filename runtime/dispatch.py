@@ -69,7 +69,7 @@ class Dispatch:
         store = engine.store
         schedules = self.schedules(store)
         current = store.versions.routing().current
-        schedules.sync_code(self.scheduled, prune=current == engine.version)
+        schedules.sync_code(self.scheduled, prune=current == engine.version, version=engine.version)
         self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
         self.runner.start()
         if not store.db.is_sqlite:

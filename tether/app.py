@@ -24,7 +24,7 @@ from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
-from tether.versioning.identity import check_version, resolve_version
+from tether.versioning.identity import check_version, resolve_version, source_hash
 from tether.versioning.lifecycle import check_not_retired
 from tether.versioning.patch_report import removed_gate_warnings
 from tether.versioning.registry import stored_state
@@ -168,6 +168,10 @@ class Tether:
         sources = [w.source for w in self.registry.workflows.values()]
         return resolve_version(self.settings.version, self.app_name, sources)
 
+    def source_hash(self) -> str:
+        """The hash of this code's workflow sources, whatever the version is named."""
+        return source_hash(self.app_name, [w.source for w in self.registry.workflows.values()])
+
     def runnable_versions(self) -> frozenset[str]:
         """This executor's own version and those declared compatible ("*": every version)."""
         if self._runnable is None:
@@ -208,7 +212,11 @@ class Tether:
         self.registry.engine = self._engine
         patches = patch_scan.names(self.registry.workflows.values())
         store.versions.seen(
-            version, patches=patches, platform_revision=os.environ.get("K_REVISION")
+            version,
+            patches=patches,
+            platform_revision=os.environ.get("K_REVISION"),
+            workflows=self.registry.workflows,
+            source_hash=self.source_hash(),
         )
         for warning in removed_gate_warnings(store, patches):
             log.warning("%s", warning)

@@ -30,10 +30,14 @@ class VersionStore:
         *,
         patches: Iterable[str] = (),
         platform_revision: str | None = None,
+        workflows: Iterable[str] | None = None,
+        source_hash: str | None = None,
     ) -> None:
-        """Record that an executor running ``version`` launched (first/last seen, patches)."""
+        """Record that an executor running ``version`` launched (first/last seen, patches,
+        the workflow names its code declares and the hash of their sources)."""
         now = now_ms()
         patches_json = json.dumps(sorted(set(patches)))
+        workflows_json = None if workflows is None else json.dumps(sorted(set(workflows)))
         stmt = self._insert(V).values(
             app_name=self.app,
             version=version,
@@ -42,8 +46,14 @@ class VersionStore:
             patches=patches_json,
             first_seen=now,
             last_seen=now,
+            workflows=workflows_json,
+            source_hash=source_hash,
         )
         updates: dict[str, Any] = {"last_seen": now, "patches": patches_json}
+        if workflows_json is not None:
+            updates["workflows"] = workflows_json
+        if source_hash is not None:
+            updates["source_hash"] = source_hash
         if platform_revision is not None:
             updates["platform_revision"] = platform_revision
         stmt = stmt.on_conflict_do_update(index_elements=["app_name", "version"], set_=updates)
@@ -59,6 +69,7 @@ class VersionStore:
         for r in rows:
             d = dict(r._mapping)
             d["patches"] = json.loads(d["patches"] or "[]")
+            d["workflows"] = None if d["workflows"] is None else json.loads(d["workflows"])
             out.append(d)
         return out
 
