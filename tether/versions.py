@@ -119,8 +119,8 @@ class Versions:
         dry_run: bool = False,
     ) -> MigrationReport:
         """Move open workflows to ``to_version`` (this process's code) if they replay on it."""
-        replayer = Replayer(self._app)
         store = self._app.store
+        replayer = self._code_for(to_version, "moving workflows to")
         return migration.migrate_workflows(
             store,
             from_version=version_registry.resolve_loose(store, from_version),
@@ -143,7 +143,7 @@ class Versions:
     ) -> WorkflowRecord:
         """A new PENDING workflow with the inputs and history of ``workflow_id`` before
         ``from_position``, on ``version`` (default: the original's), linked to its origin."""
-        replayer = Replayer(self._app)
+        replayer = self._code_for(version, "forking onto")
         rec = forking.fork(
             self._app.store,
             workflow_id,
@@ -157,6 +157,36 @@ class Versions:
         )
         self._wake()
         return rec
+
+    def _code_for(self, target_ref: str | None, what: str) -> Replayer:
+        """A replayer on this process's code that stands for version ``target_ref``: by its
+        name, or, for unnamed code (the module the CLI loads is named by a hash of its
+        workflow sources unless TETHER_APP_VERSION names it), by the same sources."""
+        app = self._app
+        replayer = Replayer(app)
+        if target_ref is None:
+            return replayer
+        target = version_registry.resolve(app.store, target_ref)
+        if replayer.code_version == target:
+            return replayer
+        recorded = version_registry.source_hash_of(app.store, target)
+        mine = app.source_hash()
+        # Only unnamed code is identified by its sources: a name given on purpose (argument,
+        # TETHER_APP_VERSION, K_REVISION) may stand for what the sources do not show.
+        if recorded == mine and app.resolve_version()[1] == "source hash":
+            return Replayer(app, code_version=target)
+        sources = (
+            f" (its workflow sources hash to {mine}; {target!r} launched with {recorded})"
+            if recorded and recorded != mine
+            else ""
+        )
+        raise ConfigurationError(
+            f"{what} version {target!r} replays the workflows on {target!r}'s code, but the "
+            f"code loaded here is version {replayer.code_version!r}{sources}: load "
+            f"{target!r}'s code (check out its release and pass --module your.module:app), "
+            f"or, if this code is {target!r} under another name, set "
+            f"TETHER_APP_VERSION={target}"
+        )
 
     def moves(self, workflow_id: str) -> list[dict[str, Any]]:
         """The workflow's moves between versions: who moved it, from where to where, when."""

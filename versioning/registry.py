@@ -263,3 +263,9 @@ def unretire(store: Store, ref: str, lease_timeout_ms: int) -> VersionInfo:
 def stored_state(store: Store, version: str) -> str | None:
     """The registry's stored state of ``version`` (None: never launched)."""
     return next((r["state"] for r in store.versions.list() if r["version"] == version), None)
+
+
+def source_hash_of(store: Store, version: str) -> str | None:
+    """The hash of the workflow sources ``version`` launched with (None: not recorded)."""
+    row = next((r for r in store.versions.list() if r["version"] == version), None)
+    return None if row is None else row.get("source_hash")
