@@ -73,6 +73,11 @@ class VersionStore:
             out.append(d)
         return out
 
+    def apps(self) -> list[str]:
+        """Every app with a registered version in this database."""
+        with self.db.read() as conn:
+            return sorted(conn.execute(select(V.c.app_name).distinct()).scalars())
+
     def known(self) -> set[str]:
         with self.db.read() as conn:
             return set(conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars())

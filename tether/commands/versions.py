@@ -8,6 +8,7 @@ from tether.versioning.registry import VersionInfo
 
 from ..app import Tether
 from .records import Record
+from .session import check_known_app
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,8 +30,12 @@ class CurrentVersion(Record):
 
 
 def list_versions(app: Tether) -> list[VersionInfo]:
-    """Every version: release, state, open workflows, executors, orphaned work, current."""
-    return app.versions()
+    """Every version: release, state, open workflows, executors, orphaned work, current.
+    An app with none is unknown here (a typo in its name): refused, listing known apps."""
+    rows = app.versions()
+    if not rows:
+        check_known_app(app)
+    return rows
 
 
 def tag_version(app: Tether, version: str, release: str | None) -> TagResult:

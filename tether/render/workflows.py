@@ -22,6 +22,8 @@ from ..commands import (
 )
 from .base import age, key_values, message, out, short, status_text, table, timestamp
 
+WAKE_KINDS = ("deadline", "sleep")  # operations whose output is an epoch-ms wake-up time
+
 
 def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int = 0) -> None:
     if not records:
@@ -70,7 +72,7 @@ def workflow(detail: WorkflowDetail) -> None:
         ("parent", r.parent_id or "-"),
         ("queue", r.queue_name or "-"),
         *([("forked from", f"{_origin(r)} (copied history before it)")] if r.forked_from else []),
-        *[("moved", _move(m)) for m in moves],
+        *([("moved", "\n".join(_move(m) for m in moves))] if moves else []),
         ("recovery attempts", r.recovery_attempts),
         ("created", timestamp(r.created_at)),
         ("started", timestamp(r.started_at)),
@@ -99,6 +101,8 @@ def steps(report: WorkflowSteps) -> None:
             result = Text("error " + short(_error_summary(r.error)), style="red")
         elif r.child_id is not None:
             result = Text(f"child {r.child_id}")
+        elif r.kind in WAKE_KINDS and isinstance(r.output, int | str) and str(r.output).isdigit():
+            result = Text(f"until {timestamp(int(r.output))}")  # a deadline or wake-up time
         else:
             result = Text(short(r.output) if r.output is not None else "-")
         grid.add_row(
