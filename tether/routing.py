@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 
 from tether.runtime.routing import Routing
+from tether.runtime.routing_store import KEEP, set_routing
 from tether.runtime.store import Store
-from tether.runtime.traffic import KEEP, set_routing
 from tether.versioning import registry as version_registry
 
 log = logging.getLogger("tether.routing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -73,7 +74,7 @@ class VersionStore:
             out.append(d)
         return out
 
-    def apps(self) -> list[str]:
+    def apps(self) -> builtins.list[str]:
         """Every app with a registered version in this database."""
         with self.db.read() as conn:
             return sorted(conn.execute(select(V.c.app_name).distinct()).scalars())

@@ -116,7 +116,7 @@ def sqlite_file_missing(url: str) -> bool:
     if not normalize_url(url).startswith("sqlite"):
         return False
     path = make_url(normalize_url(url)).database
-    return bool(path) and path != ":memory:" and not Path(path).exists()
+    return path is not None and path not in ("", ":memory:") and not Path(path).exists()
 
 
 def known_apps(app: Tether) -> list[str]:
