@@ -43,12 +43,12 @@ def test_clean_restarts_are_free_crashes_are_counted(make_app: Callable[..., Tet
     for _ in range(3):  # autoscaling: SIGTERM-style drains, then a new instance
         app.shutdown()
         app = waiter(make_app)
-        wait_until(lambda: app.engine.running_ids(), what="the new instance to take it over")
+        wait_until(app.engine.running_ids, what="the new instance to take it over")
     assert app.get_workflow("exp-1").recovery_attempts == 0
 
     crash(app)
     survivor = waiter(make_app)
-    wait_until(lambda: survivor.engine.running_ids(), what="a takeover after the crash")
+    wait_until(survivor.engine.running_ids, what="a takeover after the crash")
     assert survivor.get_workflow("exp-1").recovery_attempts == 1
     crash(survivor)
     last = waiter(make_app)
