@@ -1,4 +1,5 @@
-"""``tether.Client``: enqueue and observe workflows from outside a running app.
+"""``tether.Client``: enqueue, message, observe and control workflows from outside a
+running app.
 
 A web handler, a cron job or another service enqueues by workflow *name*, with no executor
 and none of the workflow code; the app's executors run the work. The client only reads and
@@ -7,14 +8,15 @@ writes rows, so it never registers an executor or runs a workflow.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from . import placement
+from . import placement, primitives
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .handles import WorkflowHandle
 from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
-from .records import WorkflowRecord
+from .records import Status, WorkflowRecord
 from .routing import Routing
 from .store import Store
 from .waiting import StoreWaiter
@@ -107,3 +109,37 @@ class Client:
     def routing(self) -> Routing:
         self._ready()
         return self.store.versions.routing()
+
+    # -- messages, events and control: the same as the app's, from any process --------------
+
+    def send(
+        self, dest_id: str, message: Any, topic: str | None = None, *, allow_missing: bool = False
+    ) -> None:
+        """Send a message to a workflow (``app.send``): an id that does not exist raises
+        WorkflowNotFoundError unless ``allow_missing`` (sending ahead of its start)."""
+        self._ready()
+        primitives.deliver(self.store, dest_id, message, topic, allow_missing=allow_missing)
+
+    def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+        """The value the workflow published under ``key``; None after ``timeout``."""
+        self._ready()
+        return primitives.wait_event(self._waiter, workflow_id, key, timeout)[1]
+
+    async def get_event_async(
+        self, workflow_id: str, key: str, timeout: float | None = 60.0
+    ) -> Any:
+        return await asyncio.to_thread(self.get_event, workflow_id, key, timeout)
+
+    def cancel(self, workflow_id: str) -> list[str]:
+        """Cancel a workflow and its children (``app.cancel``); the executor running one
+        stops it at its next step. Returns the ids this call cancelled."""
+        self.get_workflow(workflow_id)
+        return self.store.workflows.cancel_tree(workflow_id)
+
+    def resume(self, workflow_id: str) -> WorkflowHandle:
+        """Reopen a cancelled, failed or parked workflow (``app.resume``); an executor
+        running its version continues it (a queued one goes back to its queue)."""
+        rec = self.get_workflow(workflow_id)
+        if rec.status not in Status.RUNNABLE:
+            self.store.workflows.resume_tree(workflow_id)
+        return self._handle(workflow_id)

@@ -23,6 +23,7 @@ from tether.runtime.records import ExecutorRecord, OperationRecord, Status, Work
 from tether.runtime.registry import Registry
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
+from tether.runtime.waiting import StoreWaiter, Waiter
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version, source_hash
@@ -458,34 +459,40 @@ class Tether:
                 self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
         return self._engine.handle(workflow_id) if self._engine is not None else None
 
-    def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
-        """Send a message to a workflow from outside any workflow."""
-        from tether.runtime import serialization
-        from tether.runtime.context import maybe_current
-
+    def send(
+        self, dest_id: str, message: Any, topic: str | None = None, *, allow_missing: bool = False
+    ) -> None:
+        """Send a message to a workflow. A workflow id that does not exist raises
+        WorkflowNotFoundError, unless ``allow_missing`` (sending ahead of its start)."""
         if maybe_current() is not None:
-            primitives.send(dest_id, message, topic)
+            primitives.send(dest_id, message, topic, allow_missing=allow_missing)
             return
-        t = primitives._topic(topic)
-        payload = serialization.dumps(message, f"message to {dest_id!r}")
-        with self.store.db.write() as conn:
-            self.store.messages.send(conn, dest_id, t, payload)
+        primitives.deliver(self.store, dest_id, message, topic, allow_missing=allow_missing)
         if self._engine is not None:
             self._engine.notify()
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
-        """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
-        waiter = self._engine.waiter if self._engine is not None else None
-        return primitives.get_event(waiter, workflow_id, key, timeout)
+        """The value a workflow published with ``tether.set_event``; None after ``timeout``.
+        Works without ``launch()``, like ``send``."""
+        if maybe_current() is not None:
+            return primitives.get_event(None, workflow_id, key, timeout)
+        return primitives.wait_event(self._waiter(), workflow_id, key, timeout)[1]
 
     async def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
     ) -> Any:
+        """``get_event`` for async code: the value (None after ``timeout``)."""
         import asyncio
 
-        return await asyncio.to_thread(
-            primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
-        )
+        waiter = self._waiter()
+        found = await asyncio.to_thread(primitives.wait_event, waiter, workflow_id, key, timeout)
+        return found[1]
+
+    def _waiter(self) -> Waiter:
+        """How this process waits on workflows: the engine's, else one polling the store."""
+        if self._engine is not None:
+            return self._engine.waiter
+        return StoreWaiter(self.store, self.settings.poll_interval)
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
         """Live executors (heartbeating within the lease timeout); all with include_stopped."""

@@ -83,4 +83,6 @@ def test_routing_versions_and_waits_read_right(
     wait_until(lambda: v1.list_steps("exp-1"), what="the approval to wait")
     steps = run("workflows", "steps", "exp-1").stdout
     assert "until 20" in steps and " UTC" in steps  # a deadline, not epoch milliseconds
+    assert v1.executor_id in steps  # which executor recorded each operation
+    assert [op.executor_id for op in v1.list_steps("exp-1")] == [v1.executor_id]
     assert "DEAD" not in run("executors", "--all").stdout

@@ -24,7 +24,7 @@ from .replay import patches_cmd, replay_cmd
 from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
-from .workflows import workflows
+from .workflows import send_cmd, workflows
 
 
 class TetherGroup(click.Group):
@@ -105,6 +105,7 @@ for _command in (
     migrate_cmd,
     info_cmd,
     serve_cmd,
+    send_cmd,
 ):
     cli.add_command(_command)
 

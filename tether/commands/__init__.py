@@ -45,6 +45,7 @@ from .workflows import (
     CancelResult,
     ExportResult,
     ResumeResult,
+    SentMessage,
     WorkflowDetail,
     WorkflowSteps,
     cancel_workflow,
@@ -55,6 +56,7 @@ from .workflows import (
     list_workflows,
     migrate_workflows,
     resume_workflow,
+    send_message,
 )
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "ResumeResult",
     "RoutingState",
     "ScheduleBackfill",
+    "SentMessage",
     "ScheduleDeleted",
     "ScheduleInfo",
     "ScheduleTriggered",
@@ -110,6 +113,7 @@ __all__ = [
     "resume_workflow",
     "retire_version",
     "set_routing",
+    "send_message",
     "show_routing",
     "tag_version",
     "to_json",

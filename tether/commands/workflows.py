@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tether.runtime.errors import ConfigurationError
 from tether.runtime.records import OperationRecord, Status, WorkflowRecord
 from tether.versioning import history_io
 from tether.versioning.migration import MigrationReport
@@ -75,6 +77,35 @@ def list_workflows(
     return app.list_workflows(
         status=list(status or []) or None, version=version, name=name, limit=limit, offset=offset
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SentMessage(Record):
+    workflow_id: str
+    topic: str | None
+    destination_status: str | None  # None: sent ahead of a workflow not started yet
+
+
+def send_message(
+    app: Tether,
+    workflow_id: str,
+    message_json: str,
+    *,
+    topic: str | None = None,
+    allow_missing: bool = False,
+) -> SentMessage:
+    """Send a message (JSON text) to a workflow, as ``app.send`` does: a workflow id that does
+    not exist is refused unless ``allow_missing``."""
+    try:
+        message = json.loads(message_json)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the message is not valid JSON ({exc}): quote it for your shell, e.g. "
+            """--json '{"approved": true}' or --json '"yes"'"""
+        ) from None
+    app.send(workflow_id, message, topic, allow_missing=allow_missing)
+    dest = app.store.workflows.get(workflow_id)
+    return SentMessage(workflow_id, topic, dest.status if dest is not None else None)
 
 
 def get_workflow(app: Tether, workflow_id: str) -> WorkflowDetail:

@@ -16,6 +16,7 @@ from ..commands import (
     ExportResult,
     MigrationReport,
     ResumeResult,
+    SentMessage,
     WorkflowDetail,
     WorkflowRecord,
     WorkflowSteps,
@@ -95,7 +96,7 @@ def steps(report: WorkflowSteps) -> None:
     if not records:
         out("no steps recorded yet")
         return
-    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "COMPLETED")
+    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "EXECUTOR", "COMPLETED")
     for r in records:
         if r.error is not None:
             result = Text("error " + short(_error_summary(r.error)), style="red")
@@ -112,6 +113,7 @@ def steps(report: WorkflowSteps) -> None:
             result,
             str(r.attempts),
             r.version or "-",
+            r.executor_id or "-",
             timestamp(r.completed_at),
         )
     out(grid)
@@ -178,3 +180,11 @@ def forked(rec: WorkflowRecord) -> None:
         f"{rec.workflow_id} ({rec.status}, version {rec.version}); an executor running "
         f"{rec.version} will run it"
     )
+
+
+def sent(result: SentMessage) -> None:
+    topic = f" on topic {result.topic!r}" if result.topic else ""
+    if result.destination_status is None:
+        message(f"sent to {result.workflow_id}{topic}; it waits for a workflow with that id")
+    else:
+        message(f"sent to {result.workflow_id}{topic} ({result.destination_status})")
