@@ -71,9 +71,12 @@ def test_errors_import_from_tether_and_tether_errors() -> None:
     assert WorkflowNotFoundError is runtime_errors.WorkflowNotFoundError
     assert tether.WorkflowNotFoundError is WorkflowNotFoundError
     assert tether.errors.TetherError is TetherError
-    public = {
-        name
+    classes = {
+        name: value
         for name, value in vars(runtime_errors).items()
-        if isinstance(value, type) and issubclass(value, runtime_errors.TetherError)
+        if isinstance(value, type) and issubclass(value, BaseException)
     }
-    assert public <= set(tether.errors.__all__) <= set(tether.__all__)
+    # Every error and interrupt, as `tether.errors` was the runtime's module before.
+    assert set(classes) == set(tether.errors.__all__)
+    errors = {n for n, c in classes.items() if issubclass(c, runtime_errors.TetherError)}
+    assert errors <= set(tether.__all__)
