@@ -21,6 +21,7 @@ from .. import commands
 from .base import State
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
+from .rollout import revisions_cmd, rollout
 from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
@@ -106,6 +107,8 @@ for _command in (
     info_cmd,
     serve_cmd,
     send_cmd,
+    rollout,
+    revisions_cmd,
 ):
     cli.add_command(_command)
 
