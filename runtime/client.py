@@ -45,12 +45,20 @@ class Client:
     >>> h.result(timeout=60)
     """
 
-    def __init__(self, database_url: str, app_name: str, *, poll_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        app_name: str,
+        *,
+        poll_interval: float = 0.1,
+        check_names: bool = True,
+    ) -> None:
         self.app_name = app_name
         self.store = Store(database_url, app_name)
         # No engine runs here: handles poll the store, backing off to ``poll_interval``.
         self._waiter = StoreWaiter(self.store, poll_interval)
         self._checked = False
+        self._check_names = check_names  # False: enqueue names no version declares (yet)
         self._enqueuer = Enqueuer(self.store, resolve=self._declared_name, handle=self._handle)
 
     def __enter__(self) -> Client:
@@ -66,6 +74,8 @@ class Client:
         """The workflow's name, refused when no version of the app declares it (its work
         could only fail): the error lists the names the versions declare."""
         name = workflow_name(workflow)
+        if not self._check_names:
+            return name
         problem = placement.name_problem(name, placement.declared_names(self.store), self.app_name)
         if problem is not None:
             raise ConfigurationError(problem)

@@ -48,7 +48,7 @@ def test_client_refuses_a_name_no_version_declares(
         return "ok"
 
     app.launch()
-    (qualified,) = app.registry.workflows  # module.qualname
+    qualified = expense_agent.__tether_workflow__  # type: ignore[attr-defined]  # module.qualname
     with Client(database_url, app_name) as client:
         with pytest.raises(ConfigurationError, match=f"did you mean '{qualified}'"):
             client.enqueue("agents", "expense_agent")
