@@ -1,4 +1,5 @@
-"""``tether.Client``: enqueue and observe workflows from outside a running app.
+"""``tether.Client``: enqueue, message, observe and control workflows from outside a
+running app.
 
 A web handler, a cron job or another service enqueues by workflow *name*, with no executor
 and none of the workflow code; the app's executors run the work. The client only reads and
@@ -7,14 +8,15 @@ writes rows, so it never registers an executor or runs a workflow.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from . import forks
+from . import forks, placement, primitives
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .handles import WorkflowHandle
 from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
-from .records import WorkflowRecord
+from .records import Status, WorkflowRecord
 from .routing import Routing
 from .store import Store
 from .streams import StreamReader
@@ -44,13 +46,21 @@ class Client:
     >>> h.result(timeout=60)
     """
 
-    def __init__(self, database_url: str, app_name: str, *, poll_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        app_name: str,
+        *,
+        poll_interval: float = 0.1,
+        check_names: bool = True,
+    ) -> None:
         self.app_name = app_name
         self.store = Store(database_url, app_name)
         # No engine runs here: handles poll the store, backing off to ``poll_interval``.
         self._waiter = StoreWaiter(self.store, poll_interval)
         self._checked = False
-        self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
+        self._check_names = check_names  # False: enqueue names no version declares (yet)
+        self._enqueuer = Enqueuer(self.store, resolve=self._declared_name, handle=self._handle)
         self._streams = StreamReader(self.store, self._waiter)
 
     def __enter__(self) -> Client:
@@ -61,6 +71,17 @@ class Client:
 
     def close(self) -> None:
         self.store.close()
+
+    def _declared_name(self, workflow: Any) -> str:
+        """The workflow's name, refused when no version of the app declares it (its work
+        could only fail): the error lists the names the versions declare."""
+        name = workflow_name(workflow)
+        if not self._check_names:
+            return name
+        problem = placement.name_problem(name, placement.declared_names(self.store), self.app_name)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        return name
 
     def _handle(self, workflow_id: str) -> WorkflowHandle:
         return WorkflowHandle(self._waiter, workflow_id)
@@ -131,3 +152,51 @@ class Client:
     def routing(self) -> Routing:
         self._ready()
         return self.store.versions.routing()
+
+    # -- messages, events and control: the same as the app's, from any process --------------
+
+    def send(
+        self,
+        dest_id: str,
+        message: Any,
+        topic: str | None = None,
+        *,
+        allow_missing: bool = False,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Send a message to a workflow (``app.send``): an id that does not exist raises
+        WorkflowNotFoundError unless ``allow_missing`` (sending ahead of its start); a repeat
+        with the same ``idempotency_key`` delivers nothing."""
+        self._ready()
+        primitives.deliver(
+            self.store,
+            dest_id,
+            message,
+            topic,
+            allow_missing=allow_missing,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+        """The value the workflow published under ``key``; None after ``timeout``."""
+        self._ready()
+        return primitives.wait_event(self._waiter, workflow_id, key, timeout)[1]
+
+    async def get_event_async(
+        self, workflow_id: str, key: str, timeout: float | None = 60.0
+    ) -> Any:
+        return await asyncio.to_thread(self.get_event, workflow_id, key, timeout)
+
+    def cancel(self, workflow_id: str) -> list[str]:
+        """Cancel a workflow and its children (``app.cancel``); the executor running one
+        stops it at its next step. Returns the ids this call cancelled."""
+        self.get_workflow(workflow_id)
+        return self.store.workflows.cancel_tree(workflow_id)
+
+    def resume(self, workflow_id: str) -> WorkflowHandle:
+        """Reopen a cancelled, failed or parked workflow (``app.resume``); an executor
+        running its version continues it (a queued one goes back to its queue)."""
+        rec = self.get_workflow(workflow_id)
+        if rec.status not in Status.RUNNABLE:
+            self.store.workflows.resume_tree(workflow_id)
+        return self._handle(workflow_id)

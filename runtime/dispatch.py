@@ -79,7 +79,7 @@ class Dispatch:
         for spec in self.scheduled:
             schedules.check_queue(spec.name, spec.queue)
         current = store.versions.routing().current
-        schedules.sync_code(self.scheduled, prune=current == engine.version)
+        schedules.sync_code(self.scheduled, prune=current == engine.version, version=engine.version)
         self.limits = LimitCache(store.queue_config.overrides)
         self.runner = QueueRunner(
             engine, self.queues, live_versions=self.live_versions, limits=self.limits

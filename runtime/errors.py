@@ -131,6 +131,7 @@ class NondeterminismError(TetherError):
         recorded_version: str | None = None,
         detail: str = "",
         code_version: str | None = None,
+        finished: bool = False,
     ) -> None:
         self.workflow_id = workflow_id
         self.position = position
@@ -139,6 +140,7 @@ class NondeterminismError(TetherError):
         self.nearest_patch = nearest_patch
         self.recorded_version = recorded_version
         self.code_version = code_version
+        self.finished = finished  # a finished run (from a test's history file, say)
         self.detail = detail
         patch = f"; nearest patch gate: {nearest_patch!r}" if nearest_patch else ""
         version = ""
@@ -156,8 +158,13 @@ class NondeterminismError(TetherError):
     def how_to_fix(self) -> str:
         """The ways out, most specific first; the workflow is left intact until one is taken."""
         wid, pos, old = self.workflow_id, self.position, self.recorded_version
+        then = (
+            "this run finished: change the code so that it replays"
+            if self.finished
+            else f"then resume it: `tether workflows resume {wid}`"
+        )
         lines = [
-            f"  how to fix it (then resume it: `tether workflows resume {wid}`):",
+            f"  how to fix it ({then}):",
             "    - guard the change so runs recorded before it keep the old path: "
             f'`if tether.patch("<change-name>"): <new code> else: <old code>` at position {pos}'
             + (
@@ -177,6 +184,12 @@ class NondeterminismError(TetherError):
                 f"    - or pin it back: let an executor of version {old!r} run it (do not "
                 f"list {old!r} in compatible_with of code that cannot replay it)"
             )
+        if self.finished:  # nothing open to resume or migrate; a fork starts anew
+            lines.append(
+                "    - or fork it before the divergence onto this code "
+                f"(`tether workflows fork {wid} --position {pos}`)"
+            )
+            return "\n".join(lines)
         lines.append(
             "    - or fork it before the divergence onto this code "
             f"(`tether workflows fork {wid} --position {pos}`), or move it to a version "
@@ -197,6 +210,7 @@ class NondeterminismError(TetherError):
             "recorded_version": self.recorded_version,
             "code_version": self.code_version,
             "detail": self.detail,
+            "finished": self.finished,
         }
 
 

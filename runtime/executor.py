@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from . import serialization, timeouts
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
-from .leases import claim_share
+from .leases import claim_share, is_crash_takeover
 from .records import Status
 
 if TYPE_CHECKING:
@@ -153,7 +153,13 @@ class Executor:
         """Take one candidate row (from ``find_claimable``) and run it."""
         e = self.engine
         wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch
-        attempts = c.recovery_attempts + 1
+        crashed = is_crash_takeover(
+            holder=holder,
+            holder_known=c.holder_row is not None,
+            holder_state=c.holder_state,
+            own=holder == e.executor_id,
+        )
+        attempts = c.recovery_attempts + (1 if crashed else 0)
         wdef = e.registry.workflows.get(c.name)
         limit = wdef.max_recovery_attempts if wdef else 50
         store = e.store
@@ -165,12 +171,15 @@ class Executor:
                 old_holder=holder,
                 old_epoch=epoch,
                 me=e.executor_id,
+                crashed=crashed,
             ):
                 return False
-            if attempts > limit:
+            if crashed and attempts > limit:
                 err = TetherError(
-                    f"workflow {wid!r} was recovered {attempts - 1} times without finishing "
-                    f"(limit {limit}); inspect its steps, fix the cause, then resume it"
+                    f"workflow {wid!r} was taken over {attempts - 1} times after its executor "
+                    f"crashed (limit {limit}, max_recovery_attempts); a workflow that crashes "
+                    "its process every time it runs does so: inspect its steps, fix the "
+                    "cause, then resume it"
                 )
                 store.workflows.mark(
                     conn,

@@ -39,3 +39,21 @@ def orphaned_versions(
     if ALL_VERSIONS in runnable:
         return {}
     return {v: n for v, n in open_by_version.items() if n > 0 and v not in runnable}
+
+
+def is_crash_takeover(
+    *, holder: str | None, holder_known: bool, holder_state: str | None, own: bool
+) -> bool:
+    """Whether taking over a workflow counts as a recovery attempt: only when its holder
+    crashed (its lease expired with the workflow still held, or a process with the same
+    executor id died holding it). A clean handover (SIGTERM drain, shutdown, a released
+    lease after cancel/resume/migrate) is no attempt: a workflow that only waits, across
+    many restarts of autoscaled instances, must never run out of attempts.
+    """
+    if holder is None:
+        return False  # released on purpose
+    if own:
+        return True  # held by an earlier process with our id: it never released it
+    if not holder_known:
+        return True  # the holder's executor row is gone: nothing vouches for a clean stop
+    return holder_state != "STOPPED"  # a holder that stopped cleanly but kept the row

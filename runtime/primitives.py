@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import serialization
 from .clock import now_ms
 from .context import WorkflowContext, current, maybe_current, sync_only
-from .errors import ConfigurationError
+from .errors import ConfigurationError, WorkflowNotFoundError
 from .recorder import RECV
-from .records import OperationRecord
+from .records import OperationRecord, WorkflowRecord
 from .waiting import Waiter
+
+if TYPE_CHECKING:
+    from .store import Store
 
 SLEEP, DEADLINE, SEND, SET_EVENT, GET_EVENT = (
     "sleep",
@@ -93,11 +96,37 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
+def missing_destination(dest_id: str, app_name: str | None = None) -> WorkflowNotFoundError:
+    """The error for a message to a workflow that does not exist: a typo in an id must not
+    lose the message (an approval, say) silently."""
+    where = f" in app {app_name!r}" if app_name else ""
+    return WorkflowNotFoundError(
+        f"no workflow {dest_id!r}{where} to send to: check the id (`tether workflows list`), "
+        "or pass allow_missing=True (`--allow-missing`) to send ahead of a workflow you will "
+        "start with that id"
+    )
+
+
+def check_destination(
+    dest_id: str, dest: WorkflowRecord | None, *, allow_missing: bool, app_name: str | None
+) -> None:
+    """The one check every send makes (app.send, Client.send, tether.send)."""
+    if dest is None and not allow_missing:
+        raise missing_destination(dest_id, app_name)
+
+
 def send(
-    dest_id: str, message: Any, topic: str | None = None, *, idempotency_key: str | None = None
+    dest_id: str,
+    message: Any,
+    topic: str | None = None,
+    *,
+    allow_missing: bool = False,
+    idempotency_key: str | None = None,
 ) -> None:
     """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay).
 
+    A destination that does not exist raises WorkflowNotFoundError (recorded, so a replay
+    raises it again) unless ``allow_missing``: then the message waits for that id.
     ``idempotency_key``: a second send with the same key to the same workflow, from any run
     or process, delivers nothing (a retried webhook delivers once).
     """
@@ -107,15 +136,48 @@ def send(
     if ctx is None:
         raise ConfigurationError("tether.send() outside a workflow: use app.send(...)")
     pos = ctx.reserve()
-    if ctx.replay_or_none(pos, SEND, t) is not None:
+    rec = ctx.replay_or_none(pos, SEND, t)
+    if rec is not None:
+        if rec.error is not None:
+            raise serialization.error_from_json(json.loads(rec.error))
         return
     ctx.check_interrupt()
     payload = serialization.dumps(message, f"workflow {ctx.workflow_id!r} send to {dest_id!r}")
+    target = json.dumps(dest_id)
+    try:
+        dest = ctx.recorder.waiter.workflow(dest_id)
+        check_destination(dest_id, dest, allow_missing=allow_missing, app_name=None)
+    except WorkflowNotFoundError as exc:
+        error = json.dumps(serialization.error_to_json(exc))
+        ctx.record(OperationRecord(pos, SEND, t, output=target, error=error))
+        raise
     ctx.record(
-        OperationRecord(pos, SEND, t, output=json.dumps(dest_id)),
+        OperationRecord(pos, SEND, t, output=target),
         lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
     ctx.recorder.notify()
+
+
+def deliver(
+    store: Store,
+    dest_id: str,
+    message: Any,
+    topic: str | None = None,
+    *,
+    allow_missing: bool = False,
+    idempotency_key: str | None = None,
+) -> bool:
+    """Send from outside any workflow (``app.send``, ``Client.send``): the destination is
+    checked in the transaction that writes the message. False when ``idempotency_key`` was
+    used before for this workflow (nothing is delivered again)."""
+    t = _topic(topic)
+    key = check_idempotency_key(idempotency_key)
+    payload = serialization.dumps(message, f"message to {dest_id!r}")
+
+    with store.db.write() as conn:
+        dest = store.workflows.get(dest_id, conn)
+        check_destination(dest_id, dest, allow_missing=allow_missing, app_name=store.app_name)
+        return store.messages.send(conn, dest_id, t, payload, key)
 
 
 def recv(topic: str | None = None, timeout: float | None = None) -> Any:

@@ -79,6 +79,7 @@ class OperationRecord:
     attempts: int = 1
     started_at: int | None = None
     completed_at: int | None = None
+    executor_id: str | None = None  # the executor that recorded it (None: not read back)
 
     def describe(self) -> str:
         return f"{self.kind} {self.name!r}"

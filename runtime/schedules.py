@@ -5,7 +5,9 @@ that race on a tick create one workflow between them. Every executor runs a sche
 the row's ``last_tick`` (only ever moved forward) says which ticks are handled. Ticks missed
 while no executor ran follow the schedule's policy: ``skip`` (default) fires none that are
 more than ``SKIP_GRACE`` seconds old, ``catch_up`` fires every one of them (at most
-``CATCH_UP_LIMIT`` per round). Scheduled work always goes to the app's current version.
+``CATCH_UP_LIMIT`` per round). A tick goes to the app's current version when its code
+declares the schedule's workflow, else to the newest live version that does
+(``placement.version_for``): a canary's new schedule never fires on code that lacks it.
 
 Cron expressions have 5 fields (minute first) or 6 (seconds first), parsed by croniter in
 the schedule's IANA timezone (daylight-saving gaps and repeats handled there). The workflow
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from croniter import croniter
 
+from . import placement
 from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError
@@ -210,12 +213,17 @@ class Schedules:
             replace=replace,
         )
 
-    def sync_code(self, specs: list[ScheduleSpec], *, prune: bool) -> None:
-        """Write ``@app.scheduled`` definitions; ``prune`` drops code schedules now gone."""
+    def sync_code(self, specs: list[ScheduleSpec], *, prune: bool, version: str = "") -> None:
+        """Write ``@app.scheduled`` definitions; ``prune`` drops code schedules now gone,
+        but never one whose workflow a version newer than ``version`` declares (a canary's
+        new schedule survives a restart of the current version)."""
         for spec in specs:
             self._put(spec, source="code", replace=True)
         if prune:
-            gone = self.rows.remove_code_schedules_except({s.name for s in specs})
+            keep = {s.name for s in specs}
+            newer = placement.newer_declared(placement.candidates(self.store), version)
+            keep |= {r.name for r in self.rows.list() if r.workflow_name in newer}
+            gone = self.rows.remove_code_schedules_except(keep)
             if gone:
                 log.info("removed schedules no longer declared in code: %s", gone)
 
@@ -277,7 +285,7 @@ class Schedules:
 
     def fire(self, rec: ScheduleRecord, tick: int, wid: str) -> bool:
         """Create the workflow for one tick (idempotent on ``wid``); True if created here."""
-        version = self.store.versions.routing().current
+        version = self.target_version(rec)
         if version is None:
             raise ConfigurationError(
                 f"schedule {rec.name!r} cannot fire: app {self.store.app_name!r} has no current "
@@ -314,6 +322,24 @@ class Schedules:
         if created and holder is not None and engine is not None:
             engine.run_claimed(wid, 0)
         return bool(created)
+
+    def target_version(self, rec: ScheduleRecord) -> str | None:
+        """The version whose code declares the schedule's workflow: current if it does, else
+        the newest live one that does (a canary's new schedule); refused when none does."""
+        current = self.store.versions.routing().current
+        if current is None:
+            return None
+        found = placement.candidates(self.store)
+        version = placement.version_for(rec.workflow_name, current, found)
+        if version is None:
+            known = sorted(c.version for c in found if not c.retired)
+            raise ConfigurationError(
+                f"schedule {rec.name!r} cannot fire: no version of app {self.store.app_name!r} "
+                f"declares workflow {rec.workflow_name!r} (versions: {', '.join(known)}); "
+                "launch a version whose code has it, or delete the schedule "
+                f"(`tether schedules delete {rec.name}`)"
+            )
+        return version
 
 
 class Scheduler:

@@ -19,7 +19,6 @@ app.launch()
 
 from __future__ import annotations
 
-from tether.runtime import errors
 from tether.runtime.client import Client
 from tether.runtime.context import current as _current
 from tether.runtime.handles import WorkflowHandle
@@ -42,7 +41,26 @@ from tether.versioning.patches import deprecate_patch, patch
 from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
+from . import errors
 from .app import Tether
+from .errors import (
+    ConfigurationError,
+    DeduplicatedError,
+    NondeterminismError,
+    NotInWorkflowError,
+    ResultTimeoutError,
+    SchemaError,
+    SerializationError,
+    StepTimeoutError,
+    StoredError,
+    TetherError,
+    WorkflowCancelledError,
+    WorkflowConflictError,
+    WorkflowFailedError,
+    WorkflowNotFoundError,
+    WorkflowParkedError,
+    WorkflowTimeoutError,
+)
 from .queues import QueueStats
 
 __version__ = "0.1.0"
@@ -55,20 +73,36 @@ def workflow_id() -> str:
 
 __all__ = [
     "Client",
+    "ConfigurationError",
+    "DeduplicatedError",
     "ExecutorRecord",
     "MigrationReport",
+    "NondeterminismError",
+    "NotInWorkflowError",
     "OperationRecord",
     "PatchReport",
     "Queue",
     "QueueStats",
     "ReplayResult",
+    "ResultTimeoutError",
     "Routing",
     "ScheduleRecord",
+    "SchemaError",
+    "SerializationError",
     "Status",
+    "StepTimeoutError",
+    "StoredError",
     "Tether",
+    "TetherError",
     "VersionInfo",
+    "WorkflowCancelledError",
+    "WorkflowConflictError",
+    "WorkflowFailedError",
     "WorkflowHandle",
+    "WorkflowNotFoundError",
+    "WorkflowParkedError",
     "WorkflowRecord",
+    "WorkflowTimeoutError",
     "close_stream",
     "deprecate_patch",
     "errors",

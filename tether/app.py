@@ -25,10 +25,13 @@ from tether.runtime.registry import Registry
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
 from tether.runtime.streams import StreamReader
-from tether.runtime.waiting import StoreWaiter
+from tether.runtime.waiting import StoreWaiter, Waiter
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
-from tether.versioning.identity import check_version, resolve_version
+from tether.versioning.identity import check_version, resolve_version, source_hash
+from tether.versioning.lifecycle import check_not_retired
+from tether.versioning.patch_report import removed_gate_warnings
+from tether.versioning.registry import stored_state
 
 from .alias import alias
 from .config import Settings
@@ -183,6 +186,10 @@ class Tether:
         sources = [w.source for w in self.registry.workflows.values()]
         return resolve_version(self.settings.version, self.app_name, sources)
 
+    def source_hash(self) -> str:
+        """The hash of this code's workflow sources, whatever the version is named."""
+        return source_hash(self.app_name, [w.source for w in self.registry.workflows.values()])
+
     def runnable_versions(self) -> frozenset[str]:
         """This executor's own version and those declared compatible ("*": every version)."""
         if self._runnable is None:
@@ -204,6 +211,7 @@ class Tether:
         if s.migrate:
             store.migrate()
         store.check_schema()
+        check_not_retired(version, stored_state(store, version), doing="launch")
         self._engine = Engine(
             store=store,
             registry=self.registry,
@@ -220,11 +228,16 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
+        patches = patch_scan.names(self.registry.workflows.values())
         store.versions.seen(
             version,
-            patches=patch_scan.names(self.registry.workflows.values()),
+            patches=patches,
             platform_revision=os.environ.get("K_REVISION"),
+            workflows=self.registry.workflows,
+            source_hash=self.source_hash(),
         )
+        for warning in removed_gate_warnings(store, patches):
+            log.warning("%s", warning)
         store.versions.ensure_current(version)
         self._executor = Executor(self._engine)
         self._executor.start()
@@ -298,7 +311,7 @@ class Tether:
     @cached_property
     def routing(self) -> RoutingManager:
         """Where new queued work goes: ``app.routing()`` reads it, ``.set(...)`` changes it."""
-        return RoutingManager(lambda: self.store)
+        return RoutingManager(lambda: self.store, self.settings.lease_timeout_ms)
 
     @cached_property
     def versions(self) -> Versions:
@@ -388,6 +401,7 @@ class Tether:
         ctx = maybe_current()
         if ctx is not None:
             return start_child(ctx, wdef, args, kwargs, workflow_id)
+        self.versions.check_can_start(self.engine.version)  # a retired version starts nothing
         return self.engine.start(wdef, args, kwargs, workflow_id, timeout)
 
     def _local(self) -> Engine | None:
@@ -501,37 +515,54 @@ class Tether:
         message: Any,
         topic: str | None = None,
         *,
+        allow_missing: bool = False,
         idempotency_key: str | None = None,
     ) -> None:
-        """Send a message to a workflow from outside any workflow; with ``idempotency_key``,
-        a repeat of the send (same key, same workflow) delivers nothing."""
-        from tether.runtime import serialization
-        from tether.runtime.context import maybe_current
-
+        """Send a message to a workflow. A workflow id that does not exist raises
+        WorkflowNotFoundError, unless ``allow_missing`` (sending ahead of its start); with
+        ``idempotency_key``, a repeat of the send (same key, same workflow) delivers nothing."""
         if maybe_current() is not None:
-            primitives.send(dest_id, message, topic, idempotency_key=idempotency_key)
+            primitives.send(
+                dest_id,
+                message,
+                topic,
+                allow_missing=allow_missing,
+                idempotency_key=idempotency_key,
+            )
             return
-        t = primitives._topic(topic)
-        key = primitives.check_idempotency_key(idempotency_key)
-        payload = serialization.dumps(message, f"message to {dest_id!r}")
-        with self.store.db.write() as conn:
-            self.store.messages.send(conn, dest_id, t, payload, key)
+        primitives.deliver(
+            self.store,
+            dest_id,
+            message,
+            topic,
+            allow_missing=allow_missing,
+            idempotency_key=idempotency_key,
+        )
         if self._engine is not None:
             self._engine.notify()
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
-        """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
-        waiter = self._engine.waiter if self._engine is not None else None
-        return primitives.get_event(waiter, workflow_id, key, timeout)
+        """The value a workflow published with ``tether.set_event``; None after ``timeout``.
+        Works without ``launch()``, like ``send``."""
+        if maybe_current() is not None:
+            return primitives.get_event(None, workflow_id, key, timeout)
+        return primitives.wait_event(self._waiter(), workflow_id, key, timeout)[1]
 
     async def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
     ) -> Any:
+        """``get_event`` for async code: the value (None after ``timeout``)."""
         import asyncio
 
-        return await asyncio.to_thread(
-            primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
-        )
+        waiter = self._waiter()
+        found = await asyncio.to_thread(primitives.wait_event, waiter, workflow_id, key, timeout)
+        return found[1]
+
+    def _waiter(self) -> Waiter:
+        """How this process waits on workflows: the engine's, else one polling the store."""
+        if self._engine is not None:
+            return self._engine.waiter
+        return StoreWaiter(self.store, self.settings.poll_interval)
 
     def read_stream(
         self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
@@ -548,9 +579,7 @@ class Tether:
         return self._streams().read_async(workflow_id, key, offset, timeout)
 
     def _streams(self) -> StreamReader:
-        engine = self._engine
-        waiter = engine.waiter if engine is not None else StoreWaiter(self.store, 0.1)
-        return StreamReader(self.store, waiter)
+        return StreamReader(self.store, self._waiter())
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
         """Live executors (heartbeating within the lease timeout); all with include_stopped."""

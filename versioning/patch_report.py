@@ -47,6 +47,7 @@ class PatchStatus:
     verdict: str = KEEP
     problem: str | None = None  # the code is already past the safe step
     next_step: str = ""
+    action: str = ""  # the next step in a word or two, beside the state in code
     old_path_ids: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +60,11 @@ class PatchReport:
     open_replayed: int
     patches: list[PatchStatus]
     not_replaying: list[ReplayResult]  # open workflows that do not replay on this code
+
+    @property
+    def problems(self) -> list[str]:
+        """``name: problem`` for every gate the code is already past the safe step of."""
+        return [f"{p.name}: {p.problem}" for p in self.patches if p.problem]
 
     def get(self, name: str) -> PatchStatus:
         for p in self.patches:
@@ -103,6 +109,7 @@ def build(app: _App, lease_timeout_ms: int, *, replayer: Replayer | None = None)
         )
         _count(status, results, open_markers.get(name, set()), executors, registry)
         _judge(status)
+        status.action = next_action(status.in_code, status.verdict, problem=bool(status.problem))
         report.patches.append(status)
     return report
 
@@ -192,6 +199,42 @@ def _judge(s: PatchStatus) -> None:
         s.next_step = "remove the gate and keep the new branch"
     else:
         s.next_step = "nothing left: the gate is gone and no history needs it"
+
+
+def next_action(in_code: str | None, verdict: str, *, problem: bool) -> str:
+    """The next step for a gate, given where the code stands (pure): a verdict alone reads
+    "safe to deprecate" for a gate already deprecated, which is no step at all."""
+    if problem:
+        return "restore the gate" if in_code == "deprecate_patch" else "restore deprecate_patch"
+    if verdict == KEEP:
+        return "keep the gate"
+    if in_code == "patch":
+        return "deprecate it" if verdict == SAFE_TO_DEPRECATE else "remove it"
+    if in_code == "deprecate_patch":
+        return "wait for markers to go" if verdict == SAFE_TO_DEPRECATE else "remove it"
+    return "nothing (done)"
+
+
+def removed_gate_warnings(store: Store, declared: Iterable[str], *, sample: int = 5) -> list[str]:
+    """For launch: patches whose marker open histories carry but this code no longer
+    declares (neither ``patch`` nor ``deprecate_patch``); such a history diverges here."""
+    known = set(declared)
+    counts = store.operations.named_counts(PATCH_KIND)
+    gone = sorted(name for name, (_, open_) in counts.items() if open_ and name not in known)
+    carrying = {
+        n: sorted(ids) for n, ids in store.operations.open_holders(PATCH_KIND, gone).items()
+    }
+    out = []
+    for name, ids in sorted(carrying.items()):
+        shown = ", ".join(ids[:sample]) + (
+            f" and {len(ids) - sample} more" if len(ids) > sample else ""
+        )
+        out.append(
+            f"patch {name!r} is gone from this code but {len(ids)} open workflow(s) carry its "
+            f"marker ({shown}): they diverge if they run or migrate here; put back "
+            f'tether.deprecate_patch("{name}") where the gate was (`tether patches` explains)'
+        )
+    return out
 
 
 def _why_old(s: PatchStatus) -> str:

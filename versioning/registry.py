@@ -17,8 +17,11 @@ from tether.runtime.records import Status
 from tether.runtime.routing import Routing
 from tether.runtime.store import Store
 
+from .lifecycle import STATES as STATES
+from .lifecycle import derive_state as derive_state
+from .lifecycle import retire_refusal, route_refusal
+
 RELEASE_MAX = 64
-STATES = ("active", "draining", "drained", "retired")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -44,21 +47,6 @@ class VersionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def derive_state(stored: str, *, routed: bool, open_total: int) -> str:
-    """A version's lifecycle state (pure).
-
-    ``active`` while new work is routed to it (current or ramping); ``draining`` once it
-    gets no new work but still has open workflows; ``drained`` when nothing open is left
-    (its revision may then be scaled to zero or deleted); ``retired`` once an operator
-    retired it (only a drained version can be).
-    """
-    if stored == "retired":
-        return "retired"
-    if routed:
-        return "active"
-    return "draining" if open_total > 0 else "drained"
 
 
 def parse_release(release: str) -> str:
@@ -89,6 +77,9 @@ def list_versions(store: Store, lease_timeout_ms: int) -> list[VersionInfo]:
     orphaned = orphaned_versions(runnable_open, [e.runnable_versions for e in live])
     names = list(registered)
     names += sorted({*open_by, *(e.version for e in live)} - set(registered))
+    routed = {routing.current, routing.ramping}
+    # Only a version nothing is routed to and nothing is open on needs the history lookup.
+    had_work = store.versions.had_work(v for v in names if v not in routed and not open_by.get(v))
     out = []
     for v in names:
         row = registered.get(v, {})
@@ -100,8 +91,9 @@ def list_versions(store: Store, lease_timeout_ms: int) -> list[VersionInfo]:
                 platform_revision=row.get("platform_revision"),
                 state=derive_state(
                     row.get("state", "active"),
-                    routed=v in (routing.current, routing.ramping),
+                    routed=v in routed,
                     open_total=sum(opened.values()),
+                    had_work=v in had_work or bool(opened),
                 ),
                 patches=tuple(row.get("patches", ())),
                 first_seen=row.get("first_seen"),
@@ -148,11 +140,19 @@ def resolve(store: Store, ref: str) -> str:
     raise _unknown(ref, known)
 
 
-def tag(store: Store, version: str, release: str | None) -> str | None:
-    """Set (or with None, clear) the release tag of a registered version; returns it."""
+def resolve_loose(store: Store, ref: str) -> str:
+    """``ref`` itself, or the version a release tag ``ref`` names (filters accept either)."""
+    try:
+        return resolve(store, ref)
+    except ConfigurationError:
+        return ref
+
+
+def tag(store: Store, version: str, release: str | None) -> tuple[str | None, str | None]:
+    """Set (or with None, clear) the release tag of a registered version (a name or its
+    current tag); returns (the new tag, the tag it replaced)."""
+    version = resolve(store, version)
     rows = store.versions.list()
-    if version not in {r["version"] for r in rows}:
-        raise _unknown(version, {r["version"] for r in rows})
     normal = parse_release(release) if release is not None else None
     if normal is not None:
         taken = [r["version"] for r in rows if r["release"] == normal and r["version"] != version]
@@ -161,39 +161,111 @@ def tag(store: Store, version: str, release: str | None) -> str | None:
                 f"release {normal} already tags version {taken[0]!r}: a release names one "
                 f"version; untag it first (`tether versions tag {taken[0]} --clear`)"
             )
+    previous = next(r["release"] for r in rows if r["version"] == version)
     store.versions.update(version, release=normal)
-    return normal
+    return normal, previous
 
 
-def set_current(store: Store, ref: str, *, by: str) -> Routing:
-    """Point new work at a registered version (promoting it if it was ramping)."""
+def live_runners(store: Store, version: str, lease_timeout_ms: int) -> int:
+    """Live executors that may run ``version``'s workflows (its own or compatible ones)."""
+    live = store.executors.list(lease_timeout_ms, include_stopped=False)
+    return sum(
+        1 for e in live if version in e.runnable_versions or ALL_VERSIONS in e.runnable_versions
+    )
+
+
+def check_routable(
+    store: Store, refs: list[str | None], lease_timeout_ms: int, *, force: bool
+) -> tuple[list[str | None], list[str]]:
+    """Resolve the versions new work would be routed to (names or release tags), refusing a
+    retired one and, unless ``force``, one no live executor runs; returns (their names,
+    warnings about forced ones)."""
+    states = {r["version"]: r["state"] for r in store.versions.list()}
+    names: list[str | None] = []
+    warnings: list[str] = []
+    for ref in refs:
+        if ref is None:
+            names.append(None)
+            continue
+        name = resolve(store, ref)
+        runners = live_runners(store, name, lease_timeout_ms)
+        refusal = route_refusal(
+            name, retired=states.get(name) == "retired", live_runners=runners, force=force
+        )
+        if refusal is not None:
+            raise ConfigurationError(refusal)
+        if runners == 0:
+            warnings.append(
+                f"no live executor runs version {name!r}: its new work waits until one starts"
+            )
+        names.append(name)
+    return names, warnings
+
+
+def set_current(
+    store: Store, ref: str, *, by: str, lease_timeout_ms: int | None = None, force: bool = True
+) -> tuple[Routing, list[str]]:
+    """Point new work at a registered version (promoting it if it was ramping); returns
+    the new routing and what the caller should be told (a ramp that ended, no executor).
+
+    With ``lease_timeout_ms``, a version no live executor runs is refused unless ``force``.
+    """
     version = resolve(store, ref)
     row = next(r for r in store.versions.list() if r["version"] == version)
     if row["state"] == "retired":
-        raise ConfigurationError(f"version {version!r} is retired: it cannot become current again")
+        raise ConfigurationError(
+            f"version {version!r} is retired: un-retire it first "
+            f"(`tether versions unretire {version}`) to make it current again"
+        )
+    notes: list[str] = []
+    if lease_timeout_ms is not None:
+        _, notes = check_routable(store, [version], lease_timeout_ms, force=force)
     routing = store.versions.routing()
     if routing.ramping == version:
         new = Routing(version)
+        notes.append(
+            f"the ramp of {version} at {routing.percent:g}% ended: {version} now gets all new work"
+        )
     else:
         new = Routing(version, routing.ramping, routing.percent)
     store.versions.set_routing(new.validate(), by=by)
-    return store.versions.routing()
+    return store.versions.routing(), notes
 
 
 def retire(store: Store, ref: str, lease_timeout_ms: int) -> VersionInfo:
-    """Mark a drained version retired: it can no longer become current or be routed to."""
+    """Mark a version retired once it gets no new work and has nothing open: it can no
+    longer launch, start work, become current or be routed to (until un-retired)."""
     version = resolve(store, ref)
     info = next(v for v in list_versions(store, lease_timeout_ms) if v.version == version)
-    if info.state != "drained" and info.state != "retired":
-        reason = (
-            "new work is routed to it"
-            if info.state == "active"
-            else f"it still has {info.open_total} open workflow(s)"
+    if info.state != "retired":
+        reason = retire_refusal(
+            info.state,
+            routed=info.current or info.ramping_percent is not None,
+            open_total=info.open_total,
         )
-        raise ConfigurationError(
-            f"version {version!r} is {info.state} and cannot be retired: {reason}. Move new "
-            "work elsewhere (`tether versions current`) and let its workflows finish, or "
-            "migrate them (`tether workflows migrate`)"
-        )
+        if reason is not None:
+            raise ConfigurationError(
+                f"version {version!r} is {info.state} and cannot be retired: {reason}. Move "
+                "new work elsewhere (`tether versions current V`, `tether routing set`) and "
+                "let its workflows finish, or migrate them (`tether workflows migrate`)"
+            )
     store.versions.update(version, state="retired")
     return next(v for v in list_versions(store, lease_timeout_ms) if v.version == version)
+
+
+def unretire(store: Store, ref: str, lease_timeout_ms: int) -> VersionInfo:
+    """Undo ``retire``: the version may launch, start work and be routed to again."""
+    version = resolve(store, ref)
+    store.versions.update(version, state="active")
+    return next(v for v in list_versions(store, lease_timeout_ms) if v.version == version)
+
+
+def stored_state(store: Store, version: str) -> str | None:
+    """The registry's stored state of ``version`` (None: never launched)."""
+    return next((r["state"] for r in store.versions.list() if r["version"] == version), None)
+
+
+def source_hash_of(store: Store, version: str) -> str | None:
+    """The hash of the workflow sources ``version`` launched with (None: not recorded)."""
+    row = next((r for r in store.versions.list() if r["version"] == version), None)
+    return None if row is None else row.get("source_hash")

@@ -240,6 +240,10 @@ class Replayer:
             for pos, kind, name in ctx.trace
             if (op := ctx.history.get(pos)) is not None and matches(op, kind, name)
         )
+        if result.divergence is not None and rec.status not in Status.OPEN:
+            # No resume or fork advice for a run that is over.
+            fields = {**result.divergence.to_fields(), "finished": True}
+            result.divergence = NondeterminismError(**fields)
         result.patches_taken = _branches(ctx.patch_paths, result.divergence)
         return result
 

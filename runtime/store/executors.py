@@ -143,6 +143,8 @@ class ExecutorStore:
                 W.c.lease_epoch,
                 W.c.recovery_attempts,
                 W.c.name,
+                X.c.executor_id.label("holder_row"),
+                X.c.state.label("holder_state"),
             )
             .select_from(
                 W.outerjoin(
@@ -162,9 +164,17 @@ class ExecutorStore:
             return list(conn.execute(stmt).all())
 
     def claim(
-        self, conn: Connection, workflow_id: str, *, old_holder: str | None, old_epoch: int, me: str
+        self,
+        conn: Connection,
+        workflow_id: str,
+        *,
+        old_holder: str | None,
+        old_epoch: int,
+        me: str,
+        crashed: bool = True,
     ) -> bool:
-        """Atomically take a workflow from its gone holder; bumps the fencing epoch."""
+        """Atomically take a workflow from its gone holder; bumps the fencing epoch, and the
+        recovery attempts when the holder ``crashed``."""
         res = conn.execute(
             update(W)
             .where(
@@ -175,7 +185,7 @@ class ExecutorStore:
             .values(
                 executor_id=me,
                 lease_epoch=W.c.lease_epoch + 1,
-                recovery_attempts=W.c.recovery_attempts + 1,
+                recovery_attempts=W.c.recovery_attempts + (1 if crashed else 0),
                 updated_at=now_ms(),
             )
         )

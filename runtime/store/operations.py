@@ -76,6 +76,7 @@ class OperationStore:
         O.c.attempts,
         O.c.started_at,
         O.c.completed_at,
+        O.c.executor_id,
     )
 
     def history(self, workflow_id: str, conn: Connection | None = None) -> list[OperationRecord]:

@@ -202,6 +202,10 @@ versions = Table(
     Column("patches", Text, nullable=False, server_default=text("'[]'")),  # JSON list
     Column("first_seen", BigInteger, nullable=False),
     Column("last_seen", BigInteger, nullable=False),
+    # What its code declares (revision 9): workflow names (JSON list; NULL: launched before
+    # revision 9, unknown) and the hash of its workflow sources.
+    Column("workflows", Text),
+    Column("source_hash", String(64)),
 )
 
 # Where new work goes, per app (revision 2): the current version, and optionally a ramping

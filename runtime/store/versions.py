@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -14,6 +15,8 @@ from ..routing import Routing
 from .database import Database
 from .schema import routing as R
 from .schema import versions as V
+from .schema import workflow_moves as M
+from .schema import workflows as W
 
 
 class VersionStore:
@@ -28,10 +31,14 @@ class VersionStore:
         *,
         patches: Iterable[str] = (),
         platform_revision: str | None = None,
+        workflows: Iterable[str] | None = None,
+        source_hash: str | None = None,
     ) -> None:
-        """Record that an executor running ``version`` launched (first/last seen, patches)."""
+        """Record that an executor running ``version`` launched (first/last seen, patches,
+        the workflow names its code declares and the hash of their sources)."""
         now = now_ms()
         patches_json = json.dumps(sorted(set(patches)))
+        workflows_json = None if workflows is None else json.dumps(sorted(set(workflows)))
         stmt = self._insert(V).values(
             app_name=self.app,
             version=version,
@@ -40,8 +47,14 @@ class VersionStore:
             patches=patches_json,
             first_seen=now,
             last_seen=now,
+            workflows=workflows_json,
+            source_hash=source_hash,
         )
         updates: dict[str, Any] = {"last_seen": now, "patches": patches_json}
+        if workflows_json is not None:
+            updates["workflows"] = workflows_json
+        if source_hash is not None:
+            updates["source_hash"] = source_hash
         if platform_revision is not None:
             updates["platform_revision"] = platform_revision
         stmt = stmt.on_conflict_do_update(index_elements=["app_name", "version"], set_=updates)
@@ -57,12 +70,29 @@ class VersionStore:
         for r in rows:
             d = dict(r._mapping)
             d["patches"] = json.loads(d["patches"] or "[]")
+            d["workflows"] = None if d["workflows"] is None else json.loads(d["workflows"])
             out.append(d)
         return out
+
+    def apps(self) -> builtins.list[str]:
+        """Every app with a registered version in this database."""
+        with self.db.read() as conn:
+            return sorted(conn.execute(select(V.c.app_name).distinct()).scalars())
 
     def known(self) -> set[str]:
         with self.db.read() as conn:
             return set(conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars())
+
+    def had_work(self, versions: Iterable[str]) -> set[str]:
+        """Those of ``versions`` that ever had a workflow (one now, or one moved away)."""
+        out = set()
+        with self.db.read() as conn:
+            for v in versions:
+                ran = exists().where(W.c.version == v, W.c.app_name == self.app)
+                moved = exists().where(M.c.app_name == self.app, M.c.from_version == v)
+                if conn.execute(select(ran | moved)).scalar():
+                    out.add(v)
+        return out
 
     def update(self, version: str, **values: Any) -> bool:
         with self.db.write() as conn:

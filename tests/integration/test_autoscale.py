@@ -24,7 +24,8 @@ def test_scheduled_autoscaler_follows_the_backlog(
     app = make_app()
     name = app.rollouts.autoscale(platform, POLICY, cron="0 0 1 1 *", queues=["backlog"])
     app.launch()
-    with Client(database_url, app_name) as client:  # work no launched executor consumes
+    # Work no launched executor consumes: a name no version declares, allowed explicitly.
+    with Client(database_url, app_name, check_names=False) as client:
         waiting = [client.enqueue("backlog", "nobody", workflow_id=f"w{i}") for i in range(35)]
     wid = app.schedules.trigger(name)
     app.retrieve_workflow(wid).result(timeout=20)

@@ -82,7 +82,7 @@ def test_command_errors_say_what_to_do(make_app: Callable[..., Tether], tmp_path
     with pytest.raises(TetherError, match="tether migrate"):
         commands.open_app(app_name="fresh", database_url=fresh)
     admin = commands.open_app(app_name="fresh", database_url=fresh, check_schema=False)
-    assert commands.info(admin).schema_status == "missing: run `tether migrate`"
+    assert commands.info(admin).schema_status.startswith("missing: run `tether migrate`")
 
     app = make_app().launch()
     admin = commands.open_app(app_name=app.app_name, database_url=app.settings.database_url)

@@ -94,8 +94,10 @@ def test_cli_export_replay_and_patches(
     assert [(r["workflow_id"], r["outcome"]) for r in data] == [("a1", "passed")]
     assert data[0]["patches_taken"] == {"fraud-check": False}
 
-    report = tether_cli("patches", *module).output
-    assert "fraud-check" in report and "keep" in report and "a1" in report
+    report = tether_cli("patches", *module, "--check").output  # no problem: exit 0
+    assert "fraud-check" in report and "keep the gate" in report and "a1" in report
+    early_text = tether_cli("patches", *module, "--check", code=1, change="deprecated").output
+    assert "1 of 1 open workflows do not replay on version v2" in early_text
     early = tether_cli("--json", "patches", *module, change="deprecated").output
     (p,) = json.loads(early)["patches"]
     assert (p["name"], p["open_old_path"], p["verdict"]) == ("fraud-check", 1, "keep")

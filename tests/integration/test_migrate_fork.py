@@ -129,7 +129,7 @@ def test_migration_refusals(make_app: Callable[..., Tether]) -> None:
     )  # fmt: skip
     assert v2.get_workflow("held").version == "v1" and v2.versions.moves("held") == []
 
-    with pytest.raises(ConfigurationError, match="runs version 'v2'"):
+    with pytest.raises(ConfigurationError, match="code loaded here is version 'v2'"):
         v2.migrate_workflows(from_version="v1", to_version="v3")
     with pytest.raises(ConfigurationError, match="unknown version 'v9'"):
         v2.migrate_workflows(from_version="v1", to_version="v9")
@@ -184,7 +184,7 @@ def test_fork_copies_history_up_to_a_position(make_app: Callable[..., Tether]) -
     # Onto v2 (which inserts a step after `recv go`): allowed up to where v2's code diverges,
     # and only from a process running v2.
     v2 = build(make_app, "v2", calls)
-    with pytest.raises(ConfigurationError, match="runs version 'v1'"):
+    with pytest.raises(ConfigurationError, match="code loaded here is version 'v1'"):
         v1.fork("w", 4, "v2")
     with pytest.raises(ConfigurationError, match="does not replay.*position 4"):
         v2.fork("w", 5, "v2")
@@ -279,6 +279,44 @@ def test_migrate_and_fork_cli(
         v2.send(wid, "g", topic="go")
         v2.send(wid, "e", topic="end")
         assert v2.retrieve_workflow(wid).result(timeout=10) == ["one", "x", "two:g", "e"]
+
+
+def test_migrate_checks_the_code_it_loads_not_its_name(make_app: Callable[..., Tether]) -> None:
+    def code(version: str | None, *, changed: bool = False) -> Tether:
+        app = make_app(version=version)  # None: named by a hash of its workflow sources
+
+        if changed:
+
+            @app.workflow(name="w")
+            def w() -> object:
+                return ["changed", tether.recv("go", timeout=60)]
+
+        else:
+
+            @app.workflow(name="w")
+            def w() -> object:
+                return tether.recv("go", timeout=60)
+
+        return app
+
+    v1 = code("v1").launch()
+    v1.start_workflow("w", workflow_id="a")
+    wait_until(lambda: v1.list_steps("a"), what="a to wait for go")
+    v1.shutdown()
+    v2 = code("v2").launch()  # the same sources, released as v2
+
+    unnamed = code(None)
+    assert unnamed.resolve_version()[0].startswith("src-")
+    report = unnamed.migrate_workflows(from_version="v1", to_version="v2")
+    assert report.moved == ["a"] and v2.get_workflow("a").version == "v2"
+
+    other = code(None, changed=True)
+    with pytest.raises(ConfigurationError, match=r"sources hash to src-\w+; 'v2' launched with"):
+        other.migrate_workflows(from_version="v1", to_version="v2")
+    with pytest.raises(ConfigurationError, match="load 'v2''s code.*TETHER_APP_VERSION=v2"):
+        other.fork("a", 0, "v2")
+    v2.send("a", "g", topic="go")
+    assert v2.retrieve_workflow("a").result(timeout=10) == "g"
 
 
 def test_a_move_is_refused_when_history_grew_after_the_replay(

@@ -8,9 +8,11 @@ workflow meets the new code.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import delete
 from tether.runtime.store import schema
 from tether.versioning.patch_report import KEEP, SAFE_TO_DEPRECATE, SAFE_TO_REMOVE
@@ -59,9 +61,12 @@ def test_three_releases(make_app: Callable[..., Tether]) -> None:
     assert early.outcome == "diverged" and early.divergence is not None
     assert (early.divergence.position, early.divergence.requested) == (GATE_AT, "step 'new'")
     assert early.patches_taken == {"p": False}
-    too_early = v3_code.patch_report().get("p")
+    early_report = v3_code.patch_report()
+    too_early = early_report.get("p")
     assert too_early.verdict == KEEP and too_early.open_old_path == 1
     assert too_early.problem and too_early.problem.startswith("deprecated too early")
+    assert too_early.action == "restore the gate"
+    assert early_report.problems == [f"p: {too_early.problem}"]  # `tether patches --check`
 
     go(v2, "a2")  # nothing recorded at the gate: a2 takes the new path
     assert finish(v2, "a1", "a2") == {"a1": ["old", False, False], "a2": ["new", True, True]}
@@ -129,3 +134,21 @@ def test_live_executors_without_the_gate_keep_it(make_app: Callable[..., Tether]
     v1.shutdown()
     p = v2.patch_report().get("p")
     assert (p.open_at_risk, p.verdict) == (0, SAFE_TO_REMOVE)  # nothing recorded anywhere
+
+
+def test_launch_warns_when_open_histories_carry_a_removed_gates_marker(
+    make_app: Callable[..., Tether], caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: Counter[str] = Counter()
+    v2 = build(make_app, calls, "patch", version="v2")
+    v2.start_workflow("wf", workflow_id="m")
+    go(v2, "m")
+    wait_until(lambda: any(n == "p" for _, k, n in ops(v2, "m") if k == "patch"), what="marker")
+    with caplog.at_level(logging.WARNING, logger="tether"):
+        build(make_app, calls, "deprecated", version="v3")
+    assert not [r for r in caplog.records if "is gone from this code" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="tether"):
+        build(make_app, calls, "removed", version="v4")
+    (warning,) = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+    assert "patch 'p'" in warning and "1 open workflow(s)" in warning and "(m)" in warning
+    assert 'tether.deprecate_patch("p")' in warning

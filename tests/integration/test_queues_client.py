@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
-from tether.runtime.errors import SchemaError
+from tether.runtime.errors import ConfigurationError, SchemaError
 from tether.runtime.store import normalize_url
 from tether.runtime.wakeups import libpq_url
 
@@ -36,6 +36,24 @@ def test_client_enqueues_by_name_without_workflow_code(
         assert h.result(timeout=10) == "from-client"
         assert client.get_workflow(h.workflow_id).version == "v1"
         assert client.retrieve_workflow(h.workflow_id).status() == Status.SUCCESS
+
+
+def test_client_refuses_a_name_no_version_declares(
+    make_app: Callable[..., Tether], database_url: str, app_name: str
+) -> None:
+    app = make_app()
+
+    @app.workflow()  # default name: module-qualified
+    def expense_agent() -> str:
+        return "ok"
+
+    app.launch()
+    qualified = expense_agent.__tether_workflow__  # type: ignore[attr-defined]  # module.qualname
+    with Client(database_url, app_name) as client:
+        with pytest.raises(ConfigurationError, match=f"did you mean '{qualified}'"):
+            client.enqueue("agents", "expense_agent")
+        assert client.store.workflows.list(limit=10) == []  # nothing was written
+        assert client.queue("agents").enqueue(qualified).workflow_id
 
 
 def test_client_on_an_empty_database_says_migrate(tmp_path: object) -> None:

@@ -159,9 +159,10 @@ def test_divergence_diagnostics(make_app: Callable[..., Tether]) -> None:
         'tether.patch("<change-name>")',
         "executor of version 'v1'",  # pin back
         "tether workflows fork o2 --position 3",
-        "tether workflows migrate",
+        "this run finished",  # o2 succeeded: nothing to resume or migrate
     ):
         assert part in text, (part, text)
+    assert "workflows resume" not in text and "workflows migrate" not in text
     assert res.positions_replayed == 3
 
     shorter = Replayer(build(make_app, calls, version="v2", change="truncate")).replay("o2")
@@ -266,3 +267,27 @@ def test_the_replay_recorder_refuses_to_record() -> None:
         recorder.record(ctx, op, None)
     with pytest.raises(TetherError, match="a replay never writes"):
         recorder.record_behind(ctx, op)
+
+
+def test_a_finished_run_that_diverges_is_not_advised_to_resume(
+    make_app: Callable[..., Tether],
+) -> None:
+    def code(step_name: str, **kw: Any) -> Tether:
+        app = make_app(**kw)
+
+        @app.step(name=step_name)
+        def work() -> int:
+            return 1
+
+        @app.workflow(name="done")
+        def done() -> int:
+            return work()
+
+        return app
+
+    v1 = code("a").launch()
+    v1.start_workflow("done", workflow_id="d").result(timeout=10)
+    result = Replayer(code("b", version="v2")).replay("d")
+    assert result.outcome == "diverged" and result.divergence is not None
+    text = str(result.divergence)
+    assert "this run finished" in text and "workflows resume" not in text

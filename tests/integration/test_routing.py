@@ -80,7 +80,7 @@ def test_routing_cli_show_and_set(
 
     shown = json.loads(run("--json", "routing"))
     assert shown == {"current": "v1", "ramping": None, "percent": 0.0,
-                     "known_versions": ["v1", "v2"]}  # fmt: skip
+                     "known_versions": ["v1", "v2"], "warnings": []}  # fmt: skip
     after = json.loads(run("routing", "set", "--ramping", "v2", "--percent", "10", "--json"))
     assert (after["current"], after["ramping"], after["percent"]) == ("v1", "v2", 10.0)
     assert "v2 (10% of new workflow ids)" in run("routing")

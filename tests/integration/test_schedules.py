@@ -132,7 +132,7 @@ def test_scheduled_work_goes_to_current_even_while_ramping(
     app = ticking_app(make_app, seen).launch()
     other = make_app(version="v2")
     other.store.versions.seen("v2")
-    app.set_routing(ramping="v2", percent=100)
+    app.set_routing(ramping="v2", percent=100, force=True)
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     created = app.schedules.backfill("tick", start, start + dt.timedelta(seconds=3))
     assert len(created) == 4
@@ -170,6 +170,50 @@ def test_schedules_cli(make_app: Callable[..., Tether], database_url: str, app_n
     bad = runner.invoke(cli, ["schedules", "pause", "hourly"], env=env)
     assert bad.exit_code == 1 and "no schedule 'hourly'" in bad.output
     assert "tick" in run("schedules", "list")
+
+
+def test_a_canarys_new_schedule_fires_on_the_version_that_declares_it(
+    make_app: Callable[..., Tether],
+) -> None:
+    def v1_code() -> Tether:
+        v1 = make_app(version="v1")
+
+        @v1.workflow(name="job")
+        def job() -> str:
+            return "job"
+
+        return v1.launch()
+
+    v1_code()  # current: its code has no "nightly"
+    v2 = make_app(version="v2")
+
+    @v2.scheduled(EVERY_SECOND, name="nightly")
+    @v2.workflow(name="nightly")
+    def nightly(at: dt.datetime) -> str:
+        return "v2 ran it"
+
+    v2.launch()
+    assert v2.routing().current == "v1"
+    manual = v2.schedules.trigger("nightly")
+    assert v2.get_workflow(manual).version == "v2"
+    assert v2.retrieve_workflow(manual).result(timeout=10) == "v2 ran it"
+
+    def ticked() -> list[str]:
+        return [
+            w.workflow_id
+            for w in v2.list_workflows(name="nightly")
+            if "@manual" not in w.workflow_id
+        ]
+
+    wait_until(ticked, what="a tick of the canary's schedule")
+    assert v2.retrieve_workflow(ticked()[0]).result(timeout=10) == "v2 ran it"
+    assert {w.version for w in v2.list_workflows(name="nightly")} == {"v2"}
+    v1_code()  # another instance of the current version does not prune it
+    assert [s.name for s in v2.schedules.list()] == ["nightly"]
+
+    v2.schedules.create("orphan", "nobody", "0 * * * *")
+    with pytest.raises(ConfigurationError, match="no version of app .* declares workflow 'nobody'"):
+        v2.schedules.trigger("orphan")
 
 
 def test_a_paused_schedule_does_not_fire(make_app: Callable[..., Tether]) -> None:

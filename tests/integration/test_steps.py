@@ -44,7 +44,7 @@ def test_side_effect_runs_once_and_replays_after_recovery(make_app: Callable[...
     assert h.result(timeout=10) == ({"charged": "o-1"}, "now")
     assert charged == ["o-1"]
     rec = h.get()
-    assert rec.recovery_attempts == 1
+    assert rec.recovery_attempts == 0  # a clean handover is no recovery attempt
     assert rec.lease_epoch >= epoch + 2  # released, then claimed
     assert ops(app, "r-1") == [(0, "step", "charge"), (1, "deadline", "recv:go"), (2, "recv", "go")]
 

@@ -149,22 +149,78 @@ def test_lifecycle_states_and_retire(make_app: Callable[..., Tether]) -> None:
     runs: list[str] = []
     v1 = build(make_app, runs, "v1")
     v1.start_workflow("job", workflow_id="old")
-    build(make_app, runs, "v2")
+    v2 = build(make_app, runs, "v2")
     wait_until(lambda: v1.list_steps("old"), what="the job to wait for its message")
 
     def states() -> dict[str, str]:
         return {v.version: v.state for v in v1.versions()}
 
-    assert states() == {"v1": "active", "v2": "drained"}  # v1 is current; v2 got no work
+    # A fresh canary never reads as drained (a revision that can go): it is idle.
+    assert states() == {"v1": "active", "v2": "idle"}
     v1.set_current_version("v2")
-    assert states() == {"v1": "draining", "v2": "active"}  # v1 still has an open workflow
+    assert states() == {"v1": "draining", "v2": "idle"}  # routed to, no work yet
     with pytest.raises(ConfigurationError, match="draining and cannot be retired: it still has 1"):
         v1.retire_version("v1")
-    with pytest.raises(ConfigurationError, match="active and cannot be retired"):
+    with pytest.raises(ConfigurationError, match="idle and cannot be retired: new work is routed"):
         v1.retire_version("v2")
+    v2.start_workflow("job", workflow_id="new")
+    assert states()["v2"] == "active"
     v1.send("old", "done", topic="go")
+    v1.send("new", "done", topic="go")
     assert v1.retrieve_workflow("old").result(timeout=10) == "done"
-    assert states()["v1"] == "drained"
+    assert v2.retrieve_workflow("new").result(timeout=10) == "done"
+    assert states() == {"v1": "drained", "v2": "idle"}  # v2 had work, none open now
     assert v1.retire_version("v1").state == "retired"
     with pytest.raises(ConfigurationError, match="retired"):
         v1.set_current_version("v1")
+
+
+def test_a_retired_version_refuses_launch_start_and_routing(
+    make_app: Callable[..., Tether],
+) -> None:
+    runs: list[str] = []
+    v1 = build(make_app, runs, "v1")
+    build(make_app, runs, "v2").shutdown()
+    assert v1.versions.get("v2").state == "idle"  # never had work, not routed
+    assert v1.retire_version("v2").state == "retired"
+    with pytest.raises(ConfigurationError, match="'v2' is retired, so it cannot launch.*unretire"):
+        build(make_app, runs, "v2")
+    with pytest.raises(ConfigurationError, match="'v2' is retired.*unretire v2"):
+        v1.routing.set(ramping="v2", percent=10, force=True)
+    v1.versions.unretire("v2")
+    v2 = build(make_app, runs, "v2")
+    v2.start_workflow("job", workflow_id="ok")
+    wait_until(lambda: runs == ["v2"], what="v2 to run its workflow")
+
+    # Retired while an executor of it still runs: it starts no new work.
+    v2.send("ok", "done", topic="go")
+    assert v2.retrieve_workflow("ok").result(timeout=10) == "done"
+    v1.retire_version("v2")
+    v2.versions._retired_seen = None  # the state is re-read once per heartbeat
+    with pytest.raises(ConfigurationError, match="'v2' is retired, so it cannot start work"):
+        v2.start_workflow("job", workflow_id="orphan")
+    assert v1.store.workflows.get("orphan") is None
+
+
+def test_routing_accepts_release_tags_and_refuses_versions_nobody_runs(
+    make_app: Callable[..., Tether],
+) -> None:
+    runs: list[str] = []
+    v1 = build(make_app, runs, "v1")
+    v2 = build(make_app, runs, "v2")
+    v1.tag_version("v2", "1.1.0")
+    assert v1.routing.set(ramping="1.1.0", percent=10).ramping == "v2"
+    v2.shutdown()
+    with pytest.raises(ConfigurationError, match="no live executor runs version 'v2'.*--force"):
+        v1.set_current_version("1.1.0")
+    assert v1.routing().current == "v1"
+    with pytest.raises(ConfigurationError, match="no live executor runs version 'v2'"):
+        v1.routing.set(current="v2")
+    routing, warnings = v1.routing.change(current="v2", force=True)
+    assert routing.current == "v2" and routing.ramping is None
+    assert warnings == ["no live executor runs version 'v2': its new work waits until one starts"]
+    # Keeping the current version while changing the ramp is not refused.
+    v1.routing.set(ramping="v1", percent=5)
+    # Promoting the ramping version ends its ramp, and says so.
+    _, notes = v1.versions.point_current("v1")
+    assert notes == ["the ramp of v1 at 5% ended: v1 now gets all new work"]

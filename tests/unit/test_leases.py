@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tether.runtime.leases import claim_share, is_alive, orphaned_versions
+import pytest
+from tether.runtime.leases import claim_share, is_alive, is_crash_takeover, orphaned_versions
 
 LEASE = 10_000
 
@@ -51,3 +52,22 @@ def test_orphaned_versions_are_those_no_live_executor_runs() -> None:
 
 def test_everything_is_orphaned_without_live_executors() -> None:
     assert orphaned_versions({"v1": 1, "v2": 4}, []) == {"v1": 1, "v2": 4}
+
+
+@pytest.mark.parametrize(
+    ("holder", "known", "state", "own", "crash"),
+    [
+        (None, False, None, False, False),  # released: SIGTERM drain, shutdown, cancel/resume
+        ("ex-a", True, "STOPPED", False, False),  # stopped cleanly, lease not released
+        ("ex-a", True, "RUNNING", False, True),  # its heartbeat lapsed while it held it
+        ("ex-a", True, "DRAINING", False, True),  # died while draining
+        ("ex-a", False, None, False, True),  # its executor row is gone
+        ("ex-me", True, "RUNNING", True, True),  # an earlier process with our id died
+    ],
+)
+def test_only_crashes_count_as_recovery_attempts(
+    holder: str | None, known: bool, state: str | None, own: bool, crash: bool
+) -> None:
+    assert (
+        is_crash_takeover(holder=holder, holder_known=known, holder_state=state, own=own) is crash
+    )

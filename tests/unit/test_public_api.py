@@ -6,20 +6,36 @@ import tether
 
 PUBLIC = [
     "Client",
+    "ConfigurationError",
+    "DeduplicatedError",
     "ExecutorRecord",
     "MigrationReport",
+    "NondeterminismError",
+    "NotInWorkflowError",
     "OperationRecord",
     "PatchReport",
     "Queue",
     "QueueStats",
     "ReplayResult",
+    "ResultTimeoutError",
     "Routing",
     "ScheduleRecord",
+    "SchemaError",
+    "SerializationError",
     "Status",
+    "StepTimeoutError",
+    "StoredError",
     "Tether",
+    "TetherError",
     "VersionInfo",
+    "WorkflowCancelledError",
+    "WorkflowConflictError",
+    "WorkflowFailedError",
     "WorkflowHandle",
+    "WorkflowNotFoundError",
+    "WorkflowParkedError",
     "WorkflowRecord",
+    "WorkflowTimeoutError",
     "close_stream",
     "deprecate_patch",
     "errors",
@@ -50,3 +66,22 @@ def test_star_import_gives_exactly_the_public_names() -> None:
     namespace: dict[str, object] = {}
     exec("from tether import *", namespace)
     assert sorted(k for k in namespace if k != "__builtins__") == PUBLIC
+
+
+def test_errors_import_from_tether_and_tether_errors() -> None:
+    from tether.runtime import errors as runtime_errors
+
+    from tether.errors import TetherError, WorkflowNotFoundError
+
+    assert WorkflowNotFoundError is runtime_errors.WorkflowNotFoundError
+    assert tether.WorkflowNotFoundError is WorkflowNotFoundError
+    assert tether.errors.TetherError is TetherError
+    classes = {
+        name: value
+        for name, value in vars(runtime_errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    # Every error and interrupt, as `tether.errors` was the runtime's module before.
+    assert set(classes) == set(tether.errors.__all__)
+    errors = {n for n, c in classes.items() if issubclass(c, runtime_errors.TetherError)}
+    assert errors <= set(tether.__all__)

@@ -26,7 +26,7 @@ from .rollout import revisions_cmd, rollout
 from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
-from .workflows import workflows
+from .workflows import send_cmd, workflows
 
 
 class TetherGroup(click.Group):
@@ -108,6 +108,7 @@ for _command in (
     migrate_cmd,
     info_cmd,
     serve_cmd,
+    send_cmd,
     rollout,
     revisions_cmd,
     demo_cmd,

@@ -125,12 +125,16 @@ def routing_group(ctx: click.Context) -> None:
     ),
     click.option("--ramping", metavar="VERSION", help="A version that receives --percent of it."),
     click.option("--percent", type=float, help="Share of new workflow ids routed to --ramping."),
+    click.option("--force", is_flag=True, help="Even to a version no live executor runs."),
 )
 def routing_set(
-    state: State, current: str | None, ramping: str | None, percent: float | None
+    state: State, current: str | None, ramping: str | None, percent: float | None, force: bool
 ) -> None:
-    """Route new queued work; without --ramping every new workflow goes to current."""
-    result = commands.set_routing(state.app(), current=current, ramping=ramping, percent=percent)
+    """Route new queued work; without --ramping every new workflow goes to current.
+    VERSION is a version name or its release tag."""
+    result = commands.set_routing(
+        state.app(), current=current, ramping=ramping, percent=percent, force=force
+    )
     state.emit(result, show.routing)
 
 

@@ -55,9 +55,22 @@ def replay_cmd(state: State, module: str | None, **options: Any) -> None:
         click.get_current_context().exit(1)
 
 
-@command(None, "patches", MODULE)
-def patches_cmd(state: State, module: str | None) -> None:
+@command(
+    None,
+    "patches",
+    MODULE,
+    click.option(
+        "--check", is_flag=True, help="Exit 1 when the code is past a safe step (for CI)."
+    ),
+)
+def patches_cmd(state: State, module: str | None, check: bool) -> None:
     """Per patch gate: open workflows on the old path (by replay), histories with its marker,
-    and which lifecycle step (deprecate, remove) is safe now."""
+    and which lifecycle step (deprecate, remove) is safe now.
+
+    With --check, exits 1 when a gate was deprecated or removed too early, or an open
+    workflow does not replay on this code."""
     code = state.code(module, "the patch report runs your workflow code")
-    state.emit(commands.patch_report(code), show.patches)
+    report = commands.patch_report(code)
+    state.emit(report, show.patches)
+    if check and (report.problems or report.not_replaying):
+        click.get_current_context().exit(1)

@@ -6,7 +6,7 @@ import click
 
 from .. import commands
 from ..render import system as show
-from .base import State, command
+from .base import MODULE, State, command
 
 
 @command(
@@ -26,7 +26,9 @@ def migrate_cmd(state: State) -> None:
     state.emit(commands.migrate(state.database_url), show.migrated)
 
 
-@command(None, "info")
-def info_cmd(state: State) -> None:
-    """Show the resolved version, executor id, database and schema revision."""
-    state.emit(commands.info(state.app(check_schema=False)), show.info)
+@command(None, "info", MODULE)
+def info_cmd(state: State, module: str | None) -> None:
+    """Show the resolved version, executor id, database and schema revision (the version
+    of code named by its source hash needs --module)."""
+    code = state.code(module, "info", check_schema=False) if module else None
+    state.emit(commands.info(state.app(check_schema=False), code), show.info)

@@ -44,8 +44,19 @@ def versions_retire(state: State, version: str) -> None:
     state.emit(commands.retire_version(state.app(), version), show.retired)
 
 
-@command(versions, "current", click.argument("version", required=False))
-def versions_current(state: State, version: str | None) -> None:
+@command(versions, "unretire", click.argument("version"))
+def versions_unretire(state: State, version: str) -> None:
+    """Undo `versions retire`: VERSION may launch, start work and be routed to again."""
+    state.emit(commands.unretire_version(state.app(), version), show.unretired)
+
+
+@command(
+    versions,
+    "current",
+    click.argument("version", required=False),
+    click.option("--force", is_flag=True, help="Even if no live executor runs VERSION."),
+)
+def versions_current(state: State, version: str | None, force: bool) -> None:
     """Show the current version (where new work goes), or point it at VERSION."""
-    result = commands.current_version(state.app(), version)
+    result = commands.current_version(state.app(), version, force=force)
     state.emit(result, show.current, changed=version is not None)

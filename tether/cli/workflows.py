@@ -11,7 +11,7 @@ from tether.runtime.records import Status
 
 from .. import commands
 from ..render import workflows as show
-from .base import MODULE, State, StatusChoice, command, on_one
+from .base import MODULE, State, StatusChoice, command, on_one, pass_state
 
 
 @click.group()
@@ -192,3 +192,29 @@ def workflows_fork(
         app, workflow_id, position, version=version, new_workflow_id=new_id
     )
     state.emit(record, show.forked)
+
+
+@click.command("send")
+@click.argument("workflow_id")
+@click.option("--topic", help="The topic the workflow's recv() waits on.")
+@click.option(
+    "--json",
+    "message",
+    required=True,
+    metavar="JSON",
+    help="""The message, as JSON text: '{"approved": true}', '"yes"', '42'.""",
+)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Send even if no workflow has this id yet (it will be started with it).",
+)
+@pass_state
+def send_cmd(
+    state: State, workflow_id: str, topic: str | None, message: str, allow_missing: bool
+) -> None:
+    """Send a message to workflow WORKFLOW_ID (refused if no such workflow exists)."""
+    result = commands.send_message(
+        state.app(), workflow_id, message, topic=topic, allow_missing=allow_missing
+    )
+    state.emit(result, show.sent)

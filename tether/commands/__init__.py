@@ -47,12 +47,14 @@ from .versions import (
     list_versions,
     retire_version,
     tag_version,
+    unretire_version,
 )
 from .workflows import (
     CancelResult,
     DeleteResult,
     ExportResult,
     ResumeResult,
+    SentMessage,
     StreamEntry,
     WorkflowDetail,
     WorkflowSteps,
@@ -66,6 +68,7 @@ from .workflows import (
     migrate_workflows,
     read_stream,
     resume_workflow,
+    send_message,
 )
 
 __all__ = [
@@ -87,6 +90,7 @@ __all__ = [
     "ResumeResult",
     "RoutingState",
     "ScheduleBackfill",
+    "SentMessage",
     "ScheduleDeleted",
     "ScheduleInfo",
     "ScheduleTriggered",
@@ -130,8 +134,10 @@ __all__ = [
     "run_demo",
     "set_queue_limits",
     "set_routing",
+    "send_message",
     "show_routing",
     "tag_version",
     "to_json",
     "trigger_schedule",
+    "unretire_version",
 ]

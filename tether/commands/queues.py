@@ -19,6 +19,7 @@ class RoutingState(Record):
     ramping: str | None
     percent: float  # share of new workflow ids routed to ramping
     known_versions: list[str]
+    warnings: list[str] = dataclasses.field(default_factory=list)  # e.g. forced, no executor
 
 
 def queue_stats(app: Tether, window: float = 60.0) -> list[QueueStats]:
@@ -39,14 +40,18 @@ def set_routing(
     current: str | None = None,
     ramping: str | None = None,
     percent: float | None = None,
+    force: bool = False,
 ) -> RoutingState:
     """Route new queued work: ``current`` (None: keep it), and ``percent`` % to ``ramping``
-    (no ramping: every new workflow goes to current)."""
+    (no ramping: every new workflow goes to current). Versions are names or release tags;
+    one no live executor runs is refused unless ``force``."""
     if current is None:
-        app.routing.set(ramping=ramping, percent=percent)
+        _, warnings = app.routing.change(ramping=ramping, percent=percent, force=force)
     else:
-        app.routing.set(current=current, ramping=ramping, percent=percent)
-    return show_routing(app)
+        _, warnings = app.routing.change(
+            current=current, ramping=ramping, percent=percent, force=force
+        )
+    return dataclasses.replace(show_routing(app), warnings=warnings)
 
 
 def queue_limits(app: Tether, name: str) -> QueueLimits:

@@ -12,10 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from tether.runtime.errors import ConfigurationError
-from tether.runtime.store import normalize_url
+from sqlalchemy.engine import make_url
+
+from tether.runtime.errors import ConfigurationError, SchemaError
+from tether.runtime.store import normalize_url, redact
 
 from ..app import Tether
+from ..config import DEFAULT_DATABASE_URL
 
 
 def open_app(
@@ -28,6 +31,13 @@ def open_app(
     """
     if not (app_name or os.environ.get("TETHER_APP_NAME")):
         raise ConfigurationError("no app name: pass --app NAME or set TETHER_APP_NAME")
+    url = database_url or os.environ.get("TETHER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if check_schema and sqlite_file_missing(url):
+        # Connecting would create an empty file: a read must not leave one behind.
+        raise SchemaError(
+            f"no database at {redact(url)}: pass --database-url (or set TETHER_DATABASE_URL) "
+            "to your app's database, or create one with `tether migrate`"
+        )
     app = Tether(
         app_name=app_name,
         database_url=database_url,
@@ -99,6 +109,31 @@ def import_app(spec: str, *, app_dir: str | None = None) -> Tether:
     if not isinstance(obj, Tether):
         raise ConfigurationError(f"{spec} is a {type(obj).__name__}, not a tether.Tether app")
     return obj
+
+
+def sqlite_file_missing(url: str) -> bool:
+    """A SQLite URL whose file does not exist (connecting to it would create it)."""
+    if not normalize_url(url).startswith("sqlite"):
+        return False
+    path = make_url(normalize_url(url)).database
+    return path is not None and path not in ("", ":memory:") and not Path(path).exists()
+
+
+def known_apps(app: Tether) -> list[str]:
+    """Apps with a registered version in this database (for "unknown app" errors)."""
+    return app.store.versions.apps()
+
+
+def check_known_app(app: Tether) -> None:
+    """Refuse an app no executor ever registered in this database: a typo in --app must
+    not read as an empty app."""
+    apps = known_apps(app)
+    if app.app_name not in apps:
+        listed = ", ".join(apps) or "none yet (no executor has launched on it)"
+        raise ConfigurationError(
+            f"unknown app {app.app_name!r} in {redact(app.settings.database_url)}: known apps "
+            f"are {listed}; pass --app NAME (or set TETHER_APP_NAME)"
+        )
 
 
 def first_line(text: str) -> str:

@@ -15,7 +15,7 @@ from tether.runtime.store import migrate as migrations
 from ..app import Tether
 from ..config import DEFAULT_DATABASE_URL
 from .records import Record
-from .session import first_line
+from .session import first_line, sqlite_file_missing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,15 +60,20 @@ def migrate(database_url: str | None = None) -> MigrateResult:
     return MigrateResult(redact(url), before, revision, list(applied))
 
 
-def info(app: Tether) -> Info:
+def info(app: Tether, code: Tether | None = None) -> Info:
     """How a process configured like this one would identify itself, and the schema state.
 
-    The CLI registers no workflows, so a version resolved from the source hash is the hash
-    of none: name versions with TETHER_APP_VERSION (or K_REVISION on Cloud Run) to compare.
+    A version named by the hash of the workflow sources needs those sources: ``code`` (the
+    app of ``--module``). Without it only an explicit name (TETHER_APP_VERSION, K_REVISION)
+    can be shown.
     """
     from tether import __version__
 
-    version, source = app.resolve_version()
+    version, source = (code or app).resolve_version()
+    if code is None and source == "source hash":
+        version, source = "-", "no module: pass --module your.module:app to hash its workflows"
+    elif code is not None and source == "source hash":
+        source = f"source hash of the {len(code.registry.workflows)} workflow(s) in --module"
     executor_id = resolve_executor_id(app.settings.executor_id)
     revision, status = _schema(app)
     return Info(
@@ -86,6 +91,8 @@ def info(app: Tether) -> Info:
 
 
 def _schema(app: Tether) -> tuple[int | None, str]:
+    if sqlite_file_missing(app.settings.database_url):
+        return None, "missing: run `tether migrate` (no database file yet)"
     try:
         revision = migrations.current_revision(app.store.db)
     except SQLAlchemyError as exc:

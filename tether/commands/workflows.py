@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from tether.runtime.errors import ConfigurationError
 from tether.runtime.records import OperationRecord, Status, WorkflowRecord
 from tether.versioning import history_io
 from tether.versioning.migration import MigrationReport
+from tether.versioning.registry import resolve_loose
 
 from ..app import Tether
 from .records import Record
@@ -94,6 +96,8 @@ def list_workflows(
     """Workflows newest first, filtered by all the given: status (several allowed), version,
     name, id prefix, parent, queue, forked-from, and created/completed time windows (ISO 8601
     times or datetimes; naive means UTC)."""
+    if version is not None:
+        version = resolve_loose(app.store, version)
     return app.list_workflows(
         status=list(status or []) or None,
         version=version,
@@ -120,6 +124,35 @@ def _when(value: str | dt.datetime | None, what: str) -> dt.datetime | None:
         raise ConfigurationError(
             f"{what} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
         ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SentMessage(Record):
+    workflow_id: str
+    topic: str | None
+    destination_status: str | None  # None: sent ahead of a workflow not started yet
+
+
+def send_message(
+    app: Tether,
+    workflow_id: str,
+    message_json: str,
+    *,
+    topic: str | None = None,
+    allow_missing: bool = False,
+) -> SentMessage:
+    """Send a message (JSON text) to a workflow, as ``app.send`` does: a workflow id that does
+    not exist is refused unless ``allow_missing``."""
+    try:
+        message = json.loads(message_json)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the message is not valid JSON ({exc}): quote it for your shell, e.g. "
+            """--json '{"approved": true}' or --json '"yes"'"""
+        ) from None
+    app.send(workflow_id, message, topic, allow_missing=allow_missing)
+    dest = app.store.workflows.get(workflow_id)
+    return SentMessage(workflow_id, topic, dest.status if dest is not None else None)
 
 
 def get_workflow(app: Tether, workflow_id: str) -> WorkflowDetail:

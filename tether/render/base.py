@@ -46,9 +46,11 @@ def console() -> Console:
 
 
 def timestamp(ms: int | None) -> str:
+    """A stored time (epoch milliseconds) in UTC, saying so: operators compare times from
+    machines in other timezones."""
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def age(ms: int | None, now_ms: int | None = None) -> str:

@@ -56,6 +56,8 @@ def routing(data: RoutingState) -> None:
             ("known versions", ", ".join(data.known_versions) or "-"),
         ]
     )
+    for warning in data.warnings:
+        message(f"warning: {warning}")
 
 
 def schedules(rows: Sequence[ScheduleInfo]) -> None:

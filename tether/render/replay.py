@@ -83,12 +83,12 @@ def patches(report: PatchReport) -> None:
         message("no patch gates in this code, the version registry or history")
         return
     grid = table(
-        "PATCH", "IN CODE", "OLD PATH", "NEW PATH", "UNKNOWN", "AT RISK", "MARKERS", "VERDICT"
+        "PATCH", "IN CODE", "OLD PATH", "NEW PATH", "UNKNOWN", "AT RISK", "MARKERS", "NEXT STEP"
     )
     for p in report.patches:
-        verdict_style = "yellow" if p.verdict == KEEP else "green"
+        style = "yellow" if p.verdict == KEEP else "green"
         if p.problem:
-            verdict_style = "red"
+            style = "red"
         grid.add_row(
             p.name,
             p.in_code or "(removed)",
@@ -97,7 +97,7 @@ def patches(report: PatchReport) -> None:
             str(p.open_unknown),
             str(p.open_at_risk),
             f"{p.markers} ({p.open_markers} open)",
-            Text(p.verdict, style=verdict_style),
+            Text(p.action, style=style),
         )
     out(grid)
     for p in report.patches:

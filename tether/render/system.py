@@ -20,13 +20,21 @@ def executors(records: Sequence[ExecutorRecord]) -> None:
             r.executor_id,
             r.version,
             ", ".join(r.runnable_versions),
-            r.state,
+            shown_state(r.state, r.alive),
             Text("yes", style="green") if r.alive else Text("no", style="red"),
             r.host or "-",
             str(r.pid) if r.pid is not None else "-",
             age(r.heartbeat_at),
         )
     out(grid)
+
+
+def shown_state(state: str, alive: bool) -> str:
+    """An executor's state as an operator reads it: one that stopped heartbeating while
+    RUNNING or DRAINING died (its lease lapsed); its stored state is only its last word."""
+    if not alive and state != "STOPPED":
+        return f"DEAD (was {state})"
+    return state
 
 
 def migrated(result: MigrateResult) -> None:
@@ -38,13 +46,10 @@ def migrated(result: MigrateResult) -> None:
 
 
 def info(data: Info) -> None:
-    source = data.version_source
-    if source == "source hash":
-        source += " of no workflows, as the CLI imports none; set TETHER_APP_VERSION"
     key_values(
         [
             ("app", data.app_name),
-            ("version", f"{data.version} (from {source})"),
+            ("version", f"{data.version} (from {data.version_source})"),
             ("executor id", f"{data.executor_id} (from {data.executor_id_source})"),
             ("database", data.database_url),
             ("schema", f"revision {data.schema_revision or 'none'}: {data.schema_status}"),

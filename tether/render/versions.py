@@ -44,14 +44,19 @@ def versions(rows: Sequence[VersionInfo]) -> None:
 
 
 def tagged(r: TagResult) -> None:
+    was = f" (was {r.previous})" if r.previous and r.previous != r.release else ""
     if r.release is None:
-        message(f"cleared the release tag of {r.version}")
+        message(f"cleared the release tag of {r.version}{was}")
     else:
-        message(f"tagged {r.version} as release {r.release}")
+        message(f"tagged {r.version} as release {r.release}{was}")
 
 
 def retired(info: VersionInfo) -> None:
-    message(f"retired version {info.version}")
+    message(f"retired version {info.version} (undo: `tether versions unretire {info.version}`)")
+
+
+def unretired(info: VersionInfo) -> None:
+    message(f"version {info.version} is no longer retired: it is {info.state}")
 
 
 def current(r: CurrentVersion, *, changed: bool) -> None:
@@ -65,3 +70,5 @@ def current(r: CurrentVersion, *, changed: bool) -> None:
     if r.ramping:
         text += f"; ramping {r.ramping} at {r.ramping_percent:g}%"
     message(text)
+    for note in r.notes:
+        message(f"note: {note}")

@@ -17,12 +17,15 @@ from ..commands import (
     ExportResult,
     MigrationReport,
     ResumeResult,
+    SentMessage,
     StreamEntry,
     WorkflowDetail,
     WorkflowRecord,
     WorkflowSteps,
 )
 from .base import age, key_values, message, out, short, status_text, table, timestamp
+
+WAKE_KINDS = ("deadline", "sleep")  # operations whose output is an epoch-ms wake-up time
 
 
 def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int = 0) -> None:
@@ -72,7 +75,7 @@ def workflow(detail: WorkflowDetail) -> None:
         ("parent", r.parent_id or "-"),
         ("queue", r.queue_name or "-"),
         *([("forked from", f"{_origin(r)} (copied history before it)")] if r.forked_from else []),
-        *[("moved", _move(m)) for m in moves],
+        *([("moved", "\n".join(_move(m) for m in moves))] if moves else []),
         ("recovery attempts", r.recovery_attempts),
         ("created", timestamp(r.created_at)),
         ("started", timestamp(r.started_at)),
@@ -95,12 +98,16 @@ def steps(report: WorkflowSteps) -> None:
     if not records:
         out("no steps recorded yet")
         return
-    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "STARTED", "COMPLETED")
+    grid = table(
+        "POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "EXECUTOR", "STARTED", "COMPLETED"
+    )
     for r in records:
         if r.error is not None:
             result = Text("error " + short(_error_summary(r.error)), style="red")
         elif r.child_id is not None:
             result = Text(f"child {r.child_id}")
+        elif r.kind in WAKE_KINDS and isinstance(r.output, int | str) and str(r.output).isdigit():
+            result = Text(f"until {timestamp(int(r.output))}")  # a deadline or wake-up time
         else:
             result = Text(short(r.output) if r.output is not None else "-")
         grid.add_row(
@@ -110,6 +117,7 @@ def steps(report: WorkflowSteps) -> None:
             result,
             str(r.attempts),
             r.version or "-",
+            r.executor_id or "-",
             timestamp(r.started_at),
             timestamp(r.completed_at),
         )
@@ -187,3 +195,11 @@ def forked(rec: WorkflowRecord) -> None:
         f"{rec.workflow_id} ({rec.status}, version {rec.version}); an executor running "
         f"{rec.version} will run it"
     )
+
+
+def sent(result: SentMessage) -> None:
+    topic = f" on topic {result.topic!r}" if result.topic else ""
+    if result.destination_status is None:
+        message(f"sent to {result.workflow_id}{topic}; it waits for a workflow with that id")
+    else:
+        message(f"sent to {result.workflow_id}{topic} ({result.destination_status})")
