@@ -72,6 +72,8 @@ class Dispatch:
         schedules.sync_code(self.scheduled, prune=current == engine.version)
         self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
         self.runner.start()
+        # A queued workflow woken from suspension goes back to its queue (see store.waits).
+        engine.recorder.wake_hooks.append(lambda: self.wake(None))
         if not store.db.is_sqlite:
             from .wakeups import Listener, SQLiteWatcher
 
@@ -100,7 +102,11 @@ class Dispatch:
 
     def _on_notify(self, app: str, queue: str) -> None:
         if self._engine is not None and app == self._engine.store.app_name:
-            self.wake(queue)
+            if queue == "":  # a suspended workflow was woken: recovery may claim it now
+                for hook in self._engine.recorder.wake_hooks:
+                    hook()
+            else:
+                self.wake(queue)
 
     def live_versions(self) -> frozenset[str]:
         """Versions some live executor can run (cached for a heartbeat interval)."""

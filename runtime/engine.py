@@ -28,6 +28,7 @@ from .errors import (
     DrainingInterrupt,
     LeaseLostInterrupt,
     NondeterminismError,
+    SuspendedInterrupt,
     TetherError,
     WorkflowCancelledError,
     WorkflowConflictError,
@@ -53,6 +54,9 @@ class EngineSettings:
     max_workflows: int = 128
     shutdown_grace: float = 8.0
     claim_batch: int = 64
+    # Seconds a durable wait (sleep, recv) holds its thread before the workflow is suspended
+    # (see runtime.suspension); None keeps every wait in memory.
+    suspend_after: float | None = 1.0
 
     @property
     def lease_ms(self) -> int:
@@ -76,7 +80,7 @@ class Engine:
         self.executor_id = executor_id
         self.runnable = runnable
         self.settings = settings
-        self.recorder = LiveRecorder(store, version, settings.poll_interval)
+        self.recorder = LiveRecorder(store, version, settings.poll_interval, settings.suspend_after)
         self.waiter = self.recorder.waiter
         # Notified when a local workflow ends or a message lands (see waiting.Signal).
         self.changes = self.recorder.signal
@@ -277,8 +281,8 @@ class Engine:
             return outcome.value
         if isinstance(err, CancelledInterrupt):
             raise WorkflowCancelledError(f"workflow {wid!r} was cancelled")
-        if isinstance(err, LeaseLostInterrupt):
-            return self.handle(wid).result()
+        if isinstance(err, (LeaseLostInterrupt, SuspendedInterrupt)):
+            return self.handle(wid).result()  # it goes on elsewhere, or here when woken
         raise err
 
     # -- child workflows (children.Spawner) ---------------------------------------------------

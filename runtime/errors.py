@@ -197,3 +197,8 @@ class LeaseLostInterrupt(WorkflowInterrupt):
 
 class DrainingInterrupt(WorkflowInterrupt):
     """This executor is shutting down; a peer will continue the workflow."""
+
+
+class SuspendedInterrupt(WorkflowInterrupt):
+    """The workflow is suspended in a durable wait: its wake condition is in the database and
+    it holds no lease; any executor of its version resumes it by replay when the wait ends."""

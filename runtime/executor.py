@@ -3,7 +3,8 @@
 An executor claims PENDING workflows of versions it can run whose holder is released,
 stopped or dead (heartbeat older than the lease timeout). Claims are atomic and bump the
 fencing epoch; each round takes a bounded share so that a fleet starting together splits
-the work instead of stampeding.
+the work instead of stampeding. Each round also wakes suspended workflows whose deadline has
+passed (see ``store.waits``); a timer runs a round at the earliest deadline known here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from . import serialization
+from .clock import now_ms
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
 from .leases import claim_share
 from .records import Status
@@ -37,6 +39,11 @@ class Executor:
         self._thread: threading.Thread | None = None
         self._beat: threading.Thread | None = None
         self.stopped = False
+        self._round_due = False  # set with _wake: run a round now (else only re-time)
+        self._next_due: int | None = None  # earliest deadline of a suspended wait (epoch ms)
+        self._cancel_cursor = 0
+        engine.recorder.wake_hooks.append(self.wake)
+        engine.recorder.due_hooks.append(self.note_due)
 
     @property
     def _lease_ms(self) -> int:
@@ -54,7 +61,14 @@ class Executor:
 
     def wake(self) -> None:
         """Run a recovery round now (after a resume, say) instead of at the next tick."""
+        self._round_due = True
         self._wake.set()
+
+    def note_due(self, at_ms: int) -> None:
+        """A wait suspended here ends at ``at_ms``: run a round then."""
+        if self._next_due is None or at_ms < self._next_due:
+            self._next_due = at_ms
+            self._wake.set()
 
     def _beat_loop(self) -> None:
         interval = self.engine.settings.heartbeat_interval
@@ -70,18 +84,38 @@ class Executor:
         next_recovery = time.monotonic() + random.uniform(0, s.recovery_interval)
         while not self._stop.is_set():
             now = time.monotonic()
+            due = self._next_due is not None and self._next_due <= now_ms()
             try:
-                if now >= next_recovery or self._wake.is_set():
+                if now >= next_recovery or self._round_due or due:
+                    self._round_due = False
                     self._wake.clear()
                     self.poll_cancellations()
-                    claimed = 0 if self.engine.draining else self.recover()
+                    claimed = 0 if self.engine.draining else self.wake_due() + self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a
                     # dead peer's backlog drains in a few rounds rather than a few seconds.
                     interval = s.recovery_interval / 4 if claimed else s.recovery_interval
                     next_recovery = now + interval
             except Exception:  # noqa: BLE001 - keep the loop alive through database blips
                 log.exception("executor loop round failed; retrying")
-            self._wake.wait(max(0.0, next_recovery - time.monotonic()))
+            self._wake.clear()
+            wait = next_recovery - time.monotonic()
+            if self._next_due is not None:
+                wait = min(wait, (self._next_due - now_ms()) / 1000)
+            if not self._round_due:
+                self._wake.wait(max(0.0, wait))
+
+    def wake_due(self) -> int:
+        """Wake suspended workflows whose deadline passed; note the next deadline."""
+        e = self.engine
+        runnable = e.runnable()
+        waits = e.store.waits
+        woken = e.store.db.run_write(lambda conn: waits.wake_due(conn, runnable))
+        self._next_due = waits.next_due(runnable)
+        if any(woken):  # queued ones went back to their queue
+            for hook in e.recorder.wake_hooks:
+                if hook != self.wake:
+                    hook()
+        return len(woken)
 
     def heartbeat(self) -> None:
         e = self.engine
@@ -101,12 +135,17 @@ class Executor:
             state=state,
         )
 
-    def poll_cancellations(self) -> None:
+    def poll_cancellations(self, batch: int = 500) -> None:
+        """Signal running workflows cancelled elsewhere; at most ``batch`` ids a round (a
+        busy executor covers its running workflows over a few rounds)."""
         e = self.engine
-        ids = e.running_ids()
+        ids = sorted(e.running_ids())
         if not ids:
             return
-        for wid, status in e.store.workflows.statuses(ids).items():
+        start = self._cancel_cursor % len(ids)
+        window = (ids[start:] + ids[:start])[:batch]
+        self._cancel_cursor = start + len(window)
+        for wid, status in e.store.workflows.statuses(window).items():
             if status == Status.CANCELLED:
                 e.signal(wid, CancelledInterrupt)
 

@@ -19,6 +19,9 @@ from .context import WorkflowContext, current, maybe_current, sync_only
 from .errors import ConfigurationError
 from .recorder import RECV
 from .records import OperationRecord
+from .suspension import RECV as RECV_WAIT
+from .suspension import SLEEP as SLEEP_WAIT
+from .suspension import Wait
 from .waiting import Waiter
 
 SLEEP, DEADLINE, SEND, SET_EVENT, GET_EVENT = (
@@ -59,9 +62,11 @@ def sleep(seconds: float) -> None:
     """Durable sleep: survives restarts and wakes at the recorded time."""
     ctx = current("tether.sleep()")
     sync_only(ctx, "sleep")
+    pos = ctx.next_position  # reserved by _deadline
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep()"), kind=SLEEP)
+    durable = Wait(SLEEP_WAIT, pos, wake_at)
     while now_ms() < wake_at:
-        ctx.wait(wake_at, _HOUR)
+        ctx.wait(wake_at, _HOUR, durable=durable)
 
 
 def sleep_async(seconds: float) -> Awaitable[None]:
@@ -70,8 +75,9 @@ def sleep_async(seconds: float) -> Awaitable[None]:
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep_async()"), kind=SLEEP)
 
     async def run() -> None:
+        durable = Wait(SLEEP_WAIT, pos, wake_at)
         while now_ms() < wake_at:
-            await ctx.wait_async(wake_at, _HOUR)
+            await ctx.wait_async(wake_at, _HOUR, durable=durable)
 
     return ctx.track(pos, run())
 
@@ -114,6 +120,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     if rec is not None:
         return serialization.loads(rec.output)
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
     while True:
         ctx.check_interrupt()
         found, value = recorder.consume(ctx, pos, t)
@@ -122,7 +129,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
         if now_ms() >= until:
             ctx.record(OperationRecord(pos, RECV, t, output=None))
             return None
-        ctx.wait(until, waiter.poll_interval, waiter.signal)
+        ctx.wait(until, waiter.poll_interval, waiter.signal, durable)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -136,6 +143,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
         if rec is not None:
             return serialization.loads(rec.output)
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
+        durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
         while True:
             ctx.check_interrupt()
             found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t))
@@ -144,7 +152,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
             if now_ms() >= until:
                 await ctx.arecord(OperationRecord(pos, RECV, t, output=None))
                 return None
-            await ctx.wait_async(until, waiter.poll_interval, waiter.signal)
+            await ctx.wait_async(until, waiter.poll_interval, waiter.signal, durable)
 
     return ctx.track(pos, run())
 

@@ -58,6 +58,7 @@ class Tether:
         poll_interval: float = 0.5,
         max_workflows: int = 128,
         shutdown_grace: float = 8.0,
+        suspend_after: float | None = 1.0,
         migrate: bool = True,
         install_signal_handlers: bool = True,
     ) -> None:
@@ -82,6 +83,7 @@ class Tether:
             poll_interval=poll_interval,
             max_workflows=max_workflows,
             shutdown_grace=shutdown_grace,
+            suspend_after=suspend_after,
             migrate=migrate,
             install_signal_handlers=install_signal_handlers,
         )
@@ -200,6 +202,7 @@ class Tether:
                 poll_interval=s.poll_interval,
                 max_workflows=s.max_workflows,
                 shutdown_grace=s.shutdown_grace,
+                suspend_after=s.suspend_after,
             ),
         )
         self.registry.engine = self._engine
@@ -457,7 +460,7 @@ class Tether:
         with self.store.db.write() as conn:
             self.store.messages.send(conn, dest_id, t, payload)
         if self._engine is not None:
-            self._engine.notify()
+            self._engine.recorder.notify()  # local waiters, and a recipient it woke
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``."""

@@ -11,6 +11,7 @@ from .operations import Fence, OperationStore
 from .queues import QueueStore
 from .schedules import ScheduleStore
 from .versions import VersionStore
+from .waits import WaitStore
 from .workflows import WorkflowStore
 
 
@@ -28,6 +29,7 @@ class Store:
         self.lineage = LineageStore(self.db, app_name)
         self.queues = QueueStore(self.db, app_name)
         self.schedules = ScheduleStore(self.db, app_name)
+        self.waits = WaitStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -11,6 +11,7 @@ from ..clock import now_ms
 from .database import Database
 from .schema import events as E
 from .schema import messages as M
+from .waits import WaitStore
 
 DEFAULT_TOPIC = ""
 
@@ -20,8 +21,11 @@ class MessageStore:
         self.db = db
         self.app = app_name
         self._upsert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self.waits = WaitStore(db, app_name)
 
     def send(self, conn: Connection, dest_id: str, topic: str | None, payload_json: str) -> None:
+        """Queue a message, and wake ``dest_id`` if it is suspended waiting for it."""
+        self.waits.wake_recv(conn, dest_id, topic or DEFAULT_TOPIC)
         conn.execute(
             M.insert().values(
                 app_name=self.app,
