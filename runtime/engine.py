@@ -471,6 +471,15 @@ class Engine:
         args, kwargs = decode_inputs(rec.inputs)
         self.submit(Run(wdef, wid, args, kwargs, fence, None))
 
+    def run_woken(self, wid: str, name: str, inputs_json: str, epoch: int) -> None:
+        """Resume a workflow woken from suspension that this executor just claimed."""
+        wdef = self.registry.workflows.get(name)
+        if wdef is None:
+            self.run_claimed(wid, epoch)  # records a clear error for an unknown name
+            return
+        args, kwargs = decode_inputs(serialization.loads(inputs_json))
+        self.submit(Run(wdef, wid, args, kwargs, Fence(wid, self.executor_id, epoch), None))
+
     def close(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
         self.recorder.close()

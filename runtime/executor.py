@@ -42,8 +42,12 @@ class Executor:
         self._round_due = False  # set with _wake: run a round now (else only re-time)
         self._next_due: int | None = None  # earliest deadline of a suspended wait (epoch ms)
         self._cancel_cursor = 0
-        engine.recorder.wake_hooks.append(self.wake)
+        if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
+            engine.recorder.wake_hooks.append(self.wake)
         engine.recorder.due_hooks.append(self.note_due)
+        engine.recorder.woken_hooks.append(self.claim_woken)
+        self._woken: set[str] = set()
+        self._woken_lock = threading.Lock()
 
     @property
     def _lease_ms(self) -> int:
@@ -63,6 +67,30 @@ class Executor:
         """Run a recovery round now (after a resume, say) instead of at the next tick."""
         self._round_due = True
         self._wake.set()
+
+    def claim_woken(self, workflow_id: str) -> None:
+        """A suspended workflow was woken elsewhere: try to claim it in the next round, by
+        id, before a general recovery round."""
+        with self._woken_lock:
+            self._woken.add(workflow_id)
+        self.wake()
+
+    def _claim_woken(self) -> int:
+        with self._woken_lock:
+            ids, self._woken = sorted(self._woken), set()
+        e = self.engine
+        me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
+        claimed = 0
+        for wid in ids:
+            if e.draining or e.free_slots() <= 0:
+                break  # a recovery round (here or at a peer) finds it
+            if e.is_local(wid):
+                continue
+            row = e.store.db.run_write(lambda c, w=wid: waits.take(c, w, me, runnable), key=wid)
+            if row is not None:
+                claimed += 1
+                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
+        return claimed
 
     def note_due(self, at_ms: int) -> None:
         """A wait suspended here ends at ``at_ms``: run a round then."""
@@ -90,7 +118,11 @@ class Executor:
                     self._round_due = False
                     self._wake.clear()
                     self.poll_cancellations()
-                    claimed = 0 if self.engine.draining else self.wake_due() + self.recover()
+                    if not self.engine.draining and (due or now >= next_recovery):
+                        self.wake_due(due)
+                    claimed = self._claim_woken()
+                    if not self.engine.draining and (claimed == 0 or now >= next_recovery):
+                        claimed += self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a
                     # dead peer's backlog drains in a few rounds rather than a few seconds.
                     interval = s.recovery_interval / 4 if claimed else s.recovery_interval
@@ -104,12 +136,15 @@ class Executor:
             if not self._round_due:
                 self._wake.wait(max(0.0, wait))
 
-    def wake_due(self) -> int:
-        """Wake suspended workflows whose deadline passed; note the next deadline."""
+    def wake_due(self, due: bool = True) -> int:
+        """Wake suspended workflows whose deadline passed (when one is ``due`` by the timer);
+        then note the next deadline, wherever it was suspended."""
         e = self.engine
         runnable = e.runnable()
         waits = e.store.waits
-        woken = e.store.db.run_write(lambda conn: waits.wake_due(conn, runnable))
+        woken: list[str] = []
+        if due:
+            woken = e.store.db.run_write(lambda conn: waits.wake_due(conn, runnable))
         self._next_due = waits.next_due(runnable)
         if any(woken):  # queued ones went back to their queue
             for hook in e.recorder.wake_hooks:

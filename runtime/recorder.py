@@ -105,6 +105,8 @@ class LiveRecorder:
         self.wake_hooks: list[Callable[[], None]] = []
         # Called with the deadline of a wait suspended here, so a timer wakes it on time.
         self.due_hooks: list[Callable[[int], None]] = []
+        # Called with the id of a workflow woken elsewhere and released for any executor.
+        self.woken_hooks: list[Callable[[str], None]] = []
 
     def lookup(
         self, ctx: WorkflowContext, position: int, kind: str, name: str

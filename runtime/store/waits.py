@@ -80,6 +80,8 @@ class WaitStore:
                 wait_topic=topic,
                 wait_target=None,
                 wake_at=until_ms,
+                # Reaching a durable wait is progress: resumes are not failed recoveries.
+                recovery_attempts=0,
                 updated_at=now_ms(),
             )
         )
@@ -134,14 +136,36 @@ class WaitStore:
                 status=case((W.c.queue_name.is_not(None), Status.ENQUEUED), else_=Status.PENDING),
                 updated_at=now_ms(),
             )
-            .returning(W.c.queue_name)
+            .returning(W.c.workflow_id, W.c.queue_name)
         )
-        woken = [r.queue_name or "" for r in res]
-        if woken and not self.db.is_sqlite:
-            # Delivered at commit: peers' recovery ("") or dequeuers (a queue) look at once.
-            for queue in sorted(set(woken)):
-                conn.execute(select(func.pg_notify(CHANNEL, json.dumps([self.app, queue]))))
-        return woken
+        rows = res.all()
+        if rows and not self.db.is_sqlite:
+            # Delivered at commit: executors claim a released one at once (its id in the
+            # payload), dequeuers look at a queue that got one back.
+            notes = {json.dumps([self.app, "", r.workflow_id]) for r in rows if not r.queue_name}
+            notes |= {json.dumps([self.app, r.queue_name]) for r in rows if r.queue_name}
+            for note in sorted(notes):
+                conn.execute(select(func.pg_notify(CHANNEL, note)))
+        return [r.queue_name or "" for r in rows]
+
+    def take(self, conn: Connection, workflow_id: str, me: str, runnable: frozenset[str]) -> Any:
+        """Claim a woken workflow released for any executor: one fenced statement (the epoch
+        bumps); its name, inputs and new epoch, or None when another executor took it."""
+        return conn.execute(
+            update(W)
+            .where(
+                self._pk(workflow_id),
+                held_by(None, W.c.lease_epoch),
+                W.c.version.in_(sorted(runnable)),
+            )
+            .values(
+                executor_id=me,
+                lease_epoch=W.c.lease_epoch + 1,
+                recovery_attempts=W.c.recovery_attempts + 1,
+                updated_at=now_ms(),
+            )
+            .returning(W.c.name, W.c.inputs, W.c.lease_epoch)
+        ).first()
 
     def next_due(self, runnable: frozenset[str]) -> int | None:
         """The earliest deadline of a suspended workflow of ``runnable`` versions."""

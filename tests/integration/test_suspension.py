@@ -7,9 +7,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from tether.runtime.store.schema import workflows as W
 
 import tether
 from tether import Status, Tether
@@ -235,6 +238,17 @@ def test_queue_slots_are_given_back_and_limits_hold_across_executors(
     assert running["peak"] <= 2
 
 
+def count_suspended(app: Tether) -> int:
+    with app.store.db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    W.c.app_name == app.app_name, W.c.status == Status.SUSPENDED
+                )
+            ).scalar_one()
+        )
+
+
 def suspended_anywhere(app: Tether, wid: str) -> bool:
     return app.get_workflow(wid).status == Status.SUSPENDED
 
@@ -245,18 +259,14 @@ def test_drain_with_many_suspended_is_quick_and_leaves_nothing_to_take_over(
     app = make_app(suspend_after=0, shutdown_grace=5.0)
 
     @app.workflow(name="waiter")
-    async def waiter() -> Any:
-        return await tether.recv_async("go")
+    async def waiter() -> None:
+        await tether.sleep_async(3600)
 
     app.launch()
     n = 1000
-    for i in range(n):
-        app.start_workflow("waiter", workflow_id=f"w{i}")
-    wait_until(
-        lambda: len(app.list_workflows(status="SUSPENDED", limit=n)) == n,
-        timeout=60,
-        what="every waiter to suspend",
-    )
+    with ThreadPoolExecutor(8) as pool:  # concurrent starts share commits
+        list(pool.map(lambda i: app.start_workflow("waiter", workflow_id=f"w{i}"), range(n)))
+    wait_until(lambda: count_suspended(app) == n, timeout=60, what="every waiter to suspend")
     began = time.monotonic()
     released = app._executor.drain()  # what SIGTERM runs
     assert time.monotonic() - began < 2.0
