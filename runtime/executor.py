@@ -15,6 +15,7 @@ import random
 import socket
 import threading
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -86,7 +87,9 @@ class Executor:
                 break  # a recovery round (here or at a peer) finds it
             if e.is_local(wid):
                 continue
-            row = e.store.db.run_write(lambda c, w=wid: waits.take(c, w, me, runnable), key=wid)
+            row = e.store.db.run_write(
+                partial(waits.take, workflow_id=wid, me=me, runnable=runnable), key=wid
+            )
             if row is not None:
                 claimed += 1
                 e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
