@@ -180,6 +180,8 @@ class LiveRecorder:
             single_statement=True,
             key=fence.workflow_id,
         )
+        if status != Status.PENDING:
+            self.store.waits.wake_waiters_of([fence.workflow_id])  # a parent suspended on it
 
     def notify(self) -> None:
         self.signal.notify()
@@ -192,10 +194,17 @@ class LiveRecorder:
         waits, fence = self.store.waits, ctx.fence
         got = self.store.db.run_write(
             lambda conn: waits.suspend(
-                conn, fence, kind=wait.kind, until_ms=wait.until_ms, topic=wait.topic
+                conn,
+                fence,
+                kind=wait.kind,
+                until_ms=wait.until_ms,
+                topic=wait.topic,
+                target=wait.target,
             ),
             key=ctx.workflow_id,
         )
+        if got is Suspend.SUSPENDED and wait.target is not None:
+            waits.wake_if_finished(ctx.workflow_id, wait.target)  # it may have just ended
         if got is Suspend.FENCED:
             rec = self.store.workflows.get(ctx.workflow_id)
             if rec is not None and rec.status == Status.CANCELLED:

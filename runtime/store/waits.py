@@ -12,6 +12,11 @@ commit, so the message is either found by the run or wakes the suspended row; ne
 On Postgres the wait lock is a transaction-scoped advisory lock (a sender already holds a
 share lock on its own row, so locking rows here could deadlock two workflows messaging each
 other); SQLite serializes writers anyway.
+
+A wait for another workflow (a child) is ordered without a lock, because every workflow's
+end would otherwise pay for it: the waiter commits its suspension, then looks at the child
+again (``wake_if_finished``); the child commits its end, then looks for waiters
+(``wake_waiters_of``). Each looks after its own commit, so at least one sees the other.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .schema import messages as M
 from .schema import workflows as W
 from .workflows import held_by
 
-RECV = "recv"
+RECV, CHILD = "recv", "child"
 _LOCK_CLASS = 0x7E7E_0006  # advisory lock class of wait locks (second key: the workflow)
 
 
@@ -62,12 +67,15 @@ class WaitStore:
         kind: str,
         until_ms: int | None,
         topic: str | None,
+        target: str | None = None,
     ) -> Suspend:
         wid = fence.workflow_id
         self._wait_lock(conn, wid)
         if until_ms is not None and until_ms <= now_ms():
             return Suspend.READY
         if kind == RECV and self._has_message(conn, wid, topic or ""):
+            return Suspend.READY
+        if kind == CHILD and target is not None and self._finished(conn, target):
             return Suspend.READY
         res = conn.execute(
             update(W)
@@ -78,7 +86,7 @@ class WaitStore:
                 lease_epoch=W.c.lease_epoch + 1,
                 wait_kind=kind,
                 wait_topic=topic,
-                wait_target=None,
+                wait_target=target,
                 wake_at=until_ms,
                 # Reaching a durable wait is progress: resumes are not failed recoveries.
                 recovery_attempts=0,
@@ -99,7 +107,34 @@ class WaitStore:
             is not None
         )
 
+    def _finished(self, conn: Connection, workflow_id: str) -> bool:
+        row = conn.execute(select(W.c.status).where(self._pk(workflow_id))).first()
+        return row is None or row.status not in Status.RUNNABLE
+
     # -- waking ------------------------------------------------------------------------------
+
+    def wake_if_finished(self, workflow_id: str, target: str) -> bool:
+        """After ``workflow_id`` suspended waiting for ``target``: wake it if ``target`` ended
+        meanwhile (see the module doc)."""
+        with self.db.read() as conn:
+            if not self._finished(conn, target):
+                return False
+        with self.db.write() as conn:
+            where = and_(self._pk(workflow_id), W.c.wait_kind == CHILD, W.c.wait_target == target)
+            return bool(self._wake(conn, where))
+
+    def wake_waiters_of(self, workflow_ids: list[str]) -> int:
+        """After ``workflow_ids`` ended: wake the workflows suspended waiting for them."""
+        waiting = and_(
+            W.c.status == Status.SUSPENDED,
+            W.c.wait_target.in_(workflow_ids),
+            W.c.app_name == self.app,
+        )
+        with self.db.read() as conn:  # the common case: nobody waits, one index probe
+            if conn.execute(select(W.c.workflow_id).where(waiting).limit(1)).first() is None:
+                return 0
+        with self.db.write() as conn:
+            return len(self._wake(conn, and_(waiting, W.c.wait_kind == CHILD)))
 
     def wake_recv(self, conn: Connection, dest_id: str, topic: str) -> list[str]:
         """In the transaction that sends a message: wake ``dest_id`` if it is suspended in a

@@ -272,3 +272,74 @@ def test_drain_with_many_suspended_is_quick_and_leaves_nothing_to_take_over(
     assert time.monotonic() - began < 2.0
     assert released == 0  # no lease held: nothing for a peer to take over
     assert all(r.executor_id is None for r in app.list_workflows(limit=n))
+
+
+def test_parent_suspends_while_its_child_waits_and_resumes_when_it_ends(
+    make_app: Callable[..., Tether], flavor: str
+) -> None:
+    app = make_app(suspend_after=GRACE)
+    ran: list[str] = []
+
+    @app.step()
+    def note(what: str) -> str:
+        ran.append(what)
+        return what
+
+    if flavor == "sync":
+
+        @app.workflow(name="child")
+        def child() -> Any:
+            return tether.recv("go")
+
+        @app.workflow(name="parent")
+        def parent() -> list[Any]:
+            note("parent")
+            return [child(), note("after")]
+
+    else:
+
+        @app.workflow(name="child")
+        async def achild() -> Any:
+            return await tether.recv_async("go")
+
+        @app.workflow(name="parent")
+        async def aparent() -> list[Any]:
+            await asyncio.to_thread(note, "parent")
+            got = await achild()
+            return [got, await asyncio.to_thread(note, "after")]
+
+    app.launch()
+    h = app.start_workflow("parent", workflow_id="p")
+    wait_until(lambda: suspended(app, "p"), what="the parent to suspend")
+    rec = app.get_workflow("p")
+    (child_id,) = [op.child_id for op in app.list_steps("p") if op.kind == "child"]
+    assert (rec.wait_kind, rec.wait_on) == ("child", child_id)
+    wait_until(lambda: suspended(app, child_id), what="the child to suspend")
+    app.send(child_id, "done", topic="go")
+    assert h.result(timeout=10) == ["done", "after"]
+    assert ran == ["parent", "after"]
+
+
+def test_cancelling_a_waited_child_wakes_its_suspended_parent(
+    make_app: Callable[..., Tether],
+) -> None:
+    app = make_app(suspend_after=GRACE)
+
+    @app.workflow(name="child")
+    def child() -> Any:
+        return tether.recv("go")
+
+    @app.workflow(name="parent")
+    def parent() -> str:
+        try:
+            child()
+        except tether.errors.WorkflowCancelledError:
+            return "child cancelled"
+        return "child done"
+
+    app.launch()
+    h = app.start_workflow("parent", workflow_id="p")
+    wait_until(lambda: suspended(app, "p"), what="the parent to suspend")
+    (child_id,) = [op.child_id for op in app.list_steps("p") if op.kind == "child"]
+    app.cancel(child_id)
+    assert h.result(timeout=10) == "child cancelled"
