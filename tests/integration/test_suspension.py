@@ -343,3 +343,20 @@ def test_cancelling_a_waited_child_wakes_its_suspended_parent(
     (child_id,) = [op.child_id for op in app.list_steps("p") if op.kind == "child"]
     app.cancel(child_id)
     assert h.result(timeout=10) == "child cancelled"
+
+
+def test_workflows_list_shows_what_a_suspended_workflow_waits_on(
+    make_app: Callable[..., Tether], database_url: str, app_name: str
+) -> None:
+    from click.testing import CliRunner
+    from tether.cli import cli
+    from tether.render.base import timestamp
+
+    app, _ = build(make_app, "sync")
+    app.start_workflow("inbox", 600.0, workflow_id="i")
+    wait_until(lambda: suspended(app, "i"), what="the recv to suspend")
+    wake_at = app.get_workflow("i").wake_at
+    args = ["--database-url", database_url, "--app", app_name, "workflows", "list"]
+    result = CliRunner().invoke(cli, [*args, "--status", "SUSPENDED"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert f"recv 't' until {timestamp(wake_at)}" in result.output
