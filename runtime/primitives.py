@@ -19,6 +19,7 @@ from .context import WorkflowContext, current, maybe_current, sync_only
 from .errors import ConfigurationError
 from .recorder import RECV
 from .records import OperationRecord
+from .suspension import EVENT as EVENT_WAIT
 from .suspension import RECV as RECV_WAIT
 from .suspension import SLEEP as SLEEP_WAIT
 from .suspension import Wait
@@ -181,7 +182,7 @@ def set_event(key: str, value: Any) -> None:
         OperationRecord(pos, SET_EVENT, k, output=value_json),
         lambda conn, store: store.messages.set_event(conn, ctx.workflow_id, k, value_json),
     )
-    ctx.recorder.notify()
+    ctx.recorder.event_set(ctx.workflow_id, k)
 
 
 def wait_event(
@@ -200,6 +201,21 @@ def wait_event(
         if left <= 0:
             return False, None
         waiter.signal.wait(generation, min(poll, left))
+        poll = min(poll * 2, waiter.poll_interval)
+
+
+def _wait_event_durably(
+    ctx: WorkflowContext, pos: int, workflow_id: str, key: str
+) -> tuple[bool, Any]:
+    """Wait for an event with no timeout from workflow code: past the grace it suspends."""
+    waiter = ctx.recorder.waiter
+    durable = Wait(EVENT_WAIT, pos, None, topic=key, target=workflow_id)
+    poll = 0.005
+    while True:
+        value_json = waiter.event(workflow_id, key)
+        if value_json is not None:
+            return True, serialization.loads(value_json)
+        ctx.wait(now_ms() + int(_FOREVER * 1000), poll, waiter.signal, durable)
         poll = min(poll * 2, waiter.poll_interval)
 
 
@@ -222,7 +238,10 @@ def get_event(
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:
         return serialization.loads(rec.output)
-    found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
+    if timeout is None:  # no deadline to keep across a resume: the wait may suspend
+        found, value = _wait_event_durably(ctx, pos, workflow_id, _key(key))
+    else:
+        found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
     output = serialization.dumps(value, "event") if found else None
     ctx.record(OperationRecord(pos, GET_EVENT, name, output=output))
     return value

@@ -69,6 +69,10 @@ class Recorder(Protocol):
         """Something changed that waiters elsewhere in this process may care about."""
         ...
 
+    def event_set(self, workflow_id: str, key: str) -> None:
+        """After ``workflow_id`` committed event ``key``: wake who waits for it."""
+        ...
+
     @property
     def suspend_after(self) -> float | None:
         """Seconds a durable wait waits in memory before it suspends (None: never)."""
@@ -188,6 +192,10 @@ class LiveRecorder:
         for hook in self.wake_hooks:
             hook()
 
+    def event_set(self, workflow_id: str, key: str) -> None:
+        self.store.waits.wake_event_waiters(workflow_id, key)  # suspended in get_event
+        self.notify()
+
     def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
         from .store.waits import Suspend
 
@@ -204,7 +212,8 @@ class LiveRecorder:
             key=ctx.workflow_id,
         )
         if got is Suspend.SUSPENDED and wait.target is not None:
-            waits.wake_if_finished(ctx.workflow_id, wait.target)  # it may have just ended
+            # What it waits for may have happened just now (see store.waits).
+            waits.wake_if_ready(ctx.workflow_id, wait.kind, wait.target, wait.topic)
         if got is Suspend.FENCED:
             rec = self.store.workflows.get(ctx.workflow_id)
             if rec is not None and rec.status == Status.CANCELLED:
@@ -289,6 +298,9 @@ class ReplayRecorder:
         raise ReplayStop(ctx.workflow_id, position, f"the code waits for a message on {topic!r}")
 
     def notify(self) -> None:
+        pass
+
+    def event_set(self, workflow_id: str, key: str) -> None:
         pass
 
     suspend_after = 0.0  # a replay never waits: a wait not answered by history stops it

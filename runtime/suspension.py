@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 
 from .errors import SuspendedInterrupt
 
-__all__ = ["CHILD", "RECV", "SLEEP", "SuspendedInterrupt", "Wait", "should_suspend"]
+__all__ = ["CHILD", "EVENT", "RECV", "SLEEP", "SuspendedInterrupt", "Wait", "should_suspend"]
 
-SLEEP, RECV, CHILD = "sleep", "recv", "child"
+SLEEP, RECV, CHILD, EVENT = "sleep", "recv", "child", "event"
 
 
 @dataclass(frozen=True)
 class Wait:
     """A durable wait as the database records it while the workflow is suspended."""
 
-    kind: str  # SLEEP, RECV or CHILD
+    kind: str  # SLEEP, RECV, CHILD or EVENT
     position: int  # the operation that waits (not recorded until it ends)
     until_ms: int | None  # its deadline (epoch ms); None: none
-    topic: str | None = None  # what a recv waits for
-    target: str | None = None  # the workflow a CHILD wait waits for
+    topic: str | None = None  # what a recv waits for; the key an EVENT wait waits for
+    target: str | None = None  # the workflow a CHILD or EVENT wait waits for
     since: float = field(default_factory=time.monotonic)  # when the wait began, in-process
 
     def waited(self) -> float:

@@ -13,10 +13,11 @@ On Postgres the wait lock is a transaction-scoped advisory lock (a sender alread
 share lock on its own row, so locking rows here could deadlock two workflows messaging each
 other); SQLite serializes writers anyway.
 
-A wait for another workflow (a child) is ordered without a lock, because every workflow's
-end would otherwise pay for it: the waiter commits its suspension, then looks at the child
-again (``wake_if_finished``); the child commits its end, then looks for waiters
-(``wake_waiters_of``). Each looks after its own commit, so at least one sees the other.
+A wait for another workflow (its end, or an event it sets) is ordered without a lock, since
+every workflow's end would otherwise pay for one: the waiter commits its suspension, then
+looks again (``wake_if_ready``); the other commits its end or event, then looks for waiters
+(``wake_waiters_of``, ``wake_event_waiters``). Each looks after its own commit, so at least
+one of them sees the other.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from ..records import Status
 from .database import Database
 from .operations import Fence
 from .queues import CHANNEL
+from .schema import events as E
 from .schema import messages as M
 from .schema import workflows as W
 from .workflows import held_by
 
-RECV, CHILD = "recv", "child"
+RECV, CHILD, EVENT = "recv", "child", "event"
 _LOCK_CLASS = 0x7E7E_0006  # advisory lock class of wait locks (second key: the workflow)
 
 
@@ -77,6 +79,8 @@ class WaitStore:
             return Suspend.READY
         if kind == CHILD and target is not None and self._finished(conn, target):
             return Suspend.READY
+        if kind == EVENT and target is not None and self._has_event(conn, target, topic or ""):
+            return Suspend.READY
         res = conn.execute(
             update(W)
             .where(self._pk(wid), held_by(fence.executor_id, fence.epoch))
@@ -107,21 +111,45 @@ class WaitStore:
             is not None
         )
 
+    def _has_event(self, conn: Connection, workflow_id: str, key: str) -> bool:
+        stmt = select(E.c.key).where(
+            E.c.app_name == self.app, E.c.workflow_id == workflow_id, E.c.key == key
+        )
+        return conn.execute(stmt).first() is not None
+
     def _finished(self, conn: Connection, workflow_id: str) -> bool:
         row = conn.execute(select(W.c.status).where(self._pk(workflow_id))).first()
         return row is None or row.status not in Status.RUNNABLE
 
     # -- waking ------------------------------------------------------------------------------
 
-    def wake_if_finished(self, workflow_id: str, target: str) -> bool:
-        """After ``workflow_id`` suspended waiting for ``target``: wake it if ``target`` ended
-        meanwhile (see the module doc)."""
+    def wake_if_ready(self, workflow_id: str, kind: str, target: str, topic: str | None) -> bool:
+        """After ``workflow_id`` suspended waiting for another workflow: wake it if that one
+        ended (``CHILD``) or set the event (``EVENT``) meanwhile (see the module doc)."""
         with self.db.read() as conn:
-            if not self._finished(conn, target):
-                return False
+            if kind == CHILD:
+                ready = self._finished(conn, target)
+            else:
+                ready = self._has_event(conn, target, topic or "")
+        if not ready:
+            return False
         with self.db.write() as conn:
-            where = and_(self._pk(workflow_id), W.c.wait_kind == CHILD, W.c.wait_target == target)
+            where = and_(self._pk(workflow_id), W.c.wait_kind == kind, W.c.wait_target == target)
             return bool(self._wake(conn, where))
+
+    def wake_event_waiters(self, workflow_id: str, key: str) -> int:
+        """After ``workflow_id`` set event ``key``: wake the workflows suspended for it."""
+        waiting = and_(
+            W.c.status == Status.SUSPENDED,
+            W.c.wait_target == workflow_id,
+            W.c.app_name == self.app,
+        )
+        with self.db.read() as conn:  # the common case: nobody waits, one index probe
+            if conn.execute(select(W.c.workflow_id).where(waiting).limit(1)).first() is None:
+                return 0
+        with self.db.write() as conn:
+            where = and_(waiting, W.c.wait_kind == EVENT, W.c.wait_topic == key)
+            return len(self._wake(conn, where))
 
     def wake_waiters_of(self, workflow_ids: list[str]) -> int:
         """After ``workflow_ids`` ended: wake the workflows suspended waiting for them."""

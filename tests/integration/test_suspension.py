@@ -349,6 +349,7 @@ def test_workflows_list_shows_what_a_suspended_workflow_waits_on(
     make_app: Callable[..., Tether], database_url: str, app_name: str
 ) -> None:
     from click.testing import CliRunner
+
     from tether.cli import cli
     from tether.render.base import timestamp
 
@@ -360,3 +361,27 @@ def test_workflows_list_shows_what_a_suspended_workflow_waits_on(
     result = CliRunner().invoke(cli, [*args, "--status", "SUSPENDED"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert f"recv 't' until {timestamp(wake_at)}" in result.output
+
+
+def test_get_event_without_timeout_suspends_until_the_event_is_set(
+    make_app: Callable[..., Tether],
+) -> None:
+    app = make_app(suspend_after=GRACE)
+
+    @app.workflow(name="publisher")
+    def publisher() -> None:
+        tether.recv("go")
+        tether.set_event("state", "ready")
+
+    @app.workflow(name="watcher")
+    def watcher(target: str) -> Any:
+        return app.get_event(target, "state", timeout=None)
+
+    app.launch()
+    app.start_workflow("publisher", workflow_id="pub")
+    h = app.start_workflow("watcher", "pub", workflow_id="w")
+    wait_until(lambda: suspended(app, "w"), what="the watcher to suspend")
+    rec = app.get_workflow("w")
+    assert (rec.wait_kind, rec.wait_on) == ("event", "pub")
+    app.send("pub", "go", topic="go")
+    assert h.result(timeout=10) == "ready"
