@@ -115,7 +115,11 @@ class Executor:
         next_recovery = time.monotonic() + random.uniform(0, s.recovery_interval)
         while not self._stop.is_set():
             now = time.monotonic()
-            due = self._next_due is not None and self._next_due <= now_ms()
+            due = (
+                not self.engine.draining
+                and self._next_due is not None
+                and self._next_due <= now_ms()
+            )
             try:
                 if now >= next_recovery or self._round_due or due:
                     self._round_due = False
@@ -134,7 +138,7 @@ class Executor:
                 log.exception("executor loop round failed; retrying")
             self._wake.clear()
             wait = next_recovery - time.monotonic()
-            if self._next_due is not None:
+            if self._next_due is not None and not self.engine.draining:
                 wait = min(wait, (self._next_due - now_ms()) / 1000)
             if not self._round_due:
                 self._wake.wait(max(0.0, wait))
