@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tether.executor")
 
+DUE_REFRESH = 1.0  # seconds between reads of the earliest deadline of any suspended wait
+
 
 class Executor:
     def __init__(self, engine: Engine) -> None:
@@ -43,6 +45,7 @@ class Executor:
         self._round_due = False  # set with _wake: run a round now (else only re-time)
         self._next_due: int | None = None  # earliest deadline of a suspended wait (epoch ms)
         self._cancel_cursor = 0
+        self._due_checked = 0.0  # when next_due was last read (monotonic)
         if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
             engine.recorder.wake_hooks.append(self.wake)
         engine.recorder.due_hooks.append(self.note_due)
@@ -152,7 +155,12 @@ class Executor:
         woken: list[str] = []
         if due:
             woken = e.store.db.run_write(lambda conn: waits.wake_due(conn, runnable))
-        self._next_due = waits.next_due(runnable)
+        now = time.monotonic()
+        if due or now >= self._due_checked + DUE_REFRESH:
+            # Deadlines suspended here are noted at once (note_due); a peer's matter only
+            # if the peer dies, so looking for them now and then is enough.
+            self._due_checked = now
+            self._next_due = waits.next_due(runnable)
         if any(woken):  # queued ones went back to their queue
             for hook in e.recorder.wake_hooks:
                 if hook != self.wake:
