@@ -12,18 +12,22 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .clock import now_ms
 from .context import WorkflowContext
 from .errors import ConfigurationError, TetherError, WorkflowInterrupt
-from .handles import WorkflowHandle
+from .handles import WorkflowHandle, outcome_of
 from .recorder import Effect
 from .records import OperationRecord
 from .serialization import encode_inputs
+from .suspension import CHILD as CHILD_WAIT
+from .suspension import Wait
 
 if TYPE_CHECKING:
     from .registry import WorkflowDef
     from .run import Outcome
 
 CHILD = "child"
+_FAR_MS = 10 * 365 * 24 * 3600 * 1000  # a child wait has no deadline of its own
 
 
 class Spawner(Protocol):
@@ -93,16 +97,31 @@ def start_child(
     return WorkflowHandle(ctx.recorder.waiter, wid)
 
 
-def _await_child(ctx: WorkflowContext, wid: str) -> Any:
+def _await_child(ctx: WorkflowContext, pos: int, wid: str) -> Any:
+    """The child's outcome; a long wait suspends the parent (see runtime.suspension)."""
     if ctx.spawner is not None:
         ctx.spawner.adopt(wid)
-    return WorkflowHandle(ctx.recorder.waiter, wid).result(interrupt=ctx)
+    handle, waiter = WorkflowHandle(ctx.recorder.waiter, wid), ctx.recorder.waiter
+    durable, poll = Wait(CHILD_WAIT, pos, None, target=wid), 0.005
+    while True:
+        if (rec := handle.finished()) is not None:
+            return outcome_of(rec)
+        ctx.check_interrupt()
+        ctx.wait(now_ms() + _FAR_MS, poll, waiter.signal, durable)
+        poll = min(poll * 2, waiter.poll_interval)
 
 
-async def _await_child_async(ctx: WorkflowContext, wid: str) -> Any:
+async def _await_child_async(ctx: WorkflowContext, pos: int, wid: str) -> Any:
     if ctx.spawner is not None:
         await ctx.recorder.in_io(lambda: ctx.spawner.adopt(wid) if ctx.spawner else None)
-    return await WorkflowHandle(ctx.recorder.waiter, wid).result_async(interrupt=ctx)
+    handle, waiter = WorkflowHandle(ctx.recorder.waiter, wid), ctx.recorder.waiter
+    durable, poll = Wait(CHILD_WAIT, pos, None, target=wid), 0.005
+    while True:
+        if (rec := await ctx.recorder.in_io(handle.finished)) is not None:
+            return outcome_of(rec)
+        ctx.check_interrupt()
+        await ctx.wait_async(now_ms() + _FAR_MS, poll, waiter.signal, durable)
+        poll = min(poll * 2, waiter.poll_interval)
 
 
 def call_child(
@@ -115,13 +134,13 @@ def call_child(
         )
     pos, wid, recorded = _child_id(ctx, wdef, None)
     if recorded:
-        return _await_child(ctx, wid)
+        return _await_child(ctx, pos, wid)
     inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
     ctx.record(*_record(ctx, wdef, pos, wid, inputs_json))
     spawner = _spawner(ctx)
     outcome = spawner.run_inline(wdef, wid, args, kwargs)
     if isinstance(outcome.error, WorkflowInterrupt):
-        return _await_child(ctx, wid)
+        return _await_child(ctx, pos, wid)
     return spawner.deliver(wid, outcome)
 
 
@@ -145,13 +164,13 @@ async def _child_async(
     kwargs: dict[str, Any],
 ) -> Any:
     if recorded:
-        return await _await_child_async(ctx, wid)
+        return await _await_child_async(ctx, pos, wid)
     inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
     await ctx.arecord(*_record(ctx, wdef, pos, wid, inputs_json))
     spawner = _spawner(ctx)
     outcome = await spawner.run_inline_async(wdef, wid, args, kwargs)
     if isinstance(outcome.error, WorkflowInterrupt):
-        return await _await_child_async(ctx, wid)
+        return await _await_child_async(ctx, pos, wid)
     return spawner.deliver(wid, outcome)
 
 

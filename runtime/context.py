@@ -21,11 +21,13 @@ from .errors import (
     ConfigurationError,
     NondeterminismError,
     NotInWorkflowError,
+    SuspendedInterrupt,
     WorkflowInterrupt,
 )
 from .history import Gate
 from .records import OperationRecord
 from .store import Fence
+from .suspension import Wait, should_suspend
 from .waiting import Signal, pause, pause_async
 
 if TYPE_CHECKING:
@@ -130,15 +132,55 @@ class WorkflowContext:
 
     # -- waiting: the one place a running workflow waits ------------------------------------
 
-    def wait(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
+    def wait(
+        self,
+        until_ms: int,
+        poll: float,
+        signal: Signal | None = None,
+        durable: Wait | None = None,
+    ) -> None:
         """Wait until ``until_ms``, for at most ``poll`` seconds, or until ``signal`` (default:
-        only an interrupt) fires; then stop here if interrupted."""
-        pause(signal or self.wakeup, until_ms, poll, self._interrupted)
+        only an interrupt) fires; then stop here if interrupted. A ``durable`` wait that has
+        lasted its grace suspends the workflow instead (raising ``SuspendedInterrupt``), or
+        returns at once when its condition turned out to hold."""
+        if durable is not None and self._suspends(durable):
+            if self.recorder.suspend(self, durable):
+                raise SuspendedInterrupt(self.workflow_id)
+            return
+        pause(signal or self.wakeup, until_ms, self._poll(poll, durable), self._interrupted)
         self.check_interrupt()
 
-    async def wait_async(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
+    async def wait_async(
+        self,
+        until_ms: int,
+        poll: float,
+        signal: Signal | None = None,
+        durable: Wait | None = None,
+    ) -> None:
+        if durable is not None and self._suspends(durable):
+            wait = durable
+            if await self.recorder.in_io(lambda: self.recorder.suspend(self, wait)):
+                raise SuspendedInterrupt(self.workflow_id)
+            return
+        poll = self._poll(poll, durable)
         await pause_async(signal or self.wakeup, until_ms, poll, self._interrupted)
         self.check_interrupt()
+
+    def _suspends(self, wait: Wait) -> bool:
+        return should_suspend(
+            waited=wait.waited(),
+            grace=self.recorder.suspend_after,
+            left_ms=None if wait.until_ms is None else wait.until_ms - now_ms(),
+            others_in_flight=bool(self.in_flight - {wait.position}),
+            interrupted=self.interrupt_kind is not None,
+        )
+
+    def _poll(self, poll: float, wait: Wait | None) -> float:
+        """``poll``, shortened so that a durable wait looks again when its grace ends."""
+        if wait is None:
+            return poll
+        left = wait.grace_left(self.recorder.suspend_after)
+        return min(poll, left) if left > 0 else poll
 
     def backoff(self, seconds: float) -> None:
         """A retry's backoff: interruptible by cancel and drain like any wait."""

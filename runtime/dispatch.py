@@ -85,12 +85,16 @@ class Dispatch:
             engine, self.queues, live_versions=self.live_versions, limits=self.limits
         )
         self.runner.start()
+        if store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
+            # A queued workflow woken from suspension goes back to its queue (store.waits).
+            engine.recorder.wake_hooks.append(lambda: self.wake(None))
         if not store.db.is_sqlite:
             from .wakeups import Listener, SQLiteWatcher
 
             self.listener = Listener(
                 store.db.url, CHANNEL, self._on_notify, on_connect=lambda: self.wake(None)
             )
+            self.listener.on_woken = self._on_woken
             self.listener.start()
         elif self.queues:
             from .wakeups import SQLiteWatcher, sqlite_path
@@ -114,6 +118,12 @@ class Dispatch:
     def _on_notify(self, app: str, queue: str) -> None:
         if self._engine is not None and app == self._engine.store.app_name:
             self.wake(queue)
+
+    def _on_woken(self, app: str, workflow_id: str) -> None:
+        """A suspended workflow was woken (released, not queued): claim it if we can."""
+        if self._engine is not None and app == self._engine.store.app_name:
+            for hook in self._engine.recorder.woken_hooks:
+                hook(workflow_id)
 
     def live_versions(self) -> frozenset[str]:
         """Versions some live executor can run (cached for a heartbeat interval)."""

@@ -29,6 +29,7 @@ from .errors import (
     DrainingInterrupt,
     LeaseLostInterrupt,
     NondeterminismError,
+    SuspendedInterrupt,
     TetherError,
     WorkflowCancelledError,
     WorkflowConflictError,
@@ -54,6 +55,9 @@ class EngineSettings:
     max_workflows: int = 128
     shutdown_grace: float = 8.0
     claim_batch: int = 64
+    # Seconds a durable wait (sleep, recv) holds its thread before the workflow is suspended
+    # (see runtime.suspension); None keeps every wait in memory.
+    suspend_after: float | None = 1.0
 
     @property
     def lease_ms(self) -> int:
@@ -77,7 +81,7 @@ class Engine:
         self.executor_id = executor_id
         self.runnable = runnable
         self.settings = settings
-        self.recorder = LiveRecorder(store, version, settings.poll_interval)
+        self.recorder = LiveRecorder(store, version, settings.poll_interval, settings.suspend_after)
         self.waiter = self.recorder.waiter
         # Notified when a local workflow ends or a message lands (see waiting.Signal).
         self.changes = self.recorder.signal
@@ -283,8 +287,8 @@ class Engine:
             return outcome.value
         if isinstance(err, CancelledInterrupt):
             raise WorkflowCancelledError(f"workflow {wid!r} was cancelled")
-        if isinstance(err, LeaseLostInterrupt):
-            return self.handle(wid).result()
+        if isinstance(err, (LeaseLostInterrupt, SuspendedInterrupt)):
+            return self.handle(wid).result()  # it goes on elsewhere, or here when woken
         raise err
 
     # -- child workflows (children.Spawner) ---------------------------------------------------
@@ -472,6 +476,15 @@ class Engine:
             return
         args, kwargs = decode_inputs(rec.inputs)
         self.submit(Run(wdef, wid, args, kwargs, fence, None))
+
+    def run_woken(self, wid: str, name: str, inputs_json: str, epoch: int) -> None:
+        """Resume a workflow woken from suspension that this executor just claimed."""
+        wdef = self.registry.workflows.get(name)
+        if wdef is None:
+            self.run_claimed(wid, epoch)  # records a clear error for an unknown name
+            return
+        args, kwargs = decode_inputs(serialization.loads(inputs_json))
+        self.submit(Run(wdef, wid, args, kwargs, Fence(wid, self.executor_id, epoch), None))
 
     def close(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)

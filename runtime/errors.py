@@ -234,6 +234,11 @@ class DrainingInterrupt(WorkflowInterrupt):
     """This executor is shutting down; a peer will continue the workflow."""
 
 
+class SuspendedInterrupt(WorkflowInterrupt):
+    """The workflow is suspended in a durable wait: its wake condition is in the database and
+    it holds no lease; any executor of its version resumes it by replay when the wait ends."""
+
+
 # What ends a run without ending the workflow: the runtime's own interrupts, and a crash of
 # the process (Ctrl-C, ``sys.exit`` in a step, a cancelled task). Nothing is recorded, so the
 # workflow stays open and is recovered like any other that an executor stopped running.

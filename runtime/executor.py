@@ -3,7 +3,8 @@
 An executor claims PENDING workflows of versions it can run whose holder is released,
 stopped or dead (heartbeat older than the lease timeout). Claims are atomic and bump the
 fencing epoch; each round takes a bounded share so that a fleet starting together splits
-the work instead of stampeding.
+the work instead of stampeding. Each round also wakes suspended workflows whose deadline has
+passed (see ``store.waits``); a timer runs a round at the earliest deadline known here.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import random
 import socket
 import threading
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from . import serialization, timeouts
+from .clock import now_ms
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
 from .leases import claim_share, is_crash_takeover
 from .records import Status
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("tether.executor")
+
+DUE_REFRESH = 1.0  # seconds between reads of the earliest deadline of any suspended wait
 
 
 class Executor:
@@ -37,6 +42,16 @@ class Executor:
         self._thread: threading.Thread | None = None
         self._beat: threading.Thread | None = None
         self.stopped = False
+        self._round_due = False  # set with _wake: run a round now (else only re-time)
+        self._next_due: int | None = None  # earliest deadline of a suspended wait (epoch ms)
+        self._cancel_cursor = 0
+        self._due_checked = 0.0  # when next_due was last read (monotonic)
+        if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
+            engine.recorder.wake_hooks.append(self.wake)
+        engine.recorder.due_hooks.append(self.note_due)
+        engine.recorder.woken_hooks.append(self.claim_woken)
+        self._woken: set[str] = set()
+        self._woken_lock = threading.Lock()
 
     @property
     def _lease_ms(self) -> int:
@@ -54,7 +69,40 @@ class Executor:
 
     def wake(self) -> None:
         """Run a recovery round now (after a resume, say) instead of at the next tick."""
+        self._round_due = True
         self._wake.set()
+
+    def claim_woken(self, workflow_id: str) -> None:
+        """A suspended workflow was woken elsewhere: try to claim it in the next round, by
+        id, before a general recovery round."""
+        with self._woken_lock:
+            self._woken.add(workflow_id)
+        self.wake()
+
+    def _claim_woken(self) -> int:
+        with self._woken_lock:
+            ids, self._woken = sorted(self._woken), set()
+        e = self.engine
+        me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
+        claimed = 0
+        for wid in ids:
+            if e.draining or e.free_slots() <= 0:
+                break  # a recovery round (here or at a peer) finds it
+            if e.is_local(wid):
+                continue
+            row = e.store.db.run_write(
+                partial(waits.take, workflow_id=wid, me=me, runnable=runnable), key=wid
+            )
+            if row is not None:
+                claimed += 1
+                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
+        return claimed
+
+    def note_due(self, at_ms: int) -> None:
+        """A wait suspended here ends at ``at_ms``: run a round then."""
+        if self._next_due is None or at_ms < self._next_due:
+            self._next_due = at_ms
+            self._wake.set()
 
     def _beat_loop(self) -> None:
         interval = self.engine.settings.heartbeat_interval
@@ -70,19 +118,55 @@ class Executor:
         next_recovery = time.monotonic() + random.uniform(0, s.recovery_interval)
         while not self._stop.is_set():
             now = time.monotonic()
+            due = (
+                not self.engine.draining
+                and self._next_due is not None
+                and self._next_due <= now_ms()
+            )
             try:
-                if now >= next_recovery or self._wake.is_set():
+                if now >= next_recovery or self._round_due or due:
+                    self._round_due = False
                     self._wake.clear()
                     timeouts.sweep(self.engine.store)  # cancels; the holder stops below
                     self.poll_cancellations()
-                    claimed = 0 if self.engine.draining else self.recover()
+                    if not self.engine.draining and (due or now >= next_recovery):
+                        self.wake_due(due)
+                    claimed = self._claim_woken()
+                    if not self.engine.draining and (claimed == 0 or now >= next_recovery):
+                        claimed += self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a
                     # dead peer's backlog drains in a few rounds rather than a few seconds.
                     interval = s.recovery_interval / 4 if claimed else s.recovery_interval
                     next_recovery = now + interval
             except Exception:  # noqa: BLE001 - keep the loop alive through database blips
                 log.exception("executor loop round failed; retrying")
-            self._wake.wait(max(0.0, next_recovery - time.monotonic()))
+            self._wake.clear()
+            wait = next_recovery - time.monotonic()
+            if self._next_due is not None and not self.engine.draining:
+                wait = min(wait, (self._next_due - now_ms()) / 1000)
+            if not self._round_due:
+                self._wake.wait(max(0.0, wait))
+
+    def wake_due(self, due: bool = True) -> int:
+        """Wake suspended workflows whose deadline passed (when one is ``due`` by the timer);
+        then note the next deadline, wherever it was suspended."""
+        e = self.engine
+        runnable = e.runnable()
+        waits = e.store.waits
+        woken: list[str] = []
+        if due:
+            woken = e.store.db.run_write(lambda conn: waits.wake_due(conn, runnable))
+        now = time.monotonic()
+        if due or now >= self._due_checked + DUE_REFRESH:
+            # Deadlines suspended here are noted at once (note_due); a peer's matter only
+            # if the peer dies, so looking for them now and then is enough.
+            self._due_checked = now
+            self._next_due = waits.next_due(runnable)
+        if any(woken):  # queued ones went back to their queue
+            for hook in e.recorder.wake_hooks:
+                if hook != self.wake:
+                    hook()
+        return len(woken)
 
     def heartbeat(self) -> None:
         e = self.engine
@@ -102,12 +186,17 @@ class Executor:
             state=state,
         )
 
-    def poll_cancellations(self) -> None:
+    def poll_cancellations(self, batch: int = 500) -> None:
+        """Signal running workflows cancelled elsewhere; at most ``batch`` ids a round (a
+        busy executor covers its running workflows over a few rounds)."""
         e = self.engine
-        ids = e.running_ids()
+        ids = sorted(e.running_ids())
         if not ids:
             return
-        for wid, status in e.store.workflows.statuses(ids).items():
+        start = self._cancel_cursor % len(ids)
+        window = (ids[start:] + ids[:start])[:batch]
+        self._cancel_cursor = start + len(window)
+        for wid, status in e.store.workflows.statuses(window).items():
             if status == Status.CANCELLED:
                 e.signal(wid, CancelledInterrupt)
 

@@ -71,9 +71,12 @@ class WorkflowHandle:
     def status(self) -> str:
         return self.get().status
 
-    def _finished(self) -> WorkflowRecord | None:
+    def finished(self) -> WorkflowRecord | None:
+        """Its record once it has ended (None while it may still run)."""
         rec = self.get()
         return None if rec.status in Status.RUNNABLE else rec
+
+    _finished = finished
 
     def _timeout(self, timeout: float | None) -> ResultTimeoutError:
         return ResultTimeoutError(

@@ -19,6 +19,10 @@ from .context import WorkflowContext, current, maybe_current, sync_only
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .recorder import RECV
 from .records import OperationRecord, WorkflowRecord
+from .suspension import EVENT as EVENT_WAIT
+from .suspension import RECV as RECV_WAIT
+from .suspension import SLEEP as SLEEP_WAIT
+from .suspension import Wait
 from .waiting import Waiter
 
 if TYPE_CHECKING:
@@ -62,9 +66,11 @@ def sleep(seconds: float) -> None:
     """Durable sleep: survives restarts and wakes at the recorded time."""
     ctx = current("tether.sleep()")
     sync_only(ctx, "sleep")
+    pos = ctx.next_position  # reserved by _deadline
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep()"), kind=SLEEP)
+    durable = Wait(SLEEP_WAIT, pos, wake_at)
     while now_ms() < wake_at:
-        ctx.wait(wake_at, _HOUR)
+        ctx.wait(wake_at, _HOUR, durable=durable)
 
 
 def sleep_async(seconds: float) -> Awaitable[None]:
@@ -73,8 +79,9 @@ def sleep_async(seconds: float) -> Awaitable[None]:
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep_async()"), kind=SLEEP)
 
     async def run() -> None:
+        durable = Wait(SLEEP_WAIT, pos, wake_at)
         while now_ms() < wake_at:
-            await ctx.wait_async(wake_at, _HOUR)
+            await ctx.wait_async(wake_at, _HOUR, durable=durable)
 
     return ctx.track(pos, run())
 
@@ -192,6 +199,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
         return serialization.loads(rec.output)
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
     started = now_ms()
+    durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
     while True:
         ctx.check_interrupt()
         found, value = recorder.consume(ctx, pos, t, started)
@@ -200,7 +208,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
         if now_ms() >= until:
             ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
             return None
-        ctx.wait(until, waiter.poll_interval, waiter.signal)
+        ctx.wait(until, waiter.poll_interval, waiter.signal, durable)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -215,6 +223,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
             return serialization.loads(rec.output)
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
         started = now_ms()
+        durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
         while True:
             ctx.check_interrupt()
             found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
@@ -223,7 +232,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
             if now_ms() >= until:
                 await ctx.arecord(OperationRecord(pos, RECV, t, output=None, started_at=started))
                 return None
-            await ctx.wait_async(until, waiter.poll_interval, waiter.signal)
+            await ctx.wait_async(until, waiter.poll_interval, waiter.signal, durable)
 
     return ctx.track(pos, run())
 
@@ -252,7 +261,7 @@ def set_event(key: str, value: Any) -> None:
         OperationRecord(pos, SET_EVENT, k, output=value_json),
         lambda conn, store: store.messages.set_event(conn, ctx.workflow_id, k, value_json),
     )
-    ctx.recorder.notify()
+    ctx.recorder.event_set(ctx.workflow_id, k)
 
 
 def wait_event(
@@ -286,6 +295,21 @@ def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
     return f":{key}"
 
 
+def _wait_event_durably(
+    ctx: WorkflowContext, pos: int, workflow_id: str, key: str
+) -> tuple[bool, Any]:
+    """Wait for an event with no timeout from workflow code: past the grace it suspends."""
+    waiter = ctx.recorder.waiter
+    durable = Wait(EVENT_WAIT, pos, None, topic=key, target=workflow_id)
+    poll = 0.005
+    while True:
+        value_json = waiter.event(workflow_id, key)
+        if value_json is not None:
+            return True, serialization.loads(value_json)
+        ctx.wait(now_ms() + int(_FOREVER * 1000), poll, waiter.signal, durable)
+        poll = min(poll * 2, waiter.poll_interval)
+
+
 def get_event(
     waiter: Waiter | None, workflow_id: str, key: str, timeout: float | None = 60.0
 ) -> Any:
@@ -306,7 +330,10 @@ def get_event(
     if rec is not None:
         return serialization.loads(rec.output)
     started = now_ms()
-    found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
+    if timeout is None:  # no deadline to keep across a resume: the wait may suspend
+        found, value = _wait_event_durably(ctx, pos, workflow_id, _key(key))
+    else:
+        found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
     output = serialization.dumps(value, "event") if found else None
     ctx.record(OperationRecord(pos, GET_EVENT, name, output=output, started_at=started))
     return value

@@ -26,6 +26,7 @@ from .waiting import Signal, StoreWaiter, Waiter
 if TYPE_CHECKING:
     from .context import WorkflowContext
     from .store import Store
+    from .suspension import Wait
 
 T = TypeVar("T")
 RECV = "recv"
@@ -71,6 +72,20 @@ class Recorder(Protocol):
         """Something changed that waiters elsewhere in this process may care about."""
         ...
 
+    def event_set(self, workflow_id: str, key: str) -> None:
+        """After ``workflow_id`` committed event ``key``: wake who waits for it."""
+        ...
+
+    @property
+    def suspend_after(self) -> float | None:
+        """Seconds a durable wait waits in memory before it suspends (None: never)."""
+        ...
+
+    def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
+        """Record ``wait`` on the workflow's row and give up its lease (True), or False when
+        the wait's condition already holds (look again). Raises when the run was fenced."""
+        ...
+
     async def in_io(self, fn: Callable[[], T]) -> T:
         """Run blocking ``fn`` (store I/O) off the event loop."""
         ...
@@ -79,12 +94,26 @@ class Recorder(Protocol):
 class LiveRecorder:
     """Records to the store, fenced by the run's lease."""
 
-    def __init__(self, store: Store, version: str, poll_interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        version: str,
+        poll_interval: float,
+        suspend_after: float | None = None,
+    ) -> None:
         self.store = store
         self.version = version
+        self.suspend_after = suspend_after
         self.signal = Signal()  # notified when a local workflow ends or a message lands
         self.waiter = StoreWaiter(store, poll_interval, self.signal)
         self.io = ThreadPoolExecutor(16, thread_name_prefix="tether-io")
+        # Called after a message or event was committed here: it may have woken a suspended
+        # workflow that this process can claim now (see store.waits).
+        self.wake_hooks: list[Callable[[], None]] = []
+        # Called with the deadline of a wait suspended here, so a timer wakes it on time.
+        self.due_hooks: list[Callable[[int], None]] = []
+        # Called with the id of a workflow woken elsewhere and released for any executor.
+        self.woken_hooks: list[Callable[[str], None]] = []
 
     def lookup(
         self, ctx: WorkflowContext, position: int, kind: str, name: str
@@ -160,9 +189,45 @@ class LiveRecorder:
             single_statement=True,
             key=fence.workflow_id,
         )
+        if status != Status.PENDING:
+            self.store.waits.wake_waiters_of([fence.workflow_id])  # a parent suspended on it
 
     def notify(self) -> None:
         self.signal.notify()
+        for hook in self.wake_hooks:
+            hook()
+
+    def event_set(self, workflow_id: str, key: str) -> None:
+        self.store.waits.wake_event_waiters(workflow_id, key)  # suspended in get_event
+        self.notify()
+
+    def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
+        from .store.waits import Suspend
+
+        waits, fence = self.store.waits, ctx.fence
+        got = self.store.db.run_write(
+            lambda conn: waits.suspend(
+                conn,
+                fence,
+                kind=wait.kind,
+                until_ms=wait.until_ms,
+                topic=wait.topic,
+                target=wait.target,
+            ),
+            key=ctx.workflow_id,
+        )
+        if got is Suspend.SUSPENDED and wait.target is not None:
+            # What it waits for may have happened just now (see store.waits).
+            waits.wake_if_ready(ctx.workflow_id, wait.kind, wait.target, wait.topic)
+        if got is Suspend.FENCED:
+            rec = self.store.workflows.get(ctx.workflow_id)
+            if rec is not None and rec.status == Status.CANCELLED:
+                raise CancelledInterrupt(ctx.workflow_id)
+            raise LeaseLostInterrupt(ctx.workflow_id)
+        if got is Suspend.SUSPENDED and wait.until_ms is not None:
+            for hook in self.due_hooks:
+                hook(wait.until_ms)
+        return got is Suspend.SUSPENDED
 
     async def in_io(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.io, fn)
@@ -241,6 +306,14 @@ class ReplayRecorder:
 
     def notify(self) -> None:
         pass
+
+    def event_set(self, workflow_id: str, key: str) -> None:
+        pass
+
+    suspend_after = 0.0  # a replay never waits: a wait not answered by history stops it
+
+    def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
+        raise ReplayStop(ctx.workflow_id, wait.position, f"the code waits ({wait.kind})")
 
     async def in_io(self, fn: Callable[[], T]) -> T:
         return fn()  # nothing blocks: every answer comes from memory

@@ -12,6 +12,8 @@ class Status(StrEnum):
 
     ENQUEUED = "ENQUEUED"
     PENDING = "PENDING"
+    # In a durable wait, held by nobody: its wake condition is on its row (see suspension).
+    SUSPENDED = "SUSPENDED"
     SUCCESS = "SUCCESS"
     ERROR = "ERROR"
     CANCELLED = "CANCELLED"
@@ -29,7 +31,7 @@ class Status(StrEnum):
     ALL: ClassVar[tuple[Status, ...]]
 
 
-Status.RUNNABLE = frozenset({Status.ENQUEUED, Status.PENDING})
+Status.RUNNABLE = frozenset({Status.ENQUEUED, Status.PENDING, Status.SUSPENDED})
 Status.OPEN = Status.RUNNABLE | {Status.PARKED}
 Status.TERMINAL = frozenset(
     {Status.SUCCESS, Status.ERROR, Status.CANCELLED, Status.RECOVERY_EXHAUSTED}
@@ -60,6 +62,11 @@ class WorkflowRecord:
     completed_at: int | None
     forked_from: str | None = None  # the workflow this one was forked from
     forked_from_position: int | None = None  # its history was copied up to this position
+    # What a SUSPENDED workflow waits on: the wait's kind (sleep, recv, event, child), its
+    # topic, event key or awaited workflow, and its deadline (epoch ms; None: no deadline).
+    wait_kind: str | None = None
+    wait_on: str | None = None
+    wake_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

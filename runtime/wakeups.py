@@ -63,6 +63,7 @@ class Listener(_Background):
         self.channel = channel
         self.on_message = on_message  # (app_name, queue_name)
         self.on_connect = on_connect
+        self.on_woken: Callable[[str, str], None] | None = None  # (app_name, workflow_id)
         super().__init__()
 
     def _run(self) -> None:
@@ -89,10 +90,13 @@ class Listener(_Background):
 
     def _deliver(self, payload: str) -> None:
         try:
-            app, queue = json.loads(payload)
+            app, queue, *woken = json.loads(payload)
         except (ValueError, TypeError):
             return
-        self.on_message(str(app), str(queue))
+        if woken and self.on_woken is not None:  # [app, "", workflow id]: see store.waits
+            self.on_woken(str(app), str(woken[0]))
+        else:
+            self.on_message(str(app), str(queue))
 
 
 class SQLiteWatcher(_Background):

@@ -65,6 +65,7 @@ class Tether:
         poll_interval: float = 0.5,
         max_workflows: int = 128,
         shutdown_grace: float = 8.0,
+        suspend_after: float | None = 1.0,
         migrate: bool = True,
         install_signal_handlers: bool = True,
     ) -> None:
@@ -89,6 +90,7 @@ class Tether:
             poll_interval=poll_interval,
             max_workflows=max_workflows,
             shutdown_grace=shutdown_grace,
+            suspend_after=suspend_after,
             migrate=migrate,
             install_signal_handlers=install_signal_handlers,
         )
@@ -225,6 +227,7 @@ class Tether:
                 poll_interval=s.poll_interval,
                 max_workflows=s.max_workflows,
                 shutdown_grace=s.shutdown_grace,
+                suspend_after=s.suspend_after,
             ),
         )
         self.registry.engine = self._engine
@@ -481,6 +484,8 @@ class Tether:
         """Cancel a workflow and its children; running ones stop at their next step."""
         self.get_workflow(workflow_id)
         changed = self.store.workflows.cancel_tree(workflow_id)
+        if changed:
+            self.store.waits.wake_waiters_of(changed)  # parents suspended on a cancelled child
         if self._engine is not None:
             from tether.runtime.errors import CancelledInterrupt
 
@@ -539,7 +544,7 @@ class Tether:
             idempotency_key=idempotency_key,
         )
         if self._engine is not None:
-            self._engine.notify()
+            self._engine.recorder.notify()  # local waiters, and a recipient it woke
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``.

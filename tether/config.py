@@ -35,6 +35,8 @@ class Settings:
     poll_interval: float = 0.5
     max_workflows: int = 128
     shutdown_grace: float = 8.0
+    # Seconds a durable wait holds its thread before the workflow suspends (None: never).
+    suspend_after: float | None = 1.0
     migrate: bool = True
     install_signal_handlers: bool = True
 
@@ -75,6 +77,10 @@ class Settings:
             raise ConfigurationError("max_workflows must be at least 1")
         if self.shutdown_grace < 0:
             raise ConfigurationError("shutdown_grace must be >= 0 seconds")
+        if self.suspend_after is not None and not self.suspend_after >= 0:
+            raise ConfigurationError(
+                "suspend_after must be >= 0 seconds, or None to keep waiting workflows in memory"
+            )
         if self.recovery_interval <= 0 or self.poll_interval <= 0:
             raise ConfigurationError("recovery_interval and poll_interval must be > 0 seconds")
 

@@ -32,6 +32,7 @@ class QueueStats:
     version: str
     waiting: int  # ENQUEUED
     running: int  # PENDING, dequeued
+    suspended: int  # SUSPENDED in a durable wait: holds no slot until woken
     oldest_wait_s: float | None  # the longest an ENQUEUED workflow has waited so far
     finished: dict[str, int]  # by terminal status, within the window
     throughput_per_s: float
@@ -136,8 +137,8 @@ class Queues:
         return self.limits(name)
 
     def stats(self, window: float = 60.0) -> list[QueueStats]:
-        """Per queue and version: waiting, running, oldest wait, and over the last ``window``
-        seconds finished counts, throughput and start-latency percentiles."""
+        """Per queue and version: waiting, running, suspended, oldest wait, and over the last
+        ``window`` seconds finished counts, throughput and start-latency percentiles."""
         store = self._store()
         return [QueueStats(**row) for row in queue_stats(store.db, store.app_name, window)]
 

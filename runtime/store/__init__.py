@@ -15,6 +15,7 @@ from .schedules import ScheduleStore
 from .streams import StreamStore
 from .timeouts import TimeoutStore
 from .versions import VersionStore
+from .waits import WaitStore
 from .workflows import WorkflowStore
 
 
@@ -36,6 +37,7 @@ class Store:
         self.streams = StreamStore(self.db, app_name)
         self.timeouts = TimeoutStore(self.db, app_name)
         self.queue_config = QueueConfigStore(self.db, app_name)
+        self.waits = WaitStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -12,6 +12,7 @@ from .database import Database
 from .schema import events as E
 from .schema import message_keys as K
 from .schema import messages as M
+from .waits import WaitStore
 
 DEFAULT_TOPIC = ""
 
@@ -21,6 +22,7 @@ class MessageStore:
         self.db = db
         self.app = app_name
         self._upsert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self.waits = WaitStore(db, app_name)
 
     def send(
         self,
@@ -30,8 +32,8 @@ class MessageStore:
         payload_json: str,
         idempotency_key: str | None = None,
     ) -> bool:
-        """Deliver a message; False (nothing delivered) when ``idempotency_key`` was already
-        used for ``dest_id``."""
+        """Deliver a message and wake ``dest_id`` if it is suspended waiting for it; False
+        (nothing delivered) when ``idempotency_key`` was already used for ``dest_id``."""
         if idempotency_key is not None:
             first = conn.execute(
                 self._upsert(K)
@@ -46,6 +48,7 @@ class MessageStore:
             ).first()
             if first is None:
                 return False
+        self.waits.wake_recv(conn, dest_id, topic or DEFAULT_TOPIC)
         conn.execute(
             M.insert().values(
                 app_name=self.app,

@@ -19,13 +19,15 @@ from .schema import workflows as W
 
 _ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
+_SUSPENDED: ColumnClause[str] = literal_column(f"'{Status.SUSPENDED}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
 
 
 def queue_stats(
     db: Database, app: str, window: float, *, samples: int = 10_000
 ) -> list[dict[str, Any]]:
-    """Per queue and version: waiting, running, oldest wait, and the last ``window`` s.
+    """Per queue and version: waiting, running, suspended, oldest wait, and the last
+    ``window`` s.
 
     Every query is bounded by an index: open rows through the status and waiting
     indexes, finished rows through the completion-time index over the window only.
@@ -52,6 +54,12 @@ def queue_stats(
             .group_by(W.c.queue_name, W.c.version)
         ):
             row(q, v)["running"] = int(n)
+        for q, v, n in conn.execute(  # in a durable wait: no slot held (see store.waits)
+            select(W.c.queue_name, W.c.version, func.count())
+            .where(W.c.status == _SUSPENDED, W.c.app_name == app, _QUEUED)
+            .group_by(W.c.queue_name, W.c.version)
+        ):
+            row(q, v)["suspended"] = int(n)
         done = (W.c.app_name == app, W.c.completed_at >= cutoff, _QUEUED)
         for q, v, status, n in conn.execute(
             select(W.c.queue_name, W.c.version, W.c.status, func.count())
@@ -83,6 +91,7 @@ def _empty(queue: str, version: str) -> dict[str, Any]:
         "version": version,
         "waiting": 0,
         "running": 0,
+        "suspended": 0,
         "oldest_wait_s": None,
         "finished": {},
         "throughput_per_s": 0.0,

@@ -66,6 +66,13 @@ workflows = Table(
     # or at dequeue for a queued workflow; children inherit their parent's).
     Column("timeout_ms", BigInteger),
     Column("deadline_at", BigInteger),
+    # A suspended workflow's wake condition (revision 6): the kind of durable wait, what it
+    # waits on (a topic; the workflow an event or child wait watches, with the event key in
+    # wait_topic), and its deadline. Read only while status is SUSPENDED.
+    Column("wait_kind", String(16)),
+    Column("wait_topic", String(255)),
+    Column("wait_target", ID),
+    Column("wake_at", BigInteger),
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),
@@ -114,6 +121,21 @@ workflows = Table(
         "started_at",
         postgresql_where=text("queue_name IS NOT NULL"),
         sqlite_where=text("queue_name IS NOT NULL"),
+    ),
+    # Suspension (revision 6): due times, and waits on another workflow (an event or child).
+    Index(
+        "ix_tether_wf_wake",
+        "wake_at",
+        "app_name",
+        postgresql_where=text("status = 'SUSPENDED'"),
+        sqlite_where=text("status = 'SUSPENDED'"),
+    ),
+    Index(
+        "ix_tether_wf_wait_target",
+        "wait_target",
+        "app_name",
+        postgresql_where=text("status = 'SUSPENDED'"),
+        sqlite_where=text("status = 'SUSPENDED'"),
     ),
     Index(
         "ix_tether_wf_deadline",

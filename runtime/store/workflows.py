@@ -39,6 +39,10 @@ _COLUMNS = [
     W.c.completed_at,
     W.c.forked_from,
     W.c.forked_from_position,
+    W.c.wait_kind,
+    W.c.wait_topic,
+    W.c.wait_target,
+    W.c.wake_at,
 ]
 
 
@@ -62,7 +66,19 @@ def to_record(row: Any) -> WorkflowRecord:
         completed_at=row.completed_at,
         forked_from=row.forked_from,
         forked_from_position=row.forked_from_position,
+        **_wait(row),
     )
+
+
+def _wait(row: Any) -> dict[str, Any]:
+    """What a suspended workflow waits on (nothing once it is not suspended)."""
+    if row.status != Status.SUSPENDED:
+        return {}
+    return {
+        "wait_kind": row.wait_kind,
+        "wait_on": row.wait_target or row.wait_topic,
+        "wake_at": row.wake_at,
+    }
 
 
 def held_by(executor_id: Any, epoch: Any) -> Any:

@@ -14,6 +14,8 @@ framework, with ``kind``) and ``result`` (a started workflow's result, with ``va
 dequeues ``job(item, seconds)`` from; the job's step appends ``begin`` and ``end`` lines.
 ``--schedule CRON`` runs workflow ``tick`` on that schedule (a ``tick`` line each time).
 ``--stream``: ``chain`` writes each step's index to its stream ``out`` after the step.
+``--agents N`` starts N ``agent`` workflows: step 0, ``recv("go")`` (suspended after
+``--suspend-after`` seconds), then steps 1.. (gated from ``--gated-from``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--schedule", help="cron of the `tick` schedule")
     p.add_argument("--stream", action="store_true", help="chain writes each step to 'out'")
     p.add_argument("--workflow-timeout", type=float, help="started workflows' timeout (s)")
+    p.add_argument("--agents", type=int, default=0, help="how many agent workflows to start")
+    p.add_argument("--suspend-after", type=float, default=1.0)
     return p.parse_args(argv)
 
 
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         recovery_interval=args.recovery,
         poll_interval=0.05,
         shutdown_grace=args.grace,
+        suspend_after=args.suspend_after,
         install_signal_handlers=True,
     )
 
@@ -112,6 +117,14 @@ def main(argv: list[str] | None = None) -> None:
             note("interrupt", wid=wid, kind=type(exc).__name__)
             raise
 
+    @app.workflow(name="agent")
+    def agent(steps: int, gated_from: int) -> list[Any]:
+        wid = tether.workflow_id()
+        first = effect(wid, 0, 0.0, False)
+        got = tether.recv("go")
+        rest = [effect(wid, i, 0.0, gated_from >= 0 and i >= gated_from) for i in range(1, steps)]
+        return [got, first, *rest]
+
     if args.queue:
         declare_queue(app, args, note)
 
@@ -132,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
                 workflow_timeout=args.workflow_timeout,
             )
         )
+    for i in range(args.agents):
+        app.start_workflow(agent, args.steps, args.gated_from, workflow_id=f"{args.wid}-{i}")
     if args.wait_result:
         for h in handles:
             note("result", wid=h.workflow_id, value=h.result(timeout=60))

@@ -35,8 +35,9 @@ def run_json(run: Callable[..., Result], *args: str) -> Any:
 
 
 def build(make_app: Callable[..., Tether]) -> tuple[Tether, dict[str, Any]]:
-    """A launched app with a workflow that succeeds or fails, and one that waits for a message."""
-    app = make_app()
+    """A launched app with a workflow that succeeds or fails, and one that waits for a message
+    (in memory: these tests read it as a running workflow)."""
+    app = make_app(suspend_after=None)
 
     @app.step()
     def charge(order: str) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def build(make_app: Callable[..., Tether], version: str, calls: list[str], **kw:
 
     v2 inserts a step after ``recv go``, so a history past position 3 diverges on it.
     """
-    app = make_app(version=version, **kw)
+    # Waits stay in memory: these tests move workflows that are running, held by an executor.
+    app = make_app(version=version, **{"suspend_after": None, **kw})
 
     @app.step(name="first")
     def first() -> str:

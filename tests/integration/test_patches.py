@@ -34,7 +34,8 @@ def build(
 ) -> Tether:
     """The workflow at the four stages of a patch's life: none, patch, deprecated, removed
     (each stage its own source, as separate releases would be)."""
-    app = make_app(**settings)
+    # Waits stay in memory: each scenario has a relaunched app recover and replay its runs.
+    app = make_app(**{"suspend_after": None, **settings})
 
     @app.step(name="old")
     def old() -> str:

@@ -17,7 +17,8 @@ from .helpers import wait_until
 
 
 def build(make_app: Callable[..., Tether], runs: list[str], version: str, **kw: object) -> Tether:
-    app = make_app(version=version, **kw)
+    # Waits stay in memory: these tests watch a running workflow, not a suspended one.
+    app = make_app(version=version, **{"suspend_after": None, **kw})
 
     @app.workflow(name="job")
     def job() -> object:

@@ -25,6 +25,7 @@ STATUS_STYLE: dict[str, str] = {
     Status.CANCELLED: "yellow",
     Status.PARKED: "magenta",
     Status.PENDING: "cyan",
+    Status.SUSPENDED: "bright_black",
     Status.ENQUEUED: "blue",
 }
 

@@ -25,7 +25,7 @@ def queues(rows: Sequence[QueueStats], *, window: float) -> None:
         message("no queued workflows (open, or finished in the window)")
         return
     grid = table(
-        "QUEUE", "VERSION", "WAITING", "RUNNING", "OLDEST WAIT", f"DONE/{window:g}s",
+        "QUEUE", "VERSION", "WAITING", "RUNNING", "SUSPENDED", "OLDEST WAIT", f"DONE/{window:g}s",
         "FAILED", "PER S", "START P50 MS", "P95", "P99",
     )  # fmt: skip
     for r in rows:
@@ -36,6 +36,7 @@ def queues(rows: Sequence[QueueStats], *, window: float) -> None:
             r.version,
             str(r.waiting),
             str(r.running),
+            str(r.suspended),
             "-" if oldest is None else f"{oldest:,.1f}s",
             str(r.finished.get("SUCCESS", 0)),
             str(failed),

@@ -33,10 +33,12 @@ def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int 
         out("no workflows match")
         return
     forks = any(r.forked_from for r in records)
+    waits = any(r.wait_kind for r in records)
     columns = ["WORKFLOW ID", "NAME", "STATUS", "VERSION", "EXECUTOR", "CREATED", "UPDATED"]
-    grid = table(*columns, *(["FORKED FROM"] if forks else []))
+    extra = (["WAITS ON"] if waits else []) + (["FORKED FROM"] if forks else [])
+    grid = table(*columns, *extra)
     for r in records:
-        origin = [_origin(r)] if forks else []
+        origin = ([waiting_on(r)] if waits else []) + ([_origin(r)] if forks else [])
         grid.add_row(
             r.workflow_id,
             r.name,
@@ -50,6 +52,15 @@ def workflows(records: Sequence[WorkflowRecord], *, limit: int = 0, offset: int 
     out(grid)
     if limit and len(records) >= limit:
         out(f"showing {len(records)} (--limit {limit}); next page: --offset {offset + limit}")
+
+
+def waiting_on(r: WorkflowRecord) -> str:
+    """What a suspended workflow waits for, its deadline as a time: "recv 'approval' until
+    2026-11-29 10:30:00", "sleep until ..."."""
+    if not r.wait_kind:
+        return "-"
+    what = r.wait_kind + (f" {r.wait_on!r}" if r.wait_on else "")
+    return what + (f" until {timestamp(r.wake_at)}" if r.wake_at is not None else "")
 
 
 def _origin(r: WorkflowRecord) -> str:
@@ -71,6 +82,7 @@ def workflow(detail: WorkflowDetail) -> None:
         ("status", status_text(r.status)),
         ("version", r.version),
         ("executor", r.executor_id or "- (released)"),
+        *([("waits on", waiting_on(r))] if r.wait_kind else []),
         ("lease epoch", r.lease_epoch),
         ("parent", r.parent_id or "-"),
         ("queue", r.queue_name or "-"),
