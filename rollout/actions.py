@@ -98,8 +98,9 @@ class Actions:
             out: dict[str, Any] = {
                 "possible": False,
                 "compatible": False,
-                "reason": f"replay not possible here: this process runs {code!r}, not the "
-                f"candidate {candidate!r}; {baseline}'s open workflows drain on its revision",
+                "reason": f"{baseline}'s open workflows drain on its revision unless "
+                f"{candidate} declares compatible_with=[{baseline!r}] (replay not possible "
+                f"here: the controller runs {code!r}, not the candidate)",
             }
         else:
             results = self._replay_many(baseline, sample)
@@ -109,11 +110,17 @@ class Actions:
                 "compatible": not bad,
                 "sample": len(results),
                 "reason": (
-                    f"{len(results)} open workflow(s) of {baseline} replay on {candidate}: "
-                    "it may also run them if it declares compatible_with"
+                    f"{baseline}'s open workflows drain on its revision unless {candidate} "
+                    f"declares compatible_with=[{baseline!r}]; "
+                    + (
+                        f"the {len(results)} sampled replay on it cleanly, so it may"
+                        if results
+                        else "none is open now"
+                    )
                     if not bad
-                    else f"{len(bad)} of {len(results)} diverge on {candidate}: {baseline}'s "
-                    f"open workflows drain on its revision; first: {bad[0]}"
+                    else f"{baseline}'s open workflows drain on its revision: {len(bad)} of "
+                    f"{len(results)} sampled diverge on {candidate}, which must not declare "
+                    f"compatible_with=[{baseline!r}]; first: {bad[0]}"
                 ),
             }
         self.record(rid, "replay", "replay", out)

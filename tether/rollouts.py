@@ -65,6 +65,9 @@ class RolloutStatus:
     events: tuple[EventRow, ...]
     created_at: int
     updated_at: int
+    #: The replay check's verdict on the baseline's open workflows: they drain on the
+    #: baseline's revision unless the candidate declares ``compatible_with`` (None: not yet).
+    replay: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -278,6 +281,8 @@ class Rollouts:
     def _status(self, row: RolloutRow, *, events: bool = True) -> RolloutStatus:
         wf = self._app.store.workflows.get(row.rollout_id)
         drainer = self._app.store.workflows.get(drain_id(row.rollout_id))
+        log = tuple(self._store.events(row.rollout_id)) if events else ()
+        replay = next((e.detail.get("reason") for e in log if e.kind == "replay"), None)
         return RolloutStatus(
             rollout_id=row.rollout_id,
             service=row.service,
@@ -290,9 +295,10 @@ class Rollouts:
             steps=tuple(int(s["percent"]) for s in row.plan.get("stages", [])),
             controller_status=wf.status if wf is not None else None,
             drain_status=drainer.status if drainer is not None else None,
-            events=tuple(self._store.events(row.rollout_id)) if events else (),
+            events=log,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            replay=replay,
         )
 
     def control(self, rollout_id: str, action: str, by: str | None = None) -> None:

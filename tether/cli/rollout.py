@@ -240,6 +240,7 @@ def _status_renderable(s: RolloutStatus) -> Group:
         ("traffic", f"{s.percent}% to the candidate"),
         ("steps", steps),
         ("reason", s.reason or "-"),
+        ("old work", s.replay or "-"),
         ("controller", s.controller_status or "-"),
         ("drain", s.drain_status or "-"),
         ("updated", render.age(s.updated_at)),
