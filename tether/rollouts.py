@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tether.rollout import autoscaler, controller
+from tether.rollout import autoscaler, controller, orphans
 from tether.rollout.actions import CONTROLLER, Actions, drain_id
 from tether.rollout.autoscale import ScalePolicy
 from tether.rollout.errors import RolloutConflictError, RolloutError, RolloutNotFoundError
@@ -330,7 +330,19 @@ class Rollouts:
     def abort(self, rollout_id: str, by: str | None = None) -> None:
         self.control(rollout_id, "abort", by)
 
-    # -- autoscaling --------------------------------------------------------------------------
+    # -- scheduled checks: autoscaling, orphans ---------------------------------------------
+
+    def _step(self, fn: Any, name: str) -> Any:
+        """A step of a scheduled check: a platform call retried on I/O errors."""
+        return self._app.registry.add_step(
+            fn,
+            name=name,
+            retries=2,
+            backoff=2.0,
+            interval=1.0,
+            max_interval=10.0,
+            retry_on=(OSError, ConnectionError, TimeoutError),
+        )
 
     def autoscale(
         self,
@@ -345,23 +357,28 @@ class Rollouts:
         the schedule's name. Every change of min/max instances is recorded with its reason."""
         spec = platform_spec(platform)
         app = self._app
-
-        def step(fn: Any, name: str) -> Any:
-            return app.registry.add_step(
-                fn,
-                name=name,
-                retries=2,
-                backoff=2.0,
-                interval=1.0,
-                max_interval=10.0,
-                retry_on=(OSError, ConnectionError, TimeoutError),
-            )
-
         name, fn = autoscaler.workflow_for(
-            lambda: app.store, spec, policy or ScalePolicy(), queues, window, step
+            lambda: app.store, spec, policy or ScalePolicy(), queues, window, self._step
         )
         app.scheduled(cron, name=name)(app.workflow(name=name)(fn))
         return name
+
+    def watch_orphans(self, platform: Platform, *, cron: str = "* * * * *") -> str:
+        """Schedule the orphan check for ``platform``'s service (before ``launch()``): open
+        work that no live executor can run wakes a revision of its version; each wake, and
+        each failure to wake, is recorded (``orphan_log``). Returns the schedule's name."""
+        app = self._app
+        name, fn = orphans.workflow_for(
+            lambda: app.store,
+            platform_spec(platform),
+            lambda: app.settings.lease_timeout_ms,
+            self._step,
+        )
+        app.scheduled(cron, name=name)(app.workflow(name=name)(fn))
+        return name
+
+    def orphan_log(self, service: str) -> builtins.list[EventRow]:
+        return self._store.events(orphans.log_id(service))
 
     def scale_once(
         self,
