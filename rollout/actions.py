@@ -287,7 +287,11 @@ class Actions:
         return {}
 
     def start_drain(self, rid: str, version: str, args: tuple[Any, ...]) -> str:
-        """Leave the drain workflow (id ``RID.drain``) for a live executor of ``version``."""
+        """Leave the drain workflow (id ``RID.drain``) for a live executor of ``version``; a
+        platform only this process reaches (local processes it supervises) is drained here,
+        by this process's version, since no other executor could open it."""
+        if args[3].get("kind") == "process":
+            version = self._code_version()
         wid = drain_id(rid)
         store = self.store
         with store.db.write() as conn:
