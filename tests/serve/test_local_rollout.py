@@ -1,5 +1,5 @@
 """A whole rollout on LocalPlatform: real ``tether serve`` revisions behind the local router,
-the controller in this process (which holds the platform), promoted, then the old revision
+the controller in this process (which runs the platform), promoted, then the old revision
 retired once drained."""
 
 from __future__ import annotations
@@ -35,9 +35,8 @@ def test_a_rollout_on_local_processes_promotes_and_retires_the_old_revision(
         assert controller.routing() == Routing("v2")
         with urllib.request.urlopen(platform.router_url + "/healthz", timeout=30) as resp:
             assert resp.headers[REVISION_HEADER] == "v2"
-        # The drain runs here (only this process reaches the platform): v1 is retired.
+        # Once the database shows no open work of v1, the drain retires it.
         drain = controller.retrieve_workflow(drain_id(h.rollout_id))
         assert drain.result(timeout=60)["action"] == "retire"
-        assert controller.get_workflow(drain.workflow_id).version == "ctl"
         assert platform.describe().revision("v1").tag is None  # type: ignore[union-attr]
         assert platform.instances("v1") == []

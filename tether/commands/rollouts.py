@@ -71,6 +71,8 @@ def platform_from_options(
         if not path:
             raise ConfigurationError("--platform memory needs --path FILE (its state is a file)")
         return make_platform(kind, service=service or "service", path=path, **extra)
+    if kind == "local" and "url" in extra:  # one another process runs (its spec())
+        return make_platform(kind, **extra)
     if kind == "local":
         if app is None:
             raise ConfigurationError("--platform local needs the app (its database and name)")
@@ -81,9 +83,12 @@ def platform_from_options(
 
 
 def check_reachable(platform: Platform | None) -> None:
-    """Refuse a platform that only this process can reach: a CLI command ends with its
-    process, and the controller (or any later command) could never find the platform again."""
-    if platform is None or platform_spec(platform).get("kind") != "process":
+    """Refuse a platform that lives only as long as this process (a LocalPlatform it made
+    supervises its revisions' processes): a CLI command ends with its process."""
+    if platform is None:
+        return
+    owned = type(platform).__name__ == "LocalPlatform"  # made by this command, dies with it
+    if not owned and platform_spec(platform).get("kind") != "process":
         return
     close = getattr(platform, "close", None)
     if callable(close):
