@@ -98,8 +98,9 @@ class Actions:
             out: dict[str, Any] = {
                 "possible": False,
                 "compatible": False,
-                "reason": f"replay not possible here: this process runs {code!r}, not the "
-                f"candidate {candidate!r}; {baseline}'s open workflows drain on its revision",
+                "reason": f"{baseline}'s open workflows drain on its revision unless "
+                f"{candidate} declares compatible_with=[{baseline!r}] (replay not possible "
+                f"here: the controller runs {code!r}, not the candidate)",
             }
         else:
             results = self._replay_many(baseline, sample)
@@ -109,11 +110,17 @@ class Actions:
                 "compatible": not bad,
                 "sample": len(results),
                 "reason": (
-                    f"{len(results)} open workflow(s) of {baseline} replay on {candidate}: "
-                    "it may also run them if it declares compatible_with"
+                    f"{baseline}'s open workflows drain on its revision unless {candidate} "
+                    f"declares compatible_with=[{baseline!r}]; "
+                    + (
+                        f"the {len(results)} sampled replay on it cleanly, so it may"
+                        if results
+                        else "none is open now"
+                    )
                     if not bad
-                    else f"{len(bad)} of {len(results)} diverge on {candidate}: {baseline}'s "
-                    f"open workflows drain on its revision; first: {bad[0]}"
+                    else f"{baseline}'s open workflows drain on its revision: {len(bad)} of "
+                    f"{len(results)} sampled diverge on {candidate}, which must not declare "
+                    f"compatible_with=[{baseline!r}]; first: {bad[0]}"
                 ),
             }
         self.record(rid, "replay", "replay", out)
@@ -280,7 +287,11 @@ class Actions:
         return {}
 
     def start_drain(self, rid: str, version: str, args: tuple[Any, ...]) -> str:
-        """Leave the drain workflow (id ``RID.drain``) for a live executor of ``version``."""
+        """Leave the drain workflow (id ``RID.drain``) for a live executor of ``version``; a
+        platform only this process reaches (local processes it supervises) is drained here,
+        by this process's version, since no other executor could open it."""
+        if args[3].get("kind") == "process":
+            version = self._code_version()
         wid = drain_id(rid)
         store = self.store
         with store.db.write() as conn:

@@ -33,13 +33,6 @@ def platform_spec(platform: Platform) -> dict[str, Any]:
     spec_fn = getattr(platform, "spec", None)
     if callable(spec_fn):
         spec = dict(spec_fn())
-    elif type(platform).__name__ == "CloudRunPlatform":
-        spec = {"kind": "cloudrun"}
-        api = getattr(platform, "api", None)
-        for attr in ("project", "region", "service", "endpoint", "transport"):
-            value = getattr(platform, attr, None) or getattr(api, attr, None)
-            if isinstance(value, str) and value:
-                spec[attr] = value
     else:
         # Reachable only from this process (e.g. local processes this process supervises):
         # a controller resumed elsewhere says so instead of guessing.

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tether.rollout import autoscaler, controller
+from tether.rollout import autoscaler, controller, orphans
 from tether.rollout.actions import CONTROLLER, Actions, drain_id
 from tether.rollout.autoscale import ScalePolicy
 from tether.rollout.errors import RolloutConflictError, RolloutError, RolloutNotFoundError
@@ -65,6 +65,9 @@ class RolloutStatus:
     events: tuple[EventRow, ...]
     created_at: int
     updated_at: int
+    #: The replay check's verdict on the baseline's open workflows: they drain on the
+    #: baseline's revision unless the candidate declares ``compatible_with`` (None: not yet).
+    replay: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -278,6 +281,8 @@ class Rollouts:
     def _status(self, row: RolloutRow, *, events: bool = True) -> RolloutStatus:
         wf = self._app.store.workflows.get(row.rollout_id)
         drainer = self._app.store.workflows.get(drain_id(row.rollout_id))
+        log = tuple(self._store.events(row.rollout_id)) if events else ()
+        replay = next((e.detail.get("reason") for e in log if e.kind == "replay"), None)
         return RolloutStatus(
             rollout_id=row.rollout_id,
             service=row.service,
@@ -290,9 +295,10 @@ class Rollouts:
             steps=tuple(int(s["percent"]) for s in row.plan.get("stages", [])),
             controller_status=wf.status if wf is not None else None,
             drain_status=drainer.status if drainer is not None else None,
-            events=tuple(self._store.events(row.rollout_id)) if events else (),
+            events=log,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            replay=replay,
         )
 
     def control(self, rollout_id: str, action: str, by: str | None = None) -> None:
@@ -324,7 +330,19 @@ class Rollouts:
     def abort(self, rollout_id: str, by: str | None = None) -> None:
         self.control(rollout_id, "abort", by)
 
-    # -- autoscaling --------------------------------------------------------------------------
+    # -- scheduled checks: autoscaling, orphans ---------------------------------------------
+
+    def _step(self, fn: Any, name: str) -> Any:
+        """A step of a scheduled check: a platform call retried on I/O errors."""
+        return self._app.registry.add_step(
+            fn,
+            name=name,
+            retries=2,
+            backoff=2.0,
+            interval=1.0,
+            max_interval=10.0,
+            retry_on=(OSError, ConnectionError, TimeoutError),
+        )
 
     def autoscale(
         self,
@@ -339,23 +357,28 @@ class Rollouts:
         the schedule's name. Every change of min/max instances is recorded with its reason."""
         spec = platform_spec(platform)
         app = self._app
-
-        def step(fn: Any, name: str) -> Any:
-            return app.registry.add_step(
-                fn,
-                name=name,
-                retries=2,
-                backoff=2.0,
-                interval=1.0,
-                max_interval=10.0,
-                retry_on=(OSError, ConnectionError, TimeoutError),
-            )
-
         name, fn = autoscaler.workflow_for(
-            lambda: app.store, spec, policy or ScalePolicy(), queues, window, step
+            lambda: app.store, spec, policy or ScalePolicy(), queues, window, self._step
         )
         app.scheduled(cron, name=name)(app.workflow(name=name)(fn))
         return name
+
+    def watch_orphans(self, platform: Platform, *, cron: str = "* * * * *") -> str:
+        """Schedule the orphan check for ``platform``'s service (before ``launch()``): open
+        work that no live executor can run wakes a revision of its version; each wake, and
+        each failure to wake, is recorded (``orphan_log``). Returns the schedule's name."""
+        app = self._app
+        name, fn = orphans.workflow_for(
+            lambda: app.store,
+            platform_spec(platform),
+            lambda: app.settings.lease_timeout_ms,
+            self._step,
+        )
+        app.scheduled(cron, name=name)(app.workflow(name=name)(fn))
+        return name
+
+    def orphan_log(self, service: str) -> builtins.list[EventRow]:
+        return self._store.events(orphans.log_id(service))
 
     def scale_once(
         self,

@@ -72,12 +72,22 @@ class CloudRunPlatform:
             project, region = discover(project, region)
         assert project is not None and region is not None
         self.project, self.region, self.service = project, region, service
+        self.endpoint, self.transport = endpoint, transport
         self.local = endpoint is not None
         self.version_of = version_of
         self.attempts = max(1, attempts)
         self.retry_delay = retry_delay
         self.operation_timeout = operation_timeout
         self.wake_timeout = wake_timeout
+        self._tuning = {
+            "attempts": self.attempts,
+            "retry_delay": retry_delay,
+            "operation_timeout": operation_timeout,
+            "request_timeout": request_timeout,
+            "poll_interval": poll_interval,
+            "page_size": page_size,
+            "wake_timeout": wake_timeout,
+        }
         self.api = RunApi(
             project=project,
             region=region,
@@ -89,6 +99,23 @@ class CloudRunPlatform:
             poll_interval=poll_interval,
             page_size=page_size,
         )
+
+    def spec(self) -> dict[str, Any]:
+        """How a controller resumed on another executor reaches this service again (plain
+        JSON: no credentials, which each process finds for itself; ``version_of`` is not
+        carried, so link versions through the registry's platform revision when they are not
+        the revision names)."""
+        out: dict[str, Any] = {
+            "kind": "cloudrun",
+            "project": self.project,
+            "region": self.region,
+            "service": self.service,
+            "transport": self.transport,
+            **self._tuning,
+        }
+        if self.endpoint is not None:
+            out["endpoint"] = self.endpoint
+        return out
 
     # -- reads ------------------------------------------------------------------------------
     def describe(self) -> ServiceState:

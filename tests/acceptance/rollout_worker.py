@@ -1,4 +1,5 @@
-"""An executor process that may start a rollout on a file-backed in-memory platform.
+"""An executor process that may start a rollout on a file-backed in-memory platform, or on
+Cloud Run's stand-in (``--platform`` ``cloudrun:ENDPOINT``, service ``svc``).
 
     rollout_worker.py --db URL --app NAME --version v1 --executor-id a --platform FILE
                       [--start CANDIDATE --rollout-id ID --bake SECONDS]
@@ -15,8 +16,26 @@ import sys
 import time
 
 from tether.rollout.memory import MemoryPlatform
+from tether.rollout.platform import Platform
 
 from tether import Tether
+
+
+def _platform(where: str) -> Platform:
+    kind, _, endpoint = where.partition(":")
+    if kind == "cloudrun":
+        from tether.rollout.cloudrun import CloudRunPlatform
+
+        return CloudRunPlatform(
+            project="test-project",
+            region="us-central1",
+            service="svc",
+            endpoint=endpoint,
+            retry_delay=0.01,
+            poll_interval=0.01,
+            operation_timeout=5.0,
+        )
+    return MemoryPlatform("svc", path=where, key="shared")
 
 
 def main() -> None:
@@ -42,7 +61,7 @@ def main() -> None:
     app.launch()
     print("ready", flush=True)
     if args.start:
-        platform = MemoryPlatform("svc", path=args.platform, key="shared")
+        platform = _platform(args.platform)
         app.rollouts.start(
             platform,
             args.start,

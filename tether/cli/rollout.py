@@ -1,8 +1,10 @@
 """``tether rollout start|status|pause|resume|approve|promote|abort`` and ``tether revisions``.
 
 A platform is chosen with options: ``--platform cloudrun --project P --region R --service S
-[--endpoint URL]``, ``--platform local ...`` or ``--platform memory --path FILE`` (tests).
-The controller runs in the app's executors; these commands only write and read rows.
+[--endpoint URL]`` or ``--platform memory --path FILE`` (tests). The controller runs in the
+app's executors; these commands only write and read rows, so a platform only one process can
+reach (``--platform local``: the processes it supervises die with it) is refused with what to
+do instead.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ def platform_options(fn: F) -> F:
     return fn
 
 
-def _platform(options: dict[str, Any]) -> Any:
+def _platform(state: State, options: dict[str, Any]) -> Any:
     return cmd.platform_from_options(
         options.pop("kind"),
+        app=state.app(),
         project=options.pop("project"),
         region=options.pop("region"),
         service=options.pop("service"),
@@ -135,7 +138,7 @@ def rollout_start(
     chosen = (
         None
         if plan_file and not platform.get("service") and platform["kind"] != "memory"
-        else _platform(platform)
+        else _platform(state, platform)
     )
     status = cmd.start_rollout(
         state.app(),
@@ -216,7 +219,7 @@ for _action, _help in (
 @pass_state
 def revisions_cmd(state: State, /, **platform: Any) -> None:
     """Revisions side by side: traffic, tags, versions, open work, and their drain state."""
-    state.emit(cmd.revisions(state.app(), _platform(platform)), _revisions_view)
+    state.emit(cmd.revisions(state.app(), _platform(state, platform)), _revisions_view)
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -237,6 +240,7 @@ def _status_renderable(s: RolloutStatus) -> Group:
         ("traffic", f"{s.percent}% to the candidate"),
         ("steps", steps),
         ("reason", s.reason or "-"),
+        ("old work", s.replay or "-"),
         ("controller", s.controller_status or "-"),
         ("drain", s.drain_status or "-"),
         ("updated", render.age(s.updated_at)),

@@ -12,7 +12,7 @@ from typing import Any
 from tether.rollout import drain
 from tether.rollout.actions import INTERNAL
 from tether.rollout.platform import Platform
-from tether.rollout.platforms import make_platform
+from tether.rollout.platforms import make_platform, platform_spec
 from tether.runtime.errors import ConfigurationError
 from tether.runtime.store.health import open_work
 
@@ -44,6 +44,7 @@ class RevisionRow:
 def platform_from_options(
     kind: str,
     *,
+    app: Tether | None = None,
     project: str | None = None,
     region: str | None = None,
     service: str | None = None,
@@ -51,7 +52,9 @@ def platform_from_options(
     path: str | None = None,
     options: Sequence[str] = (),
 ) -> Platform:
-    """A platform from CLI options; ``options`` are extra ``KEY=VALUE`` pairs (local)."""
+    """A platform from CLI options; ``options`` are extra ``KEY=VALUE`` pairs (e.g. the
+    local platform's ``workdir`` or ``app_dir``). The local platform runs its revisions on
+    ``app``'s database and app name."""
     extra: dict[str, Any] = {}
     for item in options:
         key, sep, value = item.partition("=")
@@ -68,7 +71,34 @@ def platform_from_options(
         if not path:
             raise ConfigurationError("--platform memory needs --path FILE (its state is a file)")
         return make_platform(kind, service=service or "service", path=path, **extra)
+    if kind == "local" and "url" in extra:  # one another process runs (its spec())
+        return make_platform(kind, **extra)
+    if kind == "local":
+        if app is None:
+            raise ConfigurationError("--platform local needs the app (its database and name)")
+        return make_platform(
+            kind, database_url=app.settings.database_url, app_name=app.app_name, **extra
+        )
     return make_platform(kind, service=service, **extra)
+
+
+def check_reachable(platform: Platform | None) -> None:
+    """Refuse a platform that lives only as long as this process (a LocalPlatform it made
+    supervises its revisions' processes): a CLI command ends with its process."""
+    if platform is None:
+        return
+    owned = type(platform).__name__ == "LocalPlatform"  # made by this command, dies with it
+    if not owned and platform_spec(platform).get("kind") != "process":
+        return
+    close = getattr(platform, "close", None)
+    if callable(close):
+        close()  # its router and supervisor threads
+    raise ConfigurationError(
+        f"the {type(platform).__name__} lives only in the process that deployed its revisions "
+        "(it supervises them), and this command's process ends now: start the rollout in that "
+        "process with app.rollouts.start(platform, ...), or use --platform cloudrun or "
+        "--platform memory --path FILE"
+    )
 
 
 def start_rollout(
@@ -86,6 +116,7 @@ def start_rollout(
     delete_retired: bool = False,
 ) -> RolloutStatus:
     app.store.check_schema()
+    check_reachable(platform)
     options: dict[str, Any] = {
         "rollout_id": rollout_id,
         "drain_interval": drain_interval,
@@ -141,6 +172,7 @@ def control_rollout(
 def revisions(app: Tether, platform: Platform) -> list[RevisionRow]:
     """Traffic, tags, versions, open work and drain state of every revision, side by side."""
     app.store.check_schema()
+    check_reachable(platform)
     state = platform.describe()
     store = app.store
     work = open_work(store.db, store.app_name, exclude=INTERNAL)
