@@ -21,7 +21,7 @@ from .schema import operations as O
 from .schema import workflows as W
 
 FAILED = (Status.ERROR, Status.RECOVERY_EXHAUSTED)
-OPEN_WORK = (Status.ENQUEUED, Status.PENDING, Status.PARKED)
+OPEN_WORK = tuple(sorted(Status.OPEN))  # suspended agents are open work too
 
 
 @dataclass(frozen=True)

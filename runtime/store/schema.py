@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 # Rows whose deadline may still fire (the timeout sweep's index; see runtime.timeouts).
-DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')"
+DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'SUSPENDED')"
 
 ID = String(255)
 BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -385,3 +385,19 @@ def test_get_event_without_timeout_suspends_until_the_event_is_set(
     assert (rec.wait_kind, rec.wait_on) == ("event", "pub")
     app.send("pub", "go", topic="go")
     assert h.result(timeout=10) == "ready"
+
+
+def test_a_timeout_cancels_a_suspended_workflow(make_app: Callable[..., Tether]) -> None:
+    """A workflow suspended in a wait still has its deadline: the timeout cancels it."""
+    app = make_app(suspend_after=GRACE)
+
+    @app.workflow(name="forever")
+    def forever() -> Any:
+        return tether.recv("never")
+
+    app.launch()
+    h = app.start_workflow("forever", workflow_id="t", workflow_timeout=1.5)
+    wait_until(lambda: suspended(app, "t"), what="the wait to suspend")
+    with pytest.raises(tether.WorkflowTimeoutError):
+        h.result(timeout=20)
+    assert app.get_workflow("t").status == Status.CANCELLED

@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tether.runtime.records import Status
 from tether.runtime.store import Store, redact
 
 from . import rows
@@ -118,7 +119,7 @@ def build_report(
                 started=len(mine),
                 succeeded=sum(w.status == "SUCCESS" for w in mine),
                 failed=sum(w.status == "ERROR" for w in mine),
-                open=sum(w.status in ("ENQUEUED", "PENDING") for w in mine),
+                open=sum(w.status in Status.OPEN for w in mine),
                 paths=dict(sorted(paths.items())),
             )
         )

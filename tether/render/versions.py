@@ -16,7 +16,7 @@ def versions(rows: Sequence[VersionInfo]) -> None:
     if not rows:
         message("no versions yet: a version is registered when an executor launches")
         return
-    statuses = [Status.ENQUEUED, Status.PENDING, Status.PARKED]
+    statuses = [Status.ENQUEUED, Status.PENDING, Status.SUSPENDED, Status.PARKED]
     grid = table(
         "VERSION", "RELEASE", "STATE", "ROUTING", *statuses, "EXECUTORS", "ORPHANED",
         "PATCHES", "LAST SEEN",

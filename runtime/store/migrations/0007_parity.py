@@ -21,7 +21,7 @@ _workflows = Table(
     Column("status", String(32)),
 )
 
-_DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')"
+_DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING', 'SUSPENDED')"
 _deadline_index = Index(
     "ix_tether_wf_deadline",
     _workflows.c.deadline_at,
