@@ -103,9 +103,7 @@ def test_newer_schema_that_drops_support_refuses_old_code(two_databases: tuple[s
     try:
         m.migrate(db)
         with db.write() as conn:
-            conn.exec_driver_sql(
-                "UPDATE tether_schema SET value = '999' WHERE key = 'min_code'"
-            )
+            conn.exec_driver_sql("UPDATE tether_schema SET value = '999' WHERE key = 'min_code'")
         with pytest.raises(SchemaError, match="deploy a newer tether"):
             m.check(db)
     finally:

@@ -19,6 +19,7 @@ from tether.runtime.errors import TetherError
 
 from .. import commands
 from .base import State
+from .dashboard import dashboard_cmd
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
 from .serve import serve_cmd
@@ -105,6 +106,7 @@ for _command in (
     migrate_cmd,
     info_cmd,
     serve_cmd,
+    dashboard_cmd,
 ):
     cli.add_command(_command)
 

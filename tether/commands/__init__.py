@@ -30,8 +30,10 @@ from .schedules import (
     resume_schedule,
     trigger_schedule,
 )
+from .series import QueueSeries, queue_series
 from .session import first_line, load_app, open_app
 from .system import Info, MigrateResult, info, list_executors, migrate
+from .timeline import TimelineStep, WorkflowTimeline, workflow_timeline
 from .versions import (
     CurrentVersion,
     TagResult,
@@ -66,6 +68,7 @@ __all__ = [
     "MigrationReport",
     "OperationRecord",
     "PatchReport",
+    "QueueSeries",
     "QueueStats",
     "Record",
     "ReplayResult",
@@ -77,10 +80,12 @@ __all__ = [
     "ScheduleInfo",
     "ScheduleTriggered",
     "TagResult",
+    "TimelineStep",
     "VersionInfo",
     "WorkflowDetail",
     "WorkflowRecord",
     "WorkflowSteps",
+    "WorkflowTimeline",
     "backfill_schedule",
     "cancel_workflow",
     "current_version",
@@ -103,6 +108,7 @@ __all__ = [
     "open_app",
     "patch_report",
     "pause_schedule",
+    "queue_series",
     "queue_stats",
     "replay",
     "resume_schedule",
@@ -113,4 +119,5 @@ __all__ = [
     "tag_version",
     "to_json",
     "trigger_schedule",
+    "workflow_timeline",
 ]
