@@ -65,6 +65,7 @@ def _describe(db: Database) -> dict[str, Any]:
                     for i in insp.get_indexes(table)
                 ),
             }
+        out["views"] = sorted(insp.get_view_names())
         return out
 
 
@@ -75,7 +76,7 @@ def test_fresh_equals_upgraded(two_databases: tuple[str, str]) -> None:
         _load_snapshot(upgraded)
         assert m.current_revision(upgraded) == 1
         applied = m.migrate(upgraded)
-        assert applied == list(range(2, m.head() + 1))
+        assert applied == [n for n, _ in m._migrations()]  # numbers may have gaps
         assert m.current_revision(upgraded) == m.head()
         assert _describe(upgraded) == _describe(fresh)
         assert m.migrate(upgraded) == []  # idempotent
