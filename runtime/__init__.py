@@ -7,6 +7,7 @@ from .engine import Engine, EngineSettings
 from .handles import WorkflowHandle
 from .records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from .registry import Registry
+from .routing import Routing
 
 __all__ = [
     "Engine",
@@ -14,6 +15,7 @@ __all__ = [
     "ExecutorRecord",
     "OperationRecord",
     "Registry",
+    "Routing",
     "Status",
     "WorkflowHandle",
     "WorkflowRecord",

@@ -3,162 +3,156 @@
 The parent records a ``child`` operation carrying the child's id in the same transaction
 that creates the child's row, so replay reuses the same child instead of starting another.
 A called child runs inline (same thread, or same event loop); a started one in the
-background. This is a mixin of :class:`~tether.runtime.engine.Engine`.
+background. What needs a live engine (creating rows, running the child) is behind the small
+:class:`Spawner` protocol; a replay has none, and only reads recorded children's outcomes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection
-
-from .context import _CURRENT, WorkflowContext
-from .errors import ConfigurationError, WorkflowInterrupt
+from .context import WorkflowContext
+from .errors import ConfigurationError, TetherError, WorkflowInterrupt
 from .handles import WorkflowHandle
-from .records import OperationRecord, Status
-from .registry import WorkflowDef
-from .serialization import decode_inputs, encode_inputs
-from .store import Fence
+from .recorder import Effect
+from .records import OperationRecord
+from .serialization import encode_inputs
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .registry import WorkflowDef
+    from .run import Outcome
 
 CHILD = "child"
 
 
-class ChildWorkflows:
-    """Child-workflow operations of the engine."""
+class Spawner(Protocol):
+    """The engine's side of child workflows."""
 
-    def _child_id(
-        self: Engine, ctx: WorkflowContext, wdef: WorkflowDef, workflow_id: str | None
-    ) -> tuple[int, str, bool]:
-        """Reserve the child's position; returns (position, child id, already recorded)."""
-        pos = ctx.reserve()
-        rec = ctx.replay_or_none(pos, CHILD, wdef.name)
-        if rec is not None:
-            assert rec.child_id is not None
-            return pos, rec.child_id, True
-        ctx.check_interrupt()
-        return pos, workflow_id or f"{ctx.workflow_id}-{pos}", False
+    def create_child(
+        self, wdef: WorkflowDef, wid: str, inputs_json: str, parent: str, pos: int
+    ) -> Effect:
+        """The effect that creates the child's row, in the parent's recording transaction."""
+        ...
 
-    def _child_writer(
-        self: Engine, ctx: WorkflowContext, wdef: WorkflowDef, pos: int, wid: str, inputs_json: str
-    ) -> tuple[OperationRecord, Callable[[Connection], Any]]:
-        op = OperationRecord(pos, CHILD, wdef.name, child_id=wid)
+    def adopt(self, wid: str) -> None:
+        """Run the child in the background if this executor holds it and does not yet."""
+        ...
 
-        def then(conn: Connection) -> None:
-            self._create(wdef, wid, inputs_json, conn, parent=(ctx.workflow_id, pos))
+    def run_inline(
+        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Outcome: ...
 
-        return op, then
+    async def run_inline_async(
+        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Outcome: ...
 
-    def start_child(
-        self: Engine,
-        ctx: WorkflowContext,
-        wdef: WorkflowDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        workflow_id: str | None,
-    ) -> WorkflowHandle:
-        pos, wid, recorded = self._child_id(ctx, wdef, workflow_id)
-        if not recorded:
-            inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-            op, then = self._child_writer(ctx, wdef, pos, wid, inputs_json)
-            ctx.record(op, then)
-            self._submit_if_mine(wdef, wid, args, kwargs)
-        return WorkflowHandle(self, wid)
+    def deliver(self, wid: str, outcome: Outcome) -> Any:
+        """The child's value, or its error raised (as a direct call would)."""
+        ...
 
-    def _submit_if_mine(
-        self: Engine, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> bool:
-        rec = self.store.workflows.get(wid)
-        if rec and rec.status == Status.PENDING and rec.executor_id == self.executor_id:
-            self.submit(
-                wdef, wid, args, kwargs, Fence(wid, self.executor_id, rec.lease_epoch), None
-            )
-            return True
-        return False
 
-    def call_child(
-        self: Engine,
-        ctx: WorkflowContext,
-        wdef: WorkflowDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        if wdef.is_async:
-            raise ConfigurationError(
-                f"async workflow {wdef.name!r} called from a sync workflow: use "
-                "app.start_workflow(...).result() instead"
-            )
-        pos, wid, recorded = self._child_id(ctx, wdef, None)
-        if recorded:
-            return self._await_child(ctx, wid)
+def _spawner(ctx: WorkflowContext) -> Spawner:
+    if ctx.spawner is None:
+        raise TetherError(f"workflow {ctx.workflow_id!r} cannot start child workflows here")
+    return ctx.spawner
+
+
+def _child_id(
+    ctx: WorkflowContext, wdef: WorkflowDef, workflow_id: str | None
+) -> tuple[int, str, bool]:
+    """Reserve the child's position; returns (position, child id, already recorded)."""
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, CHILD, wdef.name)
+    if rec is not None:
+        assert rec.child_id is not None
+        return pos, rec.child_id, True
+    ctx.check_interrupt()
+    return pos, workflow_id or f"{ctx.workflow_id}-{pos}", False
+
+
+def _record(
+    ctx: WorkflowContext, wdef: WorkflowDef, pos: int, wid: str, inputs_json: str
+) -> tuple[OperationRecord, Effect]:
+    op = OperationRecord(pos, CHILD, wdef.name, child_id=wid)
+    return op, _spawner(ctx).create_child(wdef, wid, inputs_json, ctx.workflow_id, pos)
+
+
+def start_child(
+    ctx: WorkflowContext,
+    wdef: WorkflowDef,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    workflow_id: str | None,
+) -> WorkflowHandle:
+    pos, wid, recorded = _child_id(ctx, wdef, workflow_id)
+    if not recorded:
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        op, then = self._child_writer(ctx, wdef, pos, wid, inputs_json)
-        ctx.record(op, then)
-        with self._lock:
-            self._submitted.add(wid)
-        token = _CURRENT.set(None)
-        try:
-            outcome = self._execute(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
-        finally:
-            _CURRENT.reset(token)
-        if isinstance(outcome.error, WorkflowInterrupt):
-            return self._await_child(ctx, wid)
-        return self._deliver(wid, outcome)
+        ctx.record(*_record(ctx, wdef, pos, wid, inputs_json))
+        _spawner(ctx).adopt(wid)
+    return WorkflowHandle(ctx.recorder.waiter, wid)
 
-    def _await_child(self: Engine, ctx: WorkflowContext, wid: str) -> Any:
-        rec = self.store.workflows.get(wid)
-        if rec is not None and rec.status == Status.PENDING and rec.executor_id == self.executor_id:
-            wdef = self.registry.workflow_def(rec.name)
-            self._submit_if_mine(wdef, wid, *decode_inputs(rec.inputs))
-        return WorkflowHandle(self, wid).result(interrupt=ctx)
 
-    def call_child_async(
-        self: Engine,
-        ctx: WorkflowContext,
-        wdef: WorkflowDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Coroutine[Any, Any, Any]:
-        try:
-            pos, wid, recorded = self._child_id(ctx, wdef, None)
-        except BaseException as exc:  # noqa: BLE001 - raised when awaited
-            return _raise(exc)
-        return ctx.track(pos, self._child_async(ctx, wdef, pos, wid, recorded, args, kwargs))
+def _await_child(ctx: WorkflowContext, wid: str) -> Any:
+    if ctx.spawner is not None:
+        ctx.spawner.adopt(wid)
+    return WorkflowHandle(ctx.recorder.waiter, wid).result(interrupt=ctx)
 
-    async def _child_async(
-        self: Engine,
-        ctx: WorkflowContext,
-        wdef: WorkflowDef,
-        pos: int,
-        wid: str,
-        recorded: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        if recorded:
-            return await self.in_io(lambda: self._await_child(ctx, wid))
-        inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        op, then = self._child_writer(ctx, wdef, pos, wid, inputs_json)
-        await ctx.arecord(op, then)
-        with self._lock:
-            self._submitted.add(wid)
-        fence = Fence(wid, self.executor_id, 0)
-        if wdef.is_async:
-            coro = self._execute_async(wdef, wid, args, kwargs, fence, [])
-            task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
-            outcome = await task
-        else:
-            outcome = await self.in_io(
-                lambda: contextvars.Context().run(self._execute, wdef, wid, args, kwargs, fence, [])
-            )
-        if isinstance(outcome.error, WorkflowInterrupt):
-            return await self.in_io(lambda: self._await_child(ctx, wid))
-        return self._deliver(wid, outcome)
+
+async def _await_child_async(ctx: WorkflowContext, wid: str) -> Any:
+    if ctx.spawner is not None:
+        await ctx.recorder.in_io(lambda: ctx.spawner.adopt(wid) if ctx.spawner else None)
+    return await WorkflowHandle(ctx.recorder.waiter, wid).result_async(interrupt=ctx)
+
+
+def call_child(
+    ctx: WorkflowContext, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if wdef.is_async:
+        raise ConfigurationError(
+            f"async workflow {wdef.name!r} called from a sync workflow: use "
+            "app.start_workflow(...).result() instead"
+        )
+    pos, wid, recorded = _child_id(ctx, wdef, None)
+    if recorded:
+        return _await_child(ctx, wid)
+    inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
+    ctx.record(*_record(ctx, wdef, pos, wid, inputs_json))
+    spawner = _spawner(ctx)
+    outcome = spawner.run_inline(wdef, wid, args, kwargs)
+    if isinstance(outcome.error, WorkflowInterrupt):
+        return _await_child(ctx, wid)
+    return spawner.deliver(wid, outcome)
+
+
+def call_child_async(
+    ctx: WorkflowContext, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Coroutine[Any, Any, Any]:
+    try:
+        pos, wid, recorded = _child_id(ctx, wdef, None)
+    except BaseException as exc:  # noqa: BLE001 - raised when awaited
+        return _raise(exc)
+    return ctx.track(pos, _child_async(ctx, wdef, pos, wid, recorded, args, kwargs))  # type: ignore[return-value]
+
+
+async def _child_async(
+    ctx: WorkflowContext,
+    wdef: WorkflowDef,
+    pos: int,
+    wid: str,
+    recorded: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    if recorded:
+        return await _await_child_async(ctx, wid)
+    inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
+    await ctx.arecord(*_record(ctx, wdef, pos, wid, inputs_json))
+    spawner = _spawner(ctx)
+    outcome = await spawner.run_inline_async(wdef, wid, args, kwargs)
+    if isinstance(outcome.error, WorkflowInterrupt):
+        return await _await_child_async(ctx, wid)
+    return spawner.deliver(wid, outcome)
 
 
 async def _raise(exc: BaseException) -> Any:

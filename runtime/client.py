@@ -7,9 +7,7 @@ writes rows, so it never registers an executor or runs a workflow.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError, WorkflowNotFoundError
@@ -18,21 +16,7 @@ from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from .records import WorkflowRecord
 from .routing import Routing
 from .store import Store
-
-
-@dataclass(frozen=True)
-class _PollSettings:
-    poll_interval: float
-
-
-class Watcher:
-    """What a WorkflowHandle needs to wait on a workflow when no engine runs here."""
-
-    def __init__(self, store: Store, poll_interval: float = 0.1) -> None:
-        self.store = store
-        self.generation = 0
-        self.changed = threading.Condition()
-        self.settings = _PollSettings(poll_interval)
+from .waiting import StoreWaiter
 
 
 def workflow_name(workflow: Any) -> str:
@@ -61,7 +45,8 @@ class Client:
     def __init__(self, database_url: str, app_name: str, *, poll_interval: float = 0.1) -> None:
         self.app_name = app_name
         self.store = Store(database_url, app_name)
-        self._watcher = Watcher(self.store, poll_interval)
+        # No engine runs here: handles poll the store, backing off to ``poll_interval``.
+        self._waiter = StoreWaiter(self.store, poll_interval)
         self._checked = False
         self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
 
@@ -75,7 +60,7 @@ class Client:
         self.store.close()
 
     def _handle(self, workflow_id: str) -> WorkflowHandle:
-        return WorkflowHandle(self._watcher, workflow_id)  # type: ignore[arg-type]
+        return WorkflowHandle(self._waiter, workflow_id)
 
     def _ready(self) -> Enqueuer:
         if not self._checked:

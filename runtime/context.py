@@ -8,54 +8,77 @@ first ``await``.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import history
+from .clock import now_ms
 from .errors import (
     CancelledInterrupt,
+    ConfigurationError,
     NondeterminismError,
     NotInWorkflowError,
     WorkflowInterrupt,
 )
+from .history import Gate
 from .records import OperationRecord
 from .store import Fence
+from .waiting import Signal, pause, pause_async
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .children import Spawner
+    from .recorder import Effect, Recorder
+    from .store.commit import PendingWrite
 
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class PendingRow:
+    """A direct call's workflow row, queued behind the body (see Engine.call)."""
+
+    write: PendingWrite
+    inputs_json: str
+    started_at: int
+
+
 @dataclass(eq=False)
 class WorkflowContext:
-    engine: Engine
+    recorder: Recorder
     workflow_id: str
     name: str
     version: str
     fence: Fence
     history: dict[int, OperationRecord]
+    is_async: bool = False
+    # Starts and runs child workflows; None in a replay, which only reads their outcomes.
+    spawner: Spawner | None = None
     next_position: int = 0
-    replaying_only: bool = False  # replay tool: answer from history, never execute or write
-    interrupt: threading.Event = field(default_factory=threading.Event)
+    # Set when the run must stop at its next boundary (cancel, drain, a lost lease, or a
+    # replay's frontier); waits wake on ``wakeup``.
     interrupt_kind: type[WorkflowInterrupt] | None = None
-    memo: dict[str, Any] = field(default_factory=dict)
+    wakeup: Signal = field(default_factory=Signal)  # notified on interrupt
     trace: list[tuple[int, str, str]] = field(default_factory=list)  # (position, kind, name)
     diverged: NondeterminismError | None = None
-    pending_row: Any = None  # the workflow row's queued insert (direct calls), see engine.call
-
-    def before_side_effect(self) -> None:
-        """Make the workflow's row durable before user code with side effects first runs."""
-        if self.pending_row is not None:
-            row, self.pending_row = self.pending_row, None
-            row.wait()
-
+    pending_row: PendingRow | None = None
+    # Patch gates the code evaluated (see versioning.patches): what each returned, which
+    # path its history is on, and the gates in order for divergence reports.
+    patch_returns: dict[str, bool] = field(default_factory=dict)
+    patch_paths: dict[str, tuple[int, bool | None]] = field(default_factory=dict)
+    gates: list[Gate] = field(default_factory=list)
     # Positions reserved by awaitables that have not finished yet (async operations, maybe in
     # sibling tasks): code whose position must not depend on scheduling checks it is empty.
     in_flight: set[int] = field(default_factory=set)
+
+    def take_pending_row(self) -> PendingWrite | None:
+        """The queued row write to wait for before user code with side effects first runs."""
+        if self.pending_row is None:
+            return None
+        row, self.pending_row = self.pending_row, None
+        return row.write
 
     def reserve(self) -> int:
         pos = self.next_position
@@ -82,44 +105,81 @@ class WorkflowContext:
         self.trace.append((position, kind, name))
         if self.diverged is not None:
             raise self.diverged
-        recorded = self.history.get(position)
         try:
-            history.check_match(self, position, recorded, kind, name)
+            history.check_match(self, position, self.history.get(position), kind, name)
         except NondeterminismError as exc:
             # Remembered: workflow code that swallows the error (``except Exception``) must
             # not go on writing at shifted positions; the run ends PARKED regardless.
             self.diverged = exc
             raise
-        if recorded is None and self.replaying_only:
-            self.engine.on_replay_exhausted(self, position, kind, name)
-        return recorded
+        return self.recorder.lookup(self, position, kind, name)
 
     def signal(self, kind: type[WorkflowInterrupt]) -> None:
         if self.interrupt_kind is None or kind is CancelledInterrupt:
             self.interrupt_kind = kind
-        self.interrupt.set()
-        self.engine.notify()
+        self.wakeup.notify()
+        self.recorder.notify()
+
+    def _interrupted(self) -> bool:
+        return self.interrupt_kind is not None
 
     def check_interrupt(self) -> None:
         """Called at every step boundary: stop here if cancelled, draining or fenced out."""
-        if self.interrupt.is_set() and self.interrupt_kind is not None:
+        if self.interrupt_kind is not None:
             raise self.interrupt_kind(self.workflow_id)
 
-    def record(self, op: OperationRecord, then: Callable[[Any], Any] | None = None) -> None:
+    # -- waiting: the one place a running workflow waits ------------------------------------
+
+    def wait(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
+        """Wait until ``until_ms``, for at most ``poll`` seconds, or until ``signal`` (default:
+        only an interrupt) fires; then stop here if interrupted."""
+        pause(signal or self.wakeup, until_ms, poll, self._interrupted)
+        self.check_interrupt()
+
+    async def wait_async(self, until_ms: int, poll: float, signal: Signal | None = None) -> None:
+        await pause_async(signal or self.wakeup, until_ms, poll, self._interrupted)
+        self.check_interrupt()
+
+    def backoff(self, seconds: float) -> None:
+        """A retry's backoff: interruptible by cancel and drain like any wait."""
+        until = now_ms() + int(seconds * 1000)
+        while now_ms() < until:
+            self.wait(until, seconds)
+
+    async def backoff_async(self, seconds: float) -> None:
+        until = now_ms() + int(seconds * 1000)
+        while now_ms() < until:
+            await self.wait_async(until, seconds)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record(self, op: OperationRecord, then: Effect | None = None) -> None:
         if self.diverged is not None:
             raise self.diverged
-        self.engine.record(self, op, then)
+        self.recorder.record(self, op, then)
 
     def record_behind(self, op: OperationRecord) -> None:
-        """Queue ``op`` for the next group commit without waiting (see Engine.record_behind)."""
+        """Queue ``op`` for the next group commit without waiting (see Recorder)."""
         if self.diverged is not None:
             raise self.diverged
-        self.engine.record_behind(self, op)
+        self.recorder.record_behind(self, op)
 
-    async def arecord(self, op: OperationRecord, then: Callable[[Any], Any] | None = None) -> None:
+    async def arecord(self, op: OperationRecord, then: Effect | None = None) -> None:
         if self.diverged is not None:
             raise self.diverged
-        await self.engine.arecord(self, op, then)
+        await self.recorder.in_io(lambda: self.recorder.record(self, op, then))
+
+
+def sync_only(ctx: WorkflowContext, name: str) -> None:
+    """Refuse a blocking operation on an async workflow's event loop."""
+    if ctx.is_async:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise ConfigurationError(
+            f"tether.{name}() blocks; in an async workflow use `await tether.{name}_async(...)`"
+        )
 
 
 _CURRENT: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextVar(

@@ -19,8 +19,9 @@ from . import serialization
 from .engine import decode_inputs
 from .queues import QueueSpec
 from .records import Status
+from .run import Run
 from .store import Fence
-from .store.queues import Claimed, QueueStore
+from .store.queues import Claimed
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -43,7 +44,7 @@ class QueueRunner:
     ) -> None:
         self.engine = engine
         self.specs = specs
-        self.store = QueueStore(engine.store.db, engine.store.app_name)
+        self.store = engine.store.queues
         self.live_versions = live_versions
         self.max_batch = max_batch
         self._event = threading.Event()
@@ -166,7 +167,7 @@ class QueueRunner:
         with self._lock:
             self._mine.add(c.workflow_id)
         fence = Fence(c.workflow_id, e.executor_id, c.epoch)
-        e.submit(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else [])
+        e.submit(Run(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else []))
 
     def _fail(self, c: Claimed, exc: Exception) -> None:
         """End a claimed workflow in ERROR (fenced), rather than hold it forever."""

@@ -19,10 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import serialization
-from .children import CHILD, ChildWorkflows
+from . import children, serialization
 from .clock import now_ms
-from .context import _CURRENT, WorkflowContext, maybe_current
+from .context import _CURRENT, PendingRow, WorkflowContext, maybe_current
 from .errors import (
     CancelledInterrupt,
     ConfigurationError,
@@ -35,14 +34,14 @@ from .errors import (
     WorkflowInterrupt,
 )
 from .handles import WorkflowHandle
-from .records import OperationRecord, Status
+from .recorder import Effect, LiveRecorder
+from .records import Status
 from .registry import Registry, WorkflowDef
+from .run import Outcome, Run
 from .serialization import decode_inputs, encode_inputs
-from .steps import StepRunner
 from .store import Fence, Store
-from .store.commit import PendingWrite
 
-__all__ = ["CHILD", "Engine", "EngineSettings", "decode_inputs", "encode_inputs"]
+__all__ = ["Engine", "EngineSettings", "decode_inputs", "encode_inputs"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,12 @@ class EngineSettings:
     shutdown_grace: float = 8.0
     claim_batch: int = 64
 
-
-@dataclass
-class _Outcome:
-    value: Any = None
-    error: BaseException | None = None
+    @property
+    def lease_ms(self) -> int:
+        return int(self.lease_timeout * 1000)
 
 
-class Engine(ChildWorkflows):
+class Engine:
     def __init__(
         self,
         *,
@@ -79,19 +76,17 @@ class Engine(ChildWorkflows):
         self.executor_id = executor_id
         self.runnable = runnable
         self.settings = settings
-        self.steps = StepRunner(self)
+        self.recorder = LiveRecorder(store, version, settings.poll_interval)
+        self.waiter = self.recorder.waiter
+        # Notified when a local workflow ends or a message lands (see waiting.Signal).
+        self.changes = self.recorder.signal
         self.draining = False
         self._pool = ThreadPoolExecutor(settings.max_workflows, thread_name_prefix="tether-wf")
-        self._io = ThreadPoolExecutor(16, thread_name_prefix="tether-io")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
         self._running: dict[str, WorkflowContext] = {}
         self._submitted: set[str] = set()
         self._lock = threading.Lock()
-        self.changed = (
-            threading.Condition()
-        )  # notified when a local workflow ends or a message lands
-        self.generation = 0
         # Called with a workflow id when a local run ends and frees its slot (queues).
         self.finish_hooks: list[Callable[[str], None]] = []
 
@@ -110,15 +105,16 @@ class Engine(ChildWorkflows):
             return workflow_id in self._submitted
 
     def notify(self) -> None:
-        with self.changed:
-            self.generation += 1
-            self.changed.notify_all()
+        self.changes.notify()
 
     def signal(self, workflow_id: str, kind: type[WorkflowInterrupt]) -> None:
         with self._lock:
             ctx = self._running.get(workflow_id)
         if ctx is not None:
             ctx.signal(kind)
+
+    def handle(self, workflow_id: str) -> WorkflowHandle:
+        return WorkflowHandle(self.waiter, workflow_id)
 
     # -- the event loop for async workflows ---------------------------------------------------
 
@@ -139,53 +135,7 @@ class Engine(ChildWorkflows):
             return self._loop
 
     async def in_io(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn)
-
-    # -- recording ----------------------------------------------------------------------------
-
-    def record(
-        self, ctx: WorkflowContext, op: OperationRecord, then: Callable[[Connection], Any] | None
-    ) -> None:
-        _refuse_when_replaying(ctx, op)
-        ops = self.store.operations
-        ok = self.store.db.run_write(
-            lambda conn: ops.record(conn, ctx.fence, op, version=self.version, then=then),
-            single_statement=then is None,
-            key=ctx.workflow_id,
-        )
-        if not ok:
-            self._fenced_out(ctx)
-
-    async def arecord(
-        self, ctx: WorkflowContext, op: OperationRecord, then: Callable[[Connection], Any] | None
-    ) -> None:
-        await self.in_io(lambda: self.record(ctx, op, then))
-
-    def record_behind(self, ctx: WorkflowContext, op: OperationRecord) -> None:
-        """Queue ``op`` for the next group commit and return at once.
-
-        Only for records whose loss is harmless because a later run would record the same
-        thing again (a patch marker). Commits are FIFO, so it still lands before any later
-        write of this run; a fenced-out write is noticed by the next one.
-        """
-        _refuse_when_replaying(ctx, op)
-        ops = self.store.operations
-        self.store.db.submit_write(
-            lambda conn: ops.record(conn, ctx.fence, op, version=self.version),
-            single_statement=True,
-            key=ctx.workflow_id,
-        )
-
-    def _fenced_out(self, ctx: WorkflowContext) -> None:
-        rec = self.store.workflows.get(ctx.workflow_id)
-        if rec is not None and rec.status == Status.CANCELLED:
-            raise CancelledInterrupt(ctx.workflow_id)
-        raise LeaseLostInterrupt(ctx.workflow_id)
-
-    def on_replay_exhausted(
-        self, ctx: WorkflowContext, position: int, kind: str, name: str
-    ) -> None:
-        """Hook for the replay tool: history ended where the code wants to go on."""
+        return await self.recorder.in_io(fn)
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -225,6 +175,12 @@ class Engine(ChildWorkflows):
                 "start it on another instance"
             )
 
+    def _fresh(
+        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Run:
+        """A run of a workflow this executor just created (epoch 0, no history)."""
+        return Run(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0))
+
     def start(
         self,
         wdef: WorkflowDef,
@@ -235,7 +191,7 @@ class Engine(ChildWorkflows):
         """Durably create the workflow, then run it in the background."""
         ctx = maybe_current()
         if ctx is not None:
-            return self.start_child(ctx, wdef, args, kwargs, workflow_id)
+            return children.start_child(ctx, wdef, args, kwargs, workflow_id)
         self._refuse_if_draining()
         wid = workflow_id or str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
@@ -243,140 +199,151 @@ class Engine(ChildWorkflows):
             lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
         )
         if created:
-            self.submit(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0), [])
+            self.submit(self._fresh(wdef, wid, args, kwargs))
         else:
             self._check_existing(wdef, wid)
-        return WorkflowHandle(self, wid)
+        return self.handle(wid)
 
-    def submit(
-        self,
-        wdef: WorkflowDef,
-        wid: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        fence: Fence,
-        history: list[OperationRecord] | None,
-    ) -> None:
+    def submit(self, run: Run) -> None:
         """Run a workflow this executor holds, in the background."""
+        if not self._take_slot(run.workflow_id):
+            return
+        if run.wdef.is_async:
+            asyncio.run_coroutine_threadsafe(self._execute_async(run), self.loop())
+        else:
+            self._pool.submit(self._execute, run)
+
+    def _take_slot(self, wid: str) -> bool:
         with self._lock:
             if wid in self._submitted:
-                return
+                return False
             self._submitted.add(wid)
-        if wdef.is_async:
-            coro = self._execute_async(wdef, wid, args, kwargs, fence, history)
-            asyncio.run_coroutine_threadsafe(coro, self.loop())
-        else:
-            self._pool.submit(self._execute, wdef, wid, args, kwargs, fence, history)
+            return True
 
     def call(self, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A direct call of a sync workflow: run durably, inline, and return its result."""
         ctx = maybe_current()
         if ctx is not None:
-            return self.call_child(ctx, wdef, args, kwargs)
-        self._refuse_if_draining()
-        wid = str(uuid.uuid4())
-        inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        started = now_ms()
-        # Write-behind: the row is queued for the next group commit and the body starts at
-        # once. Every later write of this workflow queues behind it (FIFO), so nothing is
-        # reported done before the row is durable, and the first step waits for the row
-        # before it runs (a crash mid-step leaves a row to recover). A workflow whose body
-        # has no step commits its row and its result together.
-        created = self.store.db.submit_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
-        )
-        with self._lock:
-            self._submitted.add(wid)
-        fence = Fence(wid, self.executor_id, 0)
-        outcome = self._execute(
-            wdef, wid, args, kwargs, fence, [], pending_row=(created, inputs_json, started)
-        )
-        created.wait()
-        return self._deliver(wid, outcome)
+            return children.call_child(ctx, wdef, args, kwargs)
+        run = self._direct(wdef, args, kwargs)
+        outcome = self._execute(run)
+        assert run.pending_row is not None
+        run.pending_row.write.wait()
+        return self.deliver(run.workflow_id, outcome)
 
     def call_async(
         self, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Coroutine[Any, Any, Any]:
         ctx = maybe_current()
         if ctx is not None:
-            return self.call_child_async(ctx, wdef, args, kwargs)
+            return children.call_child_async(ctx, wdef, args, kwargs)
         return self._call_async_top(wdef, args, kwargs)
 
     async def _call_async_top(
         self, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        run = self._direct(wdef, args, kwargs)
+        task = asyncio.get_running_loop().create_task(
+            self._execute_async(run), context=contextvars.Context()
+        )
+        outcome = await task
+        assert run.pending_row is not None
+        await self.in_io(run.pending_row.write.wait)
+        return self.deliver(run.workflow_id, outcome)
+
+    def _direct(self, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run:
+        """A direct call's run, its row queued for the next group commit (write-behind).
+
+        The body starts at once. Every later write of this workflow queues behind the row
+        (FIFO), so nothing is reported done before the row is durable, and the first step
+        waits for the row before it runs (a crash mid-step leaves a row to recover). A body
+        with no step commits its row and its result together (see ``_finish``).
+        """
         self._refuse_if_draining()
         wid = str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        db = self.store.db
-        await self.in_io(
-            lambda: db.run_write(
-                lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
-            )
+        started = now_ms()
+        write = self.store.db.submit_write(
+            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
         )
-        with self._lock:
-            self._submitted.add(wid)
-        fence = Fence(wid, self.executor_id, 0)
-        coro = self._execute_async(wdef, wid, args, kwargs, fence, [])
-        outcome = await asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
-        return self._deliver(wid, outcome)
+        self._take_slot(wid)
+        run = self._fresh(wdef, wid, args, kwargs)
+        run.pending_row = PendingRow(write, inputs_json, started)
+        return run
 
-    def _deliver(self, wid: str, outcome: _Outcome) -> Any:
+    def deliver(self, wid: str, outcome: Outcome) -> Any:
         err = outcome.error
         if err is None:
             return outcome.value
         if isinstance(err, CancelledInterrupt):
             raise WorkflowCancelledError(f"workflow {wid!r} was cancelled")
         if isinstance(err, LeaseLostInterrupt):
-            return WorkflowHandle(self, wid).result()
+            return self.handle(wid).result()
         raise err
+
+    # -- child workflows (children.Spawner) ---------------------------------------------------
+
+    def create_child(
+        self, wdef: WorkflowDef, wid: str, inputs_json: str, parent: str, pos: int
+    ) -> Effect:
+        return lambda conn, _store: self._create(wdef, wid, inputs_json, conn, parent=(parent, pos))
+
+    def adopt(self, wid: str) -> None:
+        rec = self.store.workflows.get(wid)
+        if rec and rec.status == Status.PENDING and rec.executor_id == self.executor_id:
+            wdef = self.registry.workflow_def(rec.name)
+            args, kwargs = decode_inputs(rec.inputs)
+            fence = Fence(wid, self.executor_id, rec.lease_epoch)
+            self.submit(Run(wdef, wid, args, kwargs, fence, None))
+
+    def run_inline(
+        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Outcome:
+        self._take_slot(wid)
+        run = self._fresh(wdef, wid, args, kwargs)
+        return contextvars.Context().run(self._execute, run)
+
+    async def run_inline_async(
+        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Outcome:
+        self._take_slot(wid)
+        run = self._fresh(wdef, wid, args, kwargs)
+        if wdef.is_async:
+            coro = self._execute_async(run)
+            return await asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+        outcome: Outcome = await self.in_io(lambda: contextvars.Context().run(self._execute, run))
+        return outcome
 
     # -- execution ----------------------------------------------------------------------------
 
-    def _context(
-        self,
-        wdef: WorkflowDef,
-        wid: str,
-        fence: Fence,
-        history: list[OperationRecord] | None,
-        pending_row: tuple[PendingWrite, str, int] | None = None,
-    ) -> WorkflowContext:
-        if history is None:
-            history = self.store.operations.history(wid)
+    def _context(self, run: Run, history: list[Any]) -> WorkflowContext:
         ctx = WorkflowContext(
-            engine=self,
-            workflow_id=wid,
-            name=wdef.name,
+            recorder=self.recorder,
+            workflow_id=run.workflow_id,
+            name=run.wdef.name,
             version=self.version,
-            fence=fence,
+            fence=run.fence,
             history={op.position: op for op in history},
+            is_async=run.wdef.is_async,
+            spawner=self,
+            pending_row=run.pending_row,
         )
-        ctx.memo["is_async"] = wdef.is_async
-        if pending_row is not None:
-            ctx.pending_row, ctx.memo["inputs_json"], ctx.memo["started_at"] = pending_row
         with self._lock:
-            self._running[wid] = ctx
+            self._running[run.workflow_id] = ctx
             if self.draining:
                 ctx.signal(DrainingInterrupt)
         return ctx
 
-    def _execute(
-        self,
-        wdef: WorkflowDef,
-        wid: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        fence: Fence,
-        history: list[OperationRecord] | None,
-        pending_row: tuple[PendingWrite, str, int] | None = None,
-    ) -> _Outcome:
-        outcome = _Outcome()
-        ctx: WorkflowContext | None = None
+    def _execute(self, run: Run) -> Outcome:
+        outcome = Outcome()
         try:
-            ctx = self._context(wdef, wid, fence, history, pending_row)
+            history = run.history
+            if history is None:
+                history = self.store.operations.history(run.workflow_id)
+            ctx = self._context(run, history)
             token = _CURRENT.set(ctx)
             try:
-                outcome.value = wdef.fn(*args, **kwargs)
+                outcome.value = run.wdef.fn(*run.args, **run.kwargs)
             except BaseException as exc:  # noqa: BLE001 - every outcome is recorded
                 outcome.error = exc
             finally:
@@ -385,26 +352,20 @@ class Engine(ChildWorkflows):
         except BaseException as exc:  # noqa: BLE001 - store failure while finishing
             outcome.error = outcome.error or exc
         finally:
-            self._forget(wid)
+            self._forget(run.workflow_id)
         return outcome
 
-    async def _execute_async(
-        self,
-        wdef: WorkflowDef,
-        wid: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        fence: Fence,
-        history: list[OperationRecord] | None,
-    ) -> _Outcome:
-        outcome = _Outcome()
+    async def _execute_async(self, run: Run) -> Outcome:
+        outcome = Outcome()
         try:
+            history = run.history
             if history is None:
+                wid = run.workflow_id
                 history = await self.in_io(lambda: self.store.operations.history(wid))
-            ctx = self._context(wdef, wid, fence, history)
+            ctx = self._context(run, history)
             token = _CURRENT.set(ctx)
             try:
-                outcome.value = await wdef.fn(*args, **kwargs)
+                outcome.value = await run.wdef.fn(*run.args, **run.kwargs)
             except BaseException as exc:  # noqa: BLE001 - every outcome is recorded
                 outcome.error = exc
             finally:
@@ -413,7 +374,7 @@ class Engine(ChildWorkflows):
         except BaseException as exc:  # noqa: BLE001
             outcome.error = outcome.error or exc
         finally:
-            self._forget(wid)
+            self._forget(run.workflow_id)
         return outcome
 
     def _forget(self, wid: str) -> None:
@@ -424,62 +385,59 @@ class Engine(ChildWorkflows):
         for hook in self.finish_hooks:
             hook(wid)
 
-    def _finish(self, ctx: WorkflowContext, outcome: _Outcome) -> None:
+    def _finish(self, ctx: WorkflowContext, outcome: Outcome) -> None:
         """Record the workflow's end (fenced); interrupts record nothing."""
         if ctx.diverged is not None:
             outcome.error = ctx.diverged  # even if the workflow code caught it
         err = outcome.error
         if isinstance(err, (WorkflowInterrupt, asyncio.CancelledError)):
             return
+        output_json = error_json = None
+        status = Status.SUCCESS
         if err is None:
             try:
                 where = f"workflow {ctx.workflow_id!r} ({ctx.name}) output"
                 output_json = serialization.dumps(outcome.value, where)
-                status, error_json = Status.SUCCESS, None
             except TetherError as exc:
                 outcome.error = err = exc
         if err is not None:
             output_json = None
             status = Status.PARKED if isinstance(err, NondeterminismError) else Status.ERROR
             error_json = json.dumps(serialization.error_to_json(err))
-        wf = self.store.workflows
-        fence = ctx.fence
         row = ctx.pending_row
-        if row is not None and row.withdraw():
+        if row is not None and row.write.withdraw():
             # The run ended before its row was taken by a commit (no step ran): write the
             # row already finished, one statement instead of an insert and an update.
-            inputs_json = ctx.memo["inputs_json"]
-            created = self.store.db.run_write(
-                lambda conn: wf.insert_finished(
-                    conn,
-                    workflow_id=ctx.workflow_id,
-                    name=ctx.name,
-                    inputs_json=inputs_json,
-                    version=self.version,
-                    executor_id=fence.executor_id,
-                    status=status,
-                    output_json=output_json,
-                    error_json=error_json,
-                    started_at=ctx.memo["started_at"],
-                ),
-                single_statement=True,
-                key=ctx.workflow_id,
-            )
-            row.settle(created)
+            self._insert_finished(ctx, row, status, output_json, error_json)
             return
-        self.store.db.run_write(
-            lambda conn: wf.finish(
+        self.recorder.finish(ctx, status, output_json, error_json)
+
+    def _insert_finished(
+        self,
+        ctx: WorkflowContext,
+        row: PendingRow,
+        status: str,
+        output_json: str | None,
+        error_json: str | None,
+    ) -> None:
+        wf = self.store.workflows
+        created = self.store.db.run_write(
+            lambda conn: wf.insert_finished(
                 conn,
-                ctx.workflow_id,
-                executor_id=fence.executor_id,
-                epoch=fence.epoch,
+                workflow_id=ctx.workflow_id,
+                name=ctx.name,
+                inputs_json=row.inputs_json,
+                version=self.version,
+                executor_id=ctx.fence.executor_id,
                 status=status,
                 output_json=output_json,
                 error_json=error_json,
+                started_at=row.started_at,
             ),
             single_statement=True,
             key=ctx.workflow_id,
         )
+        row.write.settle(created)
 
     # -- recovery entry point (called by the executor loop) -----------------------------------
 
@@ -507,18 +465,10 @@ class Engine(ChildWorkflows):
             )
             return
         args, kwargs = decode_inputs(rec.inputs)
-        self.submit(wdef, wid, args, kwargs, fence, None)
+        self.submit(Run(wdef, wid, args, kwargs, fence, None))
 
     def close(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
-        self._io.shutdown(wait=False, cancel_futures=True)
+        self.recorder.close()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
-
-
-def _refuse_when_replaying(ctx: WorkflowContext, op: OperationRecord) -> None:
-    if ctx.replaying_only:
-        raise TetherError(
-            f"replay of workflow {ctx.workflow_id!r} tried to record {op.describe()} at "
-            f"position {op.position}; a replay never writes"
-        )

@@ -14,7 +14,9 @@ import random
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from . import serialization
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
@@ -146,20 +148,21 @@ class Executor:
             log.info("executor %s claimed %d workflow(s)", e.executor_id, len(claimed))
         return claimed
 
-    def _claim(self, c: object) -> bool:
+    def _claim(self, c: Any) -> bool:
+        """Take one candidate row (from ``find_claimable``) and run it."""
         e = self.engine
-        wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch  # type: ignore[attr-defined]
-        attempts = c.recovery_attempts + 1  # type: ignore[attr-defined]
-        wdef = e.registry.workflows.get(c.name)  # type: ignore[attr-defined]
+        wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch
+        attempts = c.recovery_attempts + 1
+        wdef = e.registry.workflows.get(c.name)
         limit = wdef.max_recovery_attempts if wdef else 50
         store = e.store
 
-        def write(conn: object) -> bool:
+        def write(conn: Connection) -> bool:
             if not store.executors.claim(
                 conn,
                 wid,
                 old_holder=holder,
-                old_epoch=epoch,  # type: ignore[arg-type]
+                old_epoch=epoch,
                 me=e.executor_id,
             ):
                 return False
@@ -171,7 +174,7 @@ class Executor:
                 store.workflows.mark(
                     conn,
                     wid,
-                    status=Status.RECOVERY_EXHAUSTED,  # type: ignore[arg-type]
+                    status=Status.RECOVERY_EXHAUSTED,
                     error_json=serialization.dumps(serialization.error_to_json(err)),
                 )
                 return False
@@ -194,9 +197,11 @@ class Executor:
             log.exception("could not mark executor draining")
         for wid in e.running_ids():
             e.signal(wid, DrainingInterrupt)
-        while e.free_slots() < e.settings.max_workflows and time.monotonic() < deadline:
-            with e.changed:
-                e.changed.wait(0.05)
+        while True:
+            generation = e.changes.generation
+            if e.free_slots() >= e.settings.max_workflows or time.monotonic() >= deadline:
+                break
+            e.changes.wait(generation, 0.05)
         released = e.store.workflows.release_all(e.executor_id)
         self.stop()  # before STOPPED, so that no late heartbeat overwrites it
         e.store.executors.set_state(e.executor_id, "STOPPED")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +14,10 @@ from .errors import (
     WorkflowParkedError,
 )
 from .records import Status, WorkflowRecord
+from .waiting import Waiter
 
 if TYPE_CHECKING:
     from .context import WorkflowContext
-    from .engine import Engine
 
 
 def outcome_of(rec: WorkflowRecord) -> Any:
@@ -46,17 +45,21 @@ def outcome_of(rec: WorkflowRecord) -> Any:
 
 
 class WorkflowHandle:
-    """A reference to a workflow by id; cheap to create, safe to share."""
+    """A reference to a workflow by id; cheap to create, safe to share.
 
-    def __init__(self, engine: Engine, workflow_id: str) -> None:
-        self._engine = engine
+    It waits through a :class:`~tether.runtime.waiting.Waiter`: an engine's wakes it as soon
+    as a local workflow ends; otherwise it polls, backing off to the waiter's interval.
+    """
+
+    def __init__(self, waiter: Waiter, workflow_id: str) -> None:
+        self._waiter = waiter
         self.workflow_id = workflow_id
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.workflow_id!r})"
 
     def get(self) -> WorkflowRecord:
-        rec = self._engine.store.workflows.get(self.workflow_id)
+        rec = self._waiter.workflow(self.workflow_id)
         if rec is None:
             raise WorkflowNotFoundError(f"no workflow {self.workflow_id!r} in this app")
         return rec
@@ -66,7 +69,12 @@ class WorkflowHandle:
 
     def _finished(self) -> WorkflowRecord | None:
         rec = self.get()
-        return None if rec.status in Status.OPEN else rec
+        return None if rec.status in Status.RUNNABLE else rec
+
+    def _timeout(self, timeout: float | None) -> ResultTimeoutError:
+        return ResultTimeoutError(
+            f"workflow {self.workflow_id!r} did not finish within {timeout} s"
+        )
 
     def result(
         self, timeout: float | None = None, *, interrupt: WorkflowContext | None = None
@@ -74,9 +82,9 @@ class WorkflowHandle:
         """Wait for the workflow to finish and return its output (or raise its error)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         poll = 0.005
-        engine = self._engine
+        signal = self._waiter.signal
         while True:
-            generation = engine.generation
+            generation = signal.generation
             rec = self._finished()
             if rec is not None:
                 return outcome_of(rec)
@@ -86,25 +94,32 @@ class WorkflowHandle:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ResultTimeoutError(
-                        f"workflow {self.workflow_id!r} did not finish within {timeout} s"
-                    )
+                    raise self._timeout(timeout)
                 wait = min(wait, left)
-            with engine.changed:
-                if engine.generation == generation:
-                    engine.changed.wait(wait)
-            poll = min(poll * 2, engine.settings.poll_interval)
+            signal.wait(generation, wait)
+            poll = min(poll * 2, self._waiter.poll_interval)
 
-    async def result_async(self, timeout: float | None = None) -> Any:
+    async def result_async(
+        self, timeout: float | None = None, *, interrupt: WorkflowContext | None = None
+    ) -> Any:
+        """``result`` for async code: waits on the same signal, holding no thread."""
+        import asyncio
+
         deadline = None if timeout is None else time.monotonic() + timeout
         poll = 0.005
+        signal = self._waiter.signal
         while True:
+            generation = signal.generation
             rec = await asyncio.to_thread(self._finished)
             if rec is not None:
                 return outcome_of(rec)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise ResultTimeoutError(
-                    f"workflow {self.workflow_id!r} did not finish within {timeout} s"
-                )
-            await asyncio.sleep(poll)
-            poll = min(poll * 2, self._engine.settings.poll_interval)
+            if interrupt is not None:
+                interrupt.check_interrupt()
+            wait = poll
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._timeout(timeout)
+                wait = min(wait, left)
+            await signal.wait_async(generation, wait)
+            poll = min(poll * 2, self._waiter.poll_interval)

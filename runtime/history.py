@@ -15,18 +15,22 @@ from .errors import NondeterminismError
 from .records import OperationRecord
 
 PATCH_KIND = "patch"
-# Context memo key: patch gates the code evaluated, as (position, "patch" or
-# "deprecate_patch", name, returned); written by tether.versioning.patches.
-GATES = "patch_gates"
 CONTEXT_WINDOW = 3
 
+# A patch gate the code evaluated: (position, "patch" or "deprecate_patch", name, returned);
+# kept on the context by tether.versioning.patches.
 Gate = tuple[int, str, str, bool]
 
 
 class _Ctx(Protocol):
-    workflow_id: str
-    version: str
-    history: Mapping[int, OperationRecord]
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def history(self) -> Mapping[int, OperationRecord]: ...
 
 
 def matches(recorded: OperationRecord, kind: str, name: str) -> bool:
@@ -104,8 +108,7 @@ def divergence(
     """The error for ``recorded`` at ``position`` where the code asked for ``kind name``."""
     requested = requested or f"{kind} {name!r}"
     trace = getattr(ctx, "trace", ())
-    memo = getattr(ctx, "memo", None) or {}
-    gates = memo.get(GATES, ())
+    gates = getattr(ctx, "gates", ())
     return NondeterminismError(
         workflow_id=ctx.workflow_id,
         position=position,

@@ -8,40 +8,28 @@ Operations that wait have an ``_async`` twin that reserves its position at call 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable
 from typing import Any
 
-from sqlalchemy import Connection
-
 from . import serialization
 from .clock import now_ms
-from .context import WorkflowContext, current, maybe_current
+from .context import WorkflowContext, current, maybe_current, sync_only
 from .errors import ConfigurationError
+from .recorder import RECV
 from .records import OperationRecord
+from .waiting import Waiter
 
-SLEEP, DEADLINE, SEND, RECV, SET_EVENT, GET_EVENT = (
+SLEEP, DEADLINE, SEND, SET_EVENT, GET_EVENT = (
     "sleep",
     "deadline",
     "send",
-    "recv",
     "set_event",
     "get_event",
 )
 _FOREVER = 10 * 365 * 24 * 3600.0
-
-
-def _sync_only(ctx: WorkflowContext, name: str) -> None:
-    if ctx.memo.get("is_async"):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        raise ConfigurationError(
-            f"tether.{name}() blocks; in an async workflow use `await tether.{name}_async(...)`"
-        )
+_HOUR = 3600.0
 
 
 def _check_seconds(seconds: float | None, what: str) -> float:
@@ -64,34 +52,16 @@ def _deadline(ctx: WorkflowContext, name: str, seconds: float, kind: str = DEADL
     return wake_at
 
 
-def _wait(ctx: WorkflowContext, until_ms: int, poll: float) -> None:
-    engine = ctx.engine
-    with engine.changed:
-        left = (until_ms - now_ms()) / 1000
-        if left > 0 and not ctx.interrupt.is_set():
-            engine.changed.wait(min(left, poll))
-    ctx.check_interrupt()
-
-
-async def _await(ctx: WorkflowContext, until_ms: int, poll: float) -> None:
-    left = (until_ms - now_ms()) / 1000
-    step = 0.02
-    end = time.monotonic() + min(max(left, 0), poll)
-    while time.monotonic() < end and not ctx.interrupt.is_set():
-        await asyncio.sleep(min(step, end - time.monotonic()))
-    ctx.check_interrupt()
-
-
 # -- sleep ------------------------------------------------------------------------------------
 
 
 def sleep(seconds: float) -> None:
     """Durable sleep: survives restarts and wakes at the recorded time."""
     ctx = current("tether.sleep()")
-    _sync_only(ctx, "sleep")
+    sync_only(ctx, "sleep")
     wake_at = _deadline(ctx, SLEEP, _check_seconds(seconds, "sleep()"), kind=SLEEP)
     while now_ms() < wake_at:
-        _wait(ctx, wake_at, 3600.0)
+        ctx.wait(wake_at, _HOUR)
 
 
 def sleep_async(seconds: float) -> Awaitable[None]:
@@ -101,7 +71,7 @@ def sleep_async(seconds: float) -> Awaitable[None]:
 
     async def run() -> None:
         while now_ms() < wake_at:
-            await _await(ctx, wake_at, 3600.0)
+            await ctx.wait_async(wake_at, _HOUR)
 
     return ctx.track(pos, run())
 
@@ -126,66 +96,33 @@ def send(dest_id: str, message: Any, topic: str | None = None) -> None:
         return
     ctx.check_interrupt()
     payload = serialization.dumps(message, f"workflow {ctx.workflow_id!r} send to {dest_id!r}")
-    store = ctx.engine.store.messages
     ctx.record(
         OperationRecord(pos, SEND, t, output=json.dumps(dest_id)),
-        lambda conn: store.send(conn, dest_id, t, payload),
+        lambda conn, store: store.messages.send(conn, dest_id, t, payload),
     )
-    ctx.engine.notify()
-
-
-def _consume(ctx: WorkflowContext, pos: int, t: str) -> tuple[bool, Any]:
-    engine = ctx.engine
-    store = engine.store.messages
-    if not store.has_message(ctx.workflow_id, t):
-        return False, None
-    got: dict[str, Any] = {}
-
-    def write(conn: Connection) -> bool:
-        row = store.peek_oldest(conn, ctx.workflow_id, t)
-        if row is None:
-            return True  # someone else consumed it; nothing written
-        got["payload"] = row.payload
-        ok = engine.store.operations.record(
-            conn,
-            ctx.fence,
-            OperationRecord(pos, RECV, t, output=row.payload),
-            version=engine.version,
-            then=lambda c: store.delete(c, row.id),
-        )
-        return ok
-
-    if not engine.store.db.run_write(write, key=ctx.workflow_id):
-        engine._fenced_out(ctx)
-    if "payload" not in got:
-        return False, None
-    return True, serialization.loads(got["payload"])
-
-
-def _timeout_record(ctx: WorkflowContext, pos: int, t: str) -> None:
-    ctx.record(OperationRecord(pos, RECV, t, output=None))
+    ctx.recorder.notify()
 
 
 def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     """Receive the oldest message sent to this workflow on ``topic``; None on timeout."""
     ctx = current("tether.recv()")
-    _sync_only(ctx, "recv")
+    sync_only(ctx, "recv")
     t = _topic(topic)
     until = _deadline(ctx, f"recv:{t}", _check_seconds(timeout, "recv() timeout"))
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, RECV, t)
     if rec is not None:
         return serialization.loads(rec.output)
-    poll = ctx.engine.settings.poll_interval
+    waiter, recorder = ctx.recorder.waiter, ctx.recorder
     while True:
         ctx.check_interrupt()
-        found, value = _consume(ctx, pos, t)
+        found, value = recorder.consume(ctx, pos, t)
         if found:
             return value
         if now_ms() >= until:
-            _timeout_record(ctx, pos, t)
+            ctx.record(OperationRecord(pos, RECV, t, output=None))
             return None
-        _wait(ctx, until, poll)
+        ctx.wait(until, waiter.poll_interval, waiter.signal)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -198,16 +135,16 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
     async def run() -> Any:
         if rec is not None:
             return serialization.loads(rec.output)
-        poll = ctx.engine.settings.poll_interval
+        waiter, recorder = ctx.recorder.waiter, ctx.recorder
         while True:
             ctx.check_interrupt()
-            found, value = await ctx.engine.in_io(lambda: _consume(ctx, pos, t))
+            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t))
             if found:
                 return value
             if now_ms() >= until:
-                await ctx.engine.in_io(lambda: _timeout_record(ctx, pos, t))
+                await ctx.arecord(OperationRecord(pos, RECV, t, output=None))
                 return None
-            await _await(ctx, until, poll)
+            await ctx.wait_async(until, waiter.poll_interval, waiter.signal)
 
     return ctx.track(pos, run())
 
@@ -232,48 +169,52 @@ def set_event(key: str, value: Any) -> None:
         return
     ctx.check_interrupt()
     value_json = serialization.dumps(value, f"workflow {ctx.workflow_id!r} event {k!r}")
-    store = ctx.engine.store.messages
     ctx.record(
         OperationRecord(pos, SET_EVENT, k, output=value_json),
-        lambda conn: store.set_event(conn, ctx.workflow_id, k, value_json),
+        lambda conn, store: store.messages.set_event(conn, ctx.workflow_id, k, value_json),
     )
-    ctx.engine.notify()
+    ctx.recorder.notify()
 
 
-def wait_event(engine: Any, workflow_id: str, key: str, timeout: float | None) -> tuple[bool, Any]:
-    """Poll for an event outside workflow context: (found, value)."""
+def wait_event(
+    waiter: Waiter, workflow_id: str, key: str, timeout: float | None
+) -> tuple[bool, Any]:
+    """Wait for an event outside workflow context: (found, value)."""
     k = _key(key)
     deadline = time.monotonic() + _check_seconds(timeout, "get_event() timeout")
     poll = 0.005
     while True:
-        generation = engine.generation
-        value_json = engine.store.messages.get_event(workflow_id, k)
+        generation = waiter.signal.generation
+        value_json = waiter.event(workflow_id, k)
         if value_json is not None:
             return True, serialization.loads(value_json)
         left = deadline - time.monotonic()
         if left <= 0:
             return False, None
-        with engine.changed:
-            if engine.generation == generation:
-                engine.changed.wait(min(poll, left))
-        poll = min(poll * 2, engine.settings.poll_interval)
+        waiter.signal.wait(generation, min(poll, left))
+        poll = min(poll * 2, waiter.poll_interval)
 
 
-def get_event(engine: Any, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
+def get_event(
+    waiter: Waiter | None, workflow_id: str, key: str, timeout: float | None = 60.0
+) -> Any:
     """The event's value, or None after ``timeout`` seconds.
 
-    Inside a workflow the value read is recorded, so replay sees the same value.
+    Inside a workflow the value read is recorded, so replay sees the same value (and
+    ``waiter`` is the workflow's own); outside, ``waiter`` is the app's.
     """
     ctx = maybe_current()
     if ctx is None:
-        return wait_event(engine, workflow_id, key, timeout)[1]
-    _sync_only(ctx, "get_event")
+        if waiter is None:
+            raise ConfigurationError("the app is not launched: call app.launch() first")
+        return wait_event(waiter, workflow_id, key, timeout)[1]
+    sync_only(ctx, "get_event")
     name = f"{workflow_id}:{key}"
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:
         return serialization.loads(rec.output)
-    found, value = wait_event(engine, workflow_id, key, timeout)
+    found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
     output = serialization.dumps(value, "event") if found else None
     ctx.record(OperationRecord(pos, GET_EVENT, name, output=output))
     return value

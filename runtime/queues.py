@@ -29,9 +29,9 @@ from .handles import WorkflowHandle
 from .records import OperationRecord
 from .registry import _check_name
 from .routing import route
+from .routing_store import current_routing
 from .store import Store
-from .store.queues import Enqueue, QueueStore, caller_runner, sqlalchemy_runner
-from .traffic import current_routing
+from .store.queues import Enqueue, caller_runner, sqlalchemy_runner
 
 OnDuplicate = Literal["reject", "return_existing"]
 ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
@@ -96,7 +96,7 @@ class Enqueuer:
         wake: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
-        self.queues = QueueStore(store.db, store.app_name)
+        self.queues = store.queues
         self.resolve = resolve
         self.handle = handle
         self.wake = wake
@@ -228,14 +228,14 @@ class Enqueuer:
         ctx.check_interrupt()
         wid = workflow_id or f"{ctx.workflow_id}-{pos}"
         if dedup_id is not None and policy == "return_existing":
-            holder = self._open_holder(spec.name, dedup_id)
+            holder = self.queues.open_holder(spec.name, dedup_id)
             if holder is not None:
                 wid = holder
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
 
-        def then(conn: Any) -> None:
+        def then(conn: Any, _store: Any) -> None:
             outcome = self.queues.enqueue(sqlalchemy_runner(conn), e)
             if outcome.duplicate_of is not None and outcome.duplicate_of != wid:
                 raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
@@ -244,23 +244,6 @@ class Enqueuer:
         if self.wake is not None:
             self.wake(spec.name)
         return self.handle(wid)
-
-    def _open_holder(self, queue: str, dedup_id: str) -> str | None:
-        from sqlalchemy import select
-
-        from .records import Status
-        from .store.schema import workflows as W
-
-        with self.store.db.read() as conn:
-            row = conn.execute(
-                select(W.c.workflow_id).where(
-                    W.c.app_name == self.store.app_name,
-                    W.c.queue_name == queue,
-                    W.c.dedup_id == dedup_id,
-                    W.c.status.in_([Status.ENQUEUED, Status.PENDING, Status.PARKED]),
-                )
-            ).first()
-        return row[0] if row else None
 
 
 class Queue:
@@ -338,7 +321,7 @@ class Queue:
             finally:
                 _RESERVED.reset(token)
 
-        return ctx.track(pos, ctx.engine.in_io(run))  # type: ignore[no-any-return]
+        return ctx.track(pos, ctx.recorder.in_io(run))
 
 
 def _in_context(ctx: Any, fn: Callable[[], WorkflowHandle]) -> WorkflowHandle:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 
-class Status:
-    """Workflow statuses. ENQUEUED and PENDING are open; the rest are terminal except PARKED."""
+class Status(StrEnum):
+    """Workflow statuses, and the named sets that code asks about (never spelled out)."""
 
     ENQUEUED = "ENQUEUED"
     PENDING = "PENDING"
@@ -17,9 +18,26 @@ class Status:
     PARKED = "PARKED"  # non-determinism: waits for a code fix, then resume
     RECOVERY_EXHAUSTED = "RECOVERY_EXHAUSTED"
 
-    OPEN = (ENQUEUED, PENDING)
-    TERMINAL = (SUCCESS, ERROR, CANCELLED, RECOVERY_EXHAUSTED)
-    ALL = (ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, PARKED, RECOVERY_EXHAUSTED)
+    # Not finished: it may still run (PARKED after a resume). Moves, migrations, dedup,
+    # cancellation and patch reports act on these.
+    OPEN: ClassVar[frozenset[Status]]
+    # Runs with nobody's help: an executor will start or continue it. A handle waits while
+    # its workflow is in here; a PARKED one is reported, not waited for.
+    RUNNABLE: ClassVar[frozenset[Status]]
+    TERMINAL: ClassVar[frozenset[Status]]  # ended for good unless resumed
+    RESUMABLE: ClassVar[frozenset[Status]]  # what ``resume`` reopens
+    ALL: ClassVar[tuple[Status, ...]]
+
+
+Status.RUNNABLE = frozenset({Status.ENQUEUED, Status.PENDING})
+Status.OPEN = Status.RUNNABLE | {Status.PARKED}
+Status.TERMINAL = frozenset(
+    {Status.SUCCESS, Status.ERROR, Status.CANCELLED, Status.RECOVERY_EXHAUSTED}
+)
+Status.RESUMABLE = frozenset(
+    {Status.CANCELLED, Status.PARKED, Status.ERROR, Status.RECOVERY_EXHAUSTED}
+)
+Status.ALL = tuple(Status)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

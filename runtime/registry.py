@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import children, steps
 from .context import maybe_current
 from .errors import ConfigurationError
 
@@ -71,11 +72,12 @@ class Registry:
         if isinstance(fn_or_name, str):
             name = fn_or_name
         else:
-            name = getattr(fn_or_name, "__tether_workflow__", None)
-            if name is None:
+            tagged = getattr(fn_or_name, "__tether_workflow__", None)
+            if tagged is None:
                 raise ConfigurationError(
                     f"{fn_or_name!r} is not a registered workflow: decorate it with @app.workflow()"
                 )
+            name = str(tagged)
         try:
             return self.workflows[name]
         except KeyError:
@@ -113,6 +115,9 @@ class Registry:
 
             @functools.wraps(fn)
             def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                ctx = maybe_current()
+                if ctx is not None:
+                    return children.call_child_async(ctx, wdef, args, kwargs)
                 return registry.require_engine().call_async(wdef, args, kwargs)
 
             wrapper: Callable[..., Any] = async_wrapper
@@ -120,6 +125,9 @@ class Registry:
 
             @functools.wraps(fn)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                ctx = maybe_current()
+                if ctx is not None:
+                    return children.call_child(ctx, wdef, args, kwargs)
                 return registry.require_engine().call(wdef, args, kwargs)
 
             wrapper = sync_wrapper
@@ -155,30 +163,26 @@ class Registry:
             retry_on=retry_on,
         )
         self.steps[sname] = sdef
-        registry = self
 
         if sdef.is_async:
 
             @functools.wraps(fn)
             def async_step(*args: Any, **kwargs: Any) -> Any:
-                return registry.require_engine().steps.call_async(sdef, args, kwargs)
+                return steps.call_async(sdef, args, kwargs)
 
             wrapper: Callable[..., Any] = async_step
         else:
 
             @functools.wraps(fn)
             def sync_step(*args: Any, **kwargs: Any) -> Any:
-                return registry.require_engine().steps.call(sdef, args, kwargs)
+                return steps.call(sdef, args, kwargs)
 
             wrapper = sync_step
         wrapper.__tether_step__ = sname  # type: ignore[attr-defined]
         return wrapper
 
     def require_engine(self) -> Engine:
-        """The engine of the calling workflow (a replay brings its own), else the app's."""
-        ctx = maybe_current()
-        if ctx is not None:
-            return ctx.engine
+        """The app's engine (workflow code reaches children through its context instead)."""
         if self.engine is None:
             raise ConfigurationError("the app is not launched: call app.launch() first")
         return self.engine

@@ -14,6 +14,7 @@ receives the tick as a timezone-aware datetime.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 import threading
@@ -31,8 +32,8 @@ from .errors import ConfigurationError
 from .records import Status
 from .registry import _check_name
 from .store import Store
-from .store.queues import Enqueue, QueueStore, sqlalchemy_runner
-from .store.schedules import ScheduleRecord, ScheduleStore
+from .store.queues import Enqueue, sqlalchemy_runner
+from .store.schedules import ScheduleRecord
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -157,8 +158,8 @@ class Schedules:
 
     def __init__(self, store: Store, engine: Callable[[], Engine | None]) -> None:
         self.store = store
-        self.rows = ScheduleStore(store.db, store.app_name)
-        self.queues = QueueStore(store.db, store.app_name)
+        self.rows = store.schedules
+        self.queues = store.queues
         self._engine = engine
         self.on_enqueue: Callable[[str], None] | None = None  # wakes a local dequeuer
 
@@ -217,7 +218,7 @@ class Schedules:
     def list(self) -> list[ScheduleRecord]:
         return self.rows.list()
 
-    def next_ticks(self, name: str, n: int = 1) -> list[dt.datetime]:
+    def next_ticks(self, name: str, n: int = 1) -> builtins.list[dt.datetime]:
         rec = self.get(name)
         found = ticks(rec.cron, rec.timezone, now_ms(), 2**62, n)
         return [tick_datetime(t, rec.timezone) for t in found]
@@ -244,7 +245,7 @@ class Schedules:
         self.fire(rec, now_ms(), wid)
         return wid
 
-    def backfill(self, name: str, start: dt.datetime, end: dt.datetime) -> list[str]:
+    def backfill(self, name: str, start: dt.datetime, end: dt.datetime) -> builtins.list[str]:
         """Fire every tick in ``[start, end]`` not fired yet; returns the ids created."""
         rec = self.get(name)
         if start.tzinfo is None or end.tzinfo is None:

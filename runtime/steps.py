@@ -1,7 +1,9 @@
 """Step execution: replay from history, or run with retries and checkpoint the outcome.
 
-One pipeline for both colours: the decision (replay, divergence, run) and the recording
-are shared; only the call of the user's function and the wait between retries differ.
+The attempt loop is written once, as a generator (:func:`attempt_loop`) that says what to do
+next: call the function, or back off for some seconds. A sync and an async driver carry it
+out; they differ only in how they call the user's function and how they wait. Backoff goes
+through the context's wait, so a cancel or a drain interrupts it in both colours.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import serialization
@@ -17,12 +20,104 @@ from .clock import now_ms
 from .context import _IN_STEP, WorkflowContext, maybe_current
 from .errors import SerializationError, WorkflowInterrupt
 from .records import OperationRecord
-from .registry import StepDef
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .registry import StepDef
 
 STEP = "step"
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """How the attempts ended: a value, or the error to record (after ``attempts`` tries)."""
+
+    value: Any
+    error: Exception | None
+    attempts: int
+
+
+class _Call:
+    """Attempt loop request: call the step's function once and send back (value, error)."""
+
+
+CALL = _Call()
+Attempted = tuple[Any, Exception | None]
+
+
+def attempt_loop(sdef: StepDef) -> Generator[_Call | float, Attempted | None, Done]:
+    """Yields CALL (send the attempt's outcome back) or a backoff in seconds; returns Done."""
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = yield CALL
+        assert outcome is not None
+        value, error = outcome
+        if error is None:
+            return Done(value, None, attempt)
+        if (
+            attempt > sdef.retries
+            or not isinstance(error, sdef.retry_on)
+            or isinstance(error, SerializationError)
+        ):
+            return Done(None, error, attempt)
+        yield sdef.delay(attempt)
+
+
+def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any) -> Done:
+    loop = attempt_loop(sdef)
+    try:
+        request = next(loop)
+        while True:
+            if isinstance(request, _Call):
+                token = _IN_STEP.set(True)
+                try:
+                    attempted: Attempted = (sdef.fn(*args, **kwargs), None)
+                except WorkflowInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded or retried
+                    attempted = (None, exc)
+                finally:
+                    _IN_STEP.reset(token)
+                request = loop.send(attempted)
+            else:
+                if ctx is None:
+                    time.sleep(request)
+                else:
+                    ctx.backoff(request)
+                request = next(loop)
+    except StopIteration as stop:
+        done: Done = stop.value
+        return done
+
+
+async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any) -> Done:
+    loop = attempt_loop(sdef)
+    try:
+        request = next(loop)
+        while True:
+            if isinstance(request, _Call):
+                token = _IN_STEP.set(True)
+                try:
+                    result = sdef.fn(*args, **kwargs)
+                    if asyncio.iscoroutine(result):
+                        result = await result
+                    attempted: Attempted = (result, None)
+                except WorkflowInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded or retried
+                    attempted = (None, exc)
+                finally:
+                    _IN_STEP.reset(token)
+                request = loop.send(attempted)
+            else:
+                if ctx is None:
+                    await asyncio.sleep(request)
+                else:
+                    await ctx.backoff_async(request)
+                request = next(loop)
+    except StopIteration as stop:
+        done: Done = stop.value
+        return done
 
 
 def replay_value(rec: OperationRecord) -> Any:
@@ -32,152 +127,87 @@ def replay_value(rec: OperationRecord) -> Any:
     return serialization.loads(rec.output)
 
 
-def _outcome(
-    ctx: WorkflowContext, sdef: StepDef, pos: int, value: Any, error: BaseException | None
-) -> tuple[str | None, str | None, BaseException | None]:
-    """Serialize a step's outcome; an unserializable value becomes the step's error."""
+def _checkpoint(
+    ctx: WorkflowContext, sdef: StepDef, pos: int, started: int, done: Done
+) -> tuple[OperationRecord, BaseException | None]:
+    """The operation recording ``done``; an unserializable value becomes the step's error."""
+    error: BaseException | None = done.error
+    output = error_json = None
     if error is None:
         try:
             where = f"workflow {ctx.workflow_id!r} step {sdef.name!r} (position {pos}) output"
-            return serialization.dumps(value, where), None, None
+            output = serialization.dumps(done.value, where)
         except SerializationError as exc:
             error = exc
-    return None, json.dumps(serialization.error_to_json(error)), error
-
-
-def _should_retry(sdef: StepDef, exc: BaseException, attempt: int) -> bool:
-    return (
-        attempt <= sdef.retries
-        and isinstance(exc, sdef.retry_on)
-        and not isinstance(exc, SerializationError)
+    if error is not None:
+        error_json = json.dumps(serialization.error_to_json(error))
+    op = OperationRecord(
+        pos, STEP, sdef.name, output, error_json, attempts=done.attempts, started_at=started
     )
+    return op, error
 
 
-class StepRunner:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+def _plain(done: Done) -> Any:
+    if done.error is not None:
+        raise done.error
+    return done.value
 
-    # -- sync ---------------------------------------------------------------------------------
 
-    def call(self, sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        ctx = maybe_current()
-        if ctx is None:
-            return self._attempts(None, sdef, args, kwargs)[0]
-        pos = ctx.reserve()
+def call(sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A sync step: from history when recorded, else run and checkpoint."""
+    ctx = maybe_current()
+    if ctx is None:
+        return _plain(_run_sync(None, sdef, args, kwargs))
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, STEP, sdef.name)
+    if rec is not None:
+        return replay_value(rec)
+    ctx.check_interrupt()
+    row = ctx.take_pending_row()
+    if row is not None:
+        row.wait()
+    started = now_ms()
+    done = _run_sync(ctx, sdef, args, kwargs)
+    op, error = _checkpoint(ctx, sdef, pos, started, done)
+    ctx.record(op)
+    if error is not None:
+        raise error
+    return done.value
+
+
+def call_async(sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
+    """An async step: the position is reserved now (call order), it runs when awaited."""
+    ctx = maybe_current()
+    if ctx is None:
+        return _plain_async(sdef, args, kwargs)
+    pos = ctx.reserve()
+    try:
         rec = ctx.replay_or_none(pos, STEP, sdef.name)
-        if rec is not None:
-            return replay_value(rec)
-        ctx.check_interrupt()
-        ctx.before_side_effect()
-        started = now_ms()
-        value, error, attempts = self._attempts(ctx, sdef, args, kwargs)
-        output, error_json, error = _outcome(ctx, sdef, pos, value, error)
-        ctx.record(
-            OperationRecord(
-                pos, STEP, sdef.name, output, error_json, attempts=attempts, started_at=started
-            )
-        )
-        if error is not None:
-            raise error
-        return value
+    except BaseException as exc:  # noqa: BLE001 - raised when awaited
+        return _raise(exc)
+    if rec is not None:
+        return ctx.track(pos, _replayed(rec))
+    return ctx.track(pos, _step_async(ctx, sdef, pos, args, kwargs))
 
-    def _attempts(
-        self,
-        ctx: WorkflowContext | None,
-        sdef: StepDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> tuple[Any, BaseException | None, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            token = _IN_STEP.set(True)
-            try:
-                return sdef.fn(*args, **kwargs), None, attempt
-            except WorkflowInterrupt:
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded or retried
-                if not _should_retry(sdef, exc, attempt):
-                    if ctx is None:
-                        raise
-                    return None, exc, attempt
-            finally:
-                _IN_STEP.reset(token)
-            delay = sdef.delay(attempt)
-            if ctx is None:
-                time.sleep(delay)
-            else:
-                ctx.interrupt.wait(delay)
-                ctx.check_interrupt()
 
-    # -- async --------------------------------------------------------------------------------
+async def _step_async(
+    ctx: WorkflowContext, sdef: StepDef, pos: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    ctx.check_interrupt()
+    row = ctx.take_pending_row()
+    if row is not None:
+        await ctx.recorder.in_io(row.wait)
+    started = now_ms()
+    done = await _run_async(ctx, sdef, args, kwargs)
+    op, error = _checkpoint(ctx, sdef, pos, started, done)
+    await ctx.arecord(op)
+    if error is not None:
+        raise error
+    return done.value
 
-    def call_async(
-        self, sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Awaitable[Any]:
-        """Reserve the position now (call order), run when awaited."""
-        ctx = maybe_current()
-        if ctx is None:
-            return self._attempts_async(None, sdef, args, kwargs, plain=True)
-        pos = ctx.reserve()
-        try:
-            rec = ctx.replay_or_none(pos, STEP, sdef.name)
-        except BaseException as exc:  # noqa: BLE001 - raised when awaited
-            return _raise(exc)
-        if rec is not None:
-            return ctx.track(pos, _replayed(rec))
-        return ctx.track(pos, self._run_async(ctx, sdef, pos, args, kwargs))
 
-    async def _run_async(
-        self,
-        ctx: WorkflowContext,
-        sdef: StepDef,
-        pos: int,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        ctx.check_interrupt()
-        started = now_ms()
-        value, error, attempts = await self._attempts_async(ctx, sdef, args, kwargs)
-        output, error_json, error = _outcome(ctx, sdef, pos, value, error)
-        await ctx.arecord(
-            OperationRecord(
-                pos, STEP, sdef.name, output, error_json, attempts=attempts, started_at=started
-            )
-        )
-        if error is not None:
-            raise error
-        return value
-
-    async def _attempts_async(
-        self,
-        ctx: WorkflowContext | None,
-        sdef: StepDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        plain: bool = False,
-    ) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
-            token = _IN_STEP.set(True)
-            try:
-                result = sdef.fn(*args, **kwargs)
-                if asyncio.iscoroutine(result):
-                    result = await result
-                return result if plain else (result, None, attempt)
-            except WorkflowInterrupt:
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded or retried
-                if not _should_retry(sdef, exc, attempt):
-                    if ctx is None:
-                        raise
-                    return None, exc, attempt
-            finally:
-                _IN_STEP.reset(token)
-            await asyncio.sleep(sdef.delay(attempt))
-            if ctx is not None:
-                ctx.check_interrupt()
+async def _plain_async(sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _plain(await _run_async(None, sdef, args, kwargs))
 
 
 async def _raise(exc: BaseException) -> Any:

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from tether.runtime import primitives
+from tether.runtime.children import start_child
 from tether.runtime.context import maybe_current
 from tether.runtime.dispatch import Dispatch
 from tether.runtime.engine import Engine, EngineSettings
@@ -348,7 +349,7 @@ class Tether:
     ) -> WorkflowHandle:
         """Start a workflow in the background; the same ``workflow_id`` means the same run."""
         wdef = self.registry.workflow_def(fn)
-        return self._engine_here().start(wdef, args, kwargs, workflow_id)
+        return self._start_here(wdef, args, kwargs, workflow_id)
 
     async def start_workflow_async(
         self,
@@ -360,12 +361,16 @@ class Tether:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self._engine_here().start, wdef, args, kwargs, workflow_id)
+        return await asyncio.to_thread(self._start_here, wdef, args, kwargs, workflow_id)
 
-    def _engine_here(self) -> Engine:
-        """The engine running the calling workflow (a replay brings its own), else the app's."""
+    def _start_here(
+        self, wdef: Any, args: tuple[Any, ...], kwargs: dict[str, Any], workflow_id: str | None
+    ) -> WorkflowHandle:
+        """From workflow code a recorded child (also in a replay), else through the engine."""
         ctx = maybe_current()
-        return ctx.engine if ctx is not None else self.engine
+        if ctx is not None:
+            return start_child(ctx, wdef, args, kwargs, workflow_id)
+        return self.engine.start(wdef, args, kwargs, workflow_id)
 
     def _local(self) -> Engine | None:
         """The engine of this process, if launched."""
@@ -377,7 +382,7 @@ class Tether:
 
     def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle:
         self.get_workflow(workflow_id)
-        return WorkflowHandle(self.engine, workflow_id)
+        return self.engine.handle(workflow_id)
 
     # -- inspection and control ---------------------------------------------------------------
 
@@ -432,12 +437,12 @@ class Tether:
         returns a handle to wait on only when this app is launched, else None.
         """
         rec = self.get_workflow(workflow_id)
-        if rec.status not in Status.OPEN:
+        if rec.status not in Status.RUNNABLE:
             self.store.workflows.resume_tree(workflow_id)
             if self._executor is not None:
                 self._executor.wake()
                 self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
-        return WorkflowHandle(self._engine, workflow_id) if self._engine is not None else None
+        return self._engine.handle(workflow_id) if self._engine is not None else None
 
     def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
         """Send a message to a workflow from outside any workflow."""
@@ -456,7 +461,8 @@ class Tether:
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``."""
-        return primitives.get_event(self._engine_here(), workflow_id, key, timeout)
+        waiter = self._engine.waiter if self._engine is not None else None
+        return primitives.get_event(waiter, workflow_id, key, timeout)
 
     async def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
@@ -464,7 +470,7 @@ class Tether:
         import asyncio
 
         return await asyncio.to_thread(
-            primitives.wait_event, self.engine, workflow_id, key, timeout
+            primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
         )
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:

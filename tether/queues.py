@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from tether.runtime.client import Watcher
 from tether.runtime.dispatch import Dispatch
 from tether.runtime.engine import Engine
 from tether.runtime.handles import WorkflowHandle
@@ -19,6 +18,7 @@ from tether.runtime.queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from tether.runtime.registry import Registry
 from tether.runtime.store import Store
 from tether.runtime.store.queue_stats import queue_stats
+from tether.runtime.waiting import StoreWaiter
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,7 +86,10 @@ class Queues:
                 return fn if isinstance(fn, str) else registry.workflow_def(fn).name
 
             def handle(wid: str) -> WorkflowHandle:
-                return WorkflowHandle(self._engine() or Watcher(self._store()), wid)  # type: ignore[arg-type]
+                engine = self._engine()
+                return WorkflowHandle(
+                    engine.waiter if engine else StoreWaiter(self._store(), 0.1), wid
+                )
 
             self._dispatch.enqueuer = Enqueuer(
                 self._store(), resolve=resolve, handle=handle, wake=self._dispatch.wake

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tether.runtime.routing import Routing
+from tether.runtime.routing_store import KEEP, set_routing
 from tether.runtime.store import Store
-from tether.runtime.traffic import KEEP, set_routing
 
 
 class RoutingManager:

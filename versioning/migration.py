@@ -162,7 +162,7 @@ class Migration:
         rec = self.store.workflows.get(workflow_id)
         if rec is None:
             return MigrationResult(workflow_id, SKIPPED, "no such workflow")
-        info = {"name": rec.name, "status": rec.status}
+        info: dict[str, Any] = {"name": rec.name, "status": rec.status}
         if rec.version == self.target:
             return MigrationResult(
                 workflow_id, NOTHING_TO_DO, f"already on {self.target!r}", **info

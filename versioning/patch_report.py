@@ -21,18 +21,14 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, select
 from tether.runtime.history import PATCH_KIND
 from tether.runtime.records import ExecutorRecord, Status
 from tether.runtime.store import Store
-from tether.runtime.store.schema import operations as O
-from tether.runtime.store.schema import workflows as W
 
 from . import patch_scan
 from .replay import Replayer, ReplayResult, _App
 
 KEEP, SAFE_TO_DEPRECATE, SAFE_TO_REMOVE = "keep", "safe to deprecate", "safe to remove"
-OPEN = (Status.ENQUEUED, Status.PENDING, Status.PARKED)  # not finished: may run again
 _SAMPLE = 10
 
 
@@ -89,7 +85,7 @@ def build(app: _App, lease_timeout_ms: int, *, replayer: Replayer | None = None)
     names = sorted(
         {d.name for d in declared} | {n for ps in registry.values() for n in ps} | set(markers)
     )
-    results = replayer.replay_many(status=list(OPEN))
+    results = replayer.replay_many(status=sorted(Status.OPEN))
     executors = store.executors.list(lease_timeout_ms, include_stopped=False)
     open_markers = _open_marker_sets(store, names)
     report = PatchReport(
@@ -211,38 +207,9 @@ def _why_old(s: PatchStatus) -> str:
 
 def marker_counts(store: Store) -> dict[str, tuple[int, int]]:
     """Per patch name: (histories carrying its marker, of which open)."""
-    joined = O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
-    stmt = (
-        select(
-            O.c.name,
-            func.count(distinct(O.c.workflow_id)),
-            func.count(distinct(case((W.c.status.in_(OPEN), O.c.workflow_id)))),
-        )
-        .select_from(joined)
-        .where(O.c.app_name == store.app_name, O.c.kind == PATCH_KIND)
-        .group_by(O.c.name)
-    )
-    with store.db.read() as conn:
-        return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(stmt)}
+    return store.operations.named_counts(PATCH_KIND)
 
 
 def _open_marker_sets(store: Store, names: list[str]) -> dict[str, set[str]]:
     """Open workflows carrying each marker (to place failed replays on the new path)."""
-    if not names:
-        return {}
-    joined = O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
-    stmt = (
-        select(O.c.name, O.c.workflow_id)
-        .select_from(joined)
-        .where(
-            O.c.app_name == store.app_name,
-            O.c.kind == PATCH_KIND,
-            O.c.name.in_(names),
-            W.c.status.in_(OPEN),
-        )
-    )
-    out: dict[str, set[str]] = {}
-    with store.db.read() as conn:
-        for name, wid in conn.execute(stmt):
-            out.setdefault(name, set()).add(wid)
-    return out
+    return store.operations.open_holders(PATCH_KIND, names)

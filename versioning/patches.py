@@ -28,13 +28,11 @@ from dataclasses import dataclass
 
 from tether.runtime.context import WorkflowContext, current
 from tether.runtime.errors import ConfigurationError
-from tether.runtime.history import GATES, PATCH_KIND
+from tether.runtime.history import PATCH_KIND
 from tether.runtime.records import OperationRecord
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$")
 MAX_NAME = 128
-_RETURNS = "patches"  # memo: name -> what the gate returned in this run
-BRANCHES = "patch_branches"  # memo: name -> (position, Decision.new_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,7 @@ def deprecate_patch(name: str) -> bool:
 
 
 def _gate(ctx: WorkflowContext, name: str, *, deprecated: bool) -> bool:
-    returns: dict[str, bool] = ctx.memo.setdefault(_RETURNS, {})
+    returns = ctx.patch_returns
     if type(name) is str and name in returns:  # only checked names get there
         return returns[name]
     check_name(name)
@@ -99,11 +97,10 @@ def _gate(ctx: WorkflowContext, name: str, *, deprecated: bool) -> bool:
     d = decide(
         recorded.kind if recorded else None, recorded.name if recorded else None, name, deprecated
     )
-    ctx.memo.setdefault(BRANCHES, {})[name] = (pos, d.new_path)
-    ctx.memo.setdefault(GATES, []).append((pos, what, name, d.returns))
+    ctx.patch_paths[name] = (pos, d.new_path)
+    ctx.gates.append((pos, what, name, d.returns))
     if d.record:
-        if ctx.replaying_only:
-            ctx.engine.on_replay_exhausted(ctx, pos, PATCH_KIND, name)
+        ctx.recorder.lookup(ctx, pos, PATCH_KIND, name)  # a replay stops here: nothing recorded
         ctx.check_interrupt()
     if d.consume:
         ctx.reserve()

@@ -84,7 +84,7 @@ def list_versions(store: Store, lease_timeout_ms: int) -> list[VersionInfo]:
         open_by.setdefault(version, {})[status] = n
     live = store.executors.list(lease_timeout_ms, include_stopped=False)
     runnable_open = {
-        v: sum(n for s, n in by.items() if s in Status.OPEN) for v, by in open_by.items()
+        v: sum(n for s, n in by.items() if s in Status.RUNNABLE) for v, by in open_by.items()
     }
     orphaned = orphaned_versions(runnable_open, [e.runnable_versions for e in live])
     names = list(registered)
@@ -144,7 +144,7 @@ def resolve(store: Store, ref: str) -> str:
         raise _unknown(ref, known) from None
     tagged = [r["version"] for r in rows if r["release"] == release]
     if len(tagged) == 1:
-        return tagged[0]
+        return str(tagged[0])
     raise _unknown(ref, known)
 
 

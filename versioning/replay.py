@@ -25,20 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from tether.runtime.context import _CURRENT, WorkflowContext
-from tether.runtime.engine import Engine, EngineSettings, decode_inputs
 from tether.runtime.errors import (
     ConfigurationError,
     NondeterminismError,
-    TetherError,
     WorkflowInterrupt,
 )
 from tether.runtime.history import divergence, matches
+from tether.runtime.recorder import ReplayRecorder, ReplayStop, ReplayWaiter
 from tether.runtime.records import Status, WorkflowRecord
 from tether.runtime.registry import Registry, WorkflowDef
+from tether.runtime.serialization import decode_inputs
 from tether.runtime.store import Fence, Store
 
 from .history_io import WorkflowHistory
-from .patches import BRANCHES
 
 PASSED, DIVERGED, ERROR = "passed", "diverged", "error"
 _BATCH = 200
@@ -54,17 +53,6 @@ class _App(Protocol):
     def version(self) -> str: ...
 
     def resolve_version(self) -> tuple[str, str]: ...
-
-
-class ReplayStop(WorkflowInterrupt):
-    """The replay reached the frontier: history answers nothing further from here."""
-
-    def __init__(
-        self, workflow_id: str, position: int | None = None, reason: str | None = None
-    ) -> None:
-        super().__init__(workflow_id)
-        self.position = position
-        self.reason = reason
 
 
 @dataclasses.dataclass
@@ -110,55 +98,6 @@ class ReplayResult:
         data["divergence"] = self.divergence.to_fields() if self.divergence else None
         data["patches_taken"] = dict(self.patches_taken)
         return data
-
-
-class _Children:
-    """Child workflow records as a replay sees them: finished ones answer, open ones stop it."""
-
-    def __init__(self, parent: str, children: Mapping[str, WorkflowRecord]) -> None:
-        self.parent = parent
-        self.children = children
-
-    def get(self, workflow_id: str, conn: Any = None) -> WorkflowRecord:
-        rec = self.children.get(workflow_id)
-        if rec is None:
-            raise TetherError(
-                f"the outcome of child workflow {workflow_id!r} of {self.parent!r} is not in "
-                "the history (export the parent again to include it)"
-            )
-        if rec.status in Status.OPEN:
-            raise ReplayStop(self.parent, reason=f"waits for child workflow {workflow_id!r}")
-        return rec
-
-
-class _NoStore:
-    """The replay engine's store: child outcomes only; anything else is a bug, not a write."""
-
-    def __init__(self, children: _Children) -> None:
-        self.workflows = children
-
-    def __getattr__(self, name: str) -> Any:
-        raise TetherError(f"a replay never touches the store (it reached store.{name})")
-
-
-class _ReplayEngine(Engine):
-    def __init__(self, registry: Registry, version: str, children: _Children) -> None:
-        super().__init__(
-            store=_NoStore(children),  # type: ignore[arg-type]
-            registry=registry,
-            version=version,
-            executor_id="replay",
-            runnable=frozenset,
-            settings=EngineSettings(),
-        )
-
-    def on_replay_exhausted(
-        self, ctx: WorkflowContext, position: int, kind: str, name: str
-    ) -> None:
-        raise ReplayStop(ctx.workflow_id, position, f"the code asks for {kind} {name!r} next")
-
-    def notify(self) -> None:
-        pass
 
 
 class Replayer:
@@ -276,36 +215,32 @@ class Replayer:
         except ConfigurationError as exc:
             result.outcome, result.error = ERROR, f"{exc} (this code is {self.code_version!r})"
             return result
-        engine = _ReplayEngine(
-            self.registry, self.code_version, _Children(rec.workflow_id, history.children)
+        recorder = ReplayRecorder(
+            self.code_version, ReplayWaiter(rec.workflow_id, history.children)
         )
         ctx = WorkflowContext(
-            engine=engine,
+            recorder=recorder,
             workflow_id=rec.workflow_id,
             name=wdef.name,
             version=self.code_version,
             fence=Fence(rec.workflow_id, "replay", -1),
             history={op.position: op for op in history.operations},
-            replaying_only=True,
+            is_async=wdef.is_async,
         )
-        ctx.memo["is_async"] = wdef.is_async
         # Every place where a live run would wait or act (a boundary) stops a replay.
         ctx.interrupt_kind = ReplayStop
-        ctx.interrupt.set()
         try:
             args, kwargs = decode_inputs(rec.inputs or {})
             error = self._run(wdef, ctx, args, kwargs)
             _classify(result, ctx, rec, error)
         except Exception as exc:  # noqa: BLE001 - a replay reports, it does not raise
             result.outcome, result.error = ERROR, f"{type(exc).__name__}: {exc}"
-        finally:
-            engine.close()
         result.positions_replayed = sum(
             1
             for pos, kind, name in ctx.trace
             if (op := ctx.history.get(pos)) is not None and matches(op, kind, name)
         )
-        result.patches_taken = _branches(ctx.memo.get(BRANCHES, {}), result.divergence)
+        result.patches_taken = _branches(ctx.patch_paths, result.divergence)
         return result
 
     def _run(

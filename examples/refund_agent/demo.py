@@ -69,7 +69,7 @@ def every_refund_issued(observer: Tether) -> bool:
 
 
 def all_finished(observer: Tether) -> bool:
-    return all(observer.get_workflow(wid).status not in Status.OPEN for wid in IDS)
+    return all(observer.get_workflow(wid).status not in Status.RUNNABLE for wid in IDS)
 
 
 def tether_command() -> str:

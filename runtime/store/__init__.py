@@ -8,6 +8,8 @@ from .executors import ExecutorStore
 from .lineage import LineageStore
 from .messages import MessageStore
 from .operations import Fence, OperationStore
+from .queues import QueueStore
+from .schedules import ScheduleStore
 from .versions import VersionStore
 from .workflows import WorkflowStore
 
@@ -24,6 +26,8 @@ class Store:
         self.messages = MessageStore(self.db, app_name)
         self.versions = VersionStore(self.db, app_name)
         self.lineage = LineageStore(self.db, app_name)
+        self.queues = QueueStore(self.db, app_name)
+        self.schedules = ScheduleStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

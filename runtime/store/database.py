@@ -158,17 +158,20 @@ def _sqlite_engine(url: str) -> Engine:
 class Prepared:
     """A statement compiled once for a dialect, run with plain parameters.
 
-    For the few statements on the checkpoint path: building and compiling a Core
-    statement per call costs more CPU than the database round trip it issues.
+    For statements on hot paths (checkpoints, claims): building and compiling a Core
+    statement per call costs more CPU than the database round trip it issues. Values bound
+    in the statement itself are kept as defaults that ``params`` may override.
     """
 
     def __init__(self, stmt: Any, engine: Engine) -> None:
         compiled = stmt.compile(dialect=engine.dialect)
         self.sql = str(compiled)
+        self.defaults: dict[str, Any] = dict(compiled.construct_params(_check=False))
         self.order: list[str] | None = (
             list(compiled.positiontup or []) if compiled.positional else None
         )
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
-        args: Any = params if self.order is None else tuple(params[k] for k in self.order)
+        values = {**self.defaults, **params}
+        args: Any = values if self.order is None else tuple(values[k] for k in self.order)
         return conn.exec_driver_sql(self.sql, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -119,7 +120,7 @@ class ExecutorStore:
         lease_timeout_ms: int,
         limit: int,
         own_executor_id: str | None = None,
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         """PENDING workflows of runnable versions whose holder is released, stopped or dead.
 
         ``own_executor_id`` adds this executor's own rows, left by an earlier process that

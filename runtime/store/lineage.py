@@ -23,7 +23,7 @@ from .schema import operations as O
 from .schema import workflow_moves as M
 from .schema import workflows as W
 
-MOVABLE = (Status.PENDING, Status.ENQUEUED, Status.PARKED)
+MOVABLE = tuple(sorted(Status.OPEN))
 
 
 class _Changed(Exception):

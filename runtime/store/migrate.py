@@ -16,8 +16,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
+from typing import Any
 
-from sqlalchemy import Connection, Table, inspect, select, text
+from sqlalchemy import Column, Connection, Table, inspect, select, text
 
 from ..errors import SchemaError
 from . import migrations as _migrations_pkg
@@ -54,22 +55,21 @@ def min_code_for(revision: int) -> int:
 
 
 def create_table_if_missing(conn: Connection, table: Table) -> None:
-    """For migrations: create ``table`` (as currently defined) unless it exists."""
+    """For migrations: create ``table`` (as the migration defines it) unless it exists."""
     table.create(conn, checkfirst=True)
 
 
-def add_column_if_missing(conn: Connection, table: Table, column_name: str) -> None:
-    """For migrations: add a column defined in ``schema`` to an existing table."""
-    if column_name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+def add_column_if_missing(conn: Connection, table: str, column: Column[Any]) -> None:
+    """For migrations: add ``column`` (as the migration defines it) to an existing table."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table)}:
         return
-    column = table.c[column_name]
     ddl_type = column.type.compile(dialect=conn.dialect)
     default = ""
     if column.server_default is not None:
         default = f" DEFAULT {column.server_default.arg.text}"  # type: ignore[attr-defined]
     null = "" if column.nullable else " NOT NULL"
     conn.exec_driver_sql(
-        f'ALTER TABLE {table.name} ADD COLUMN "{column_name}" {ddl_type}{default}{null}'
+        f'ALTER TABLE {table} ADD COLUMN "{column.name}" {ddl_type}{default}{null}'
     )
 
 

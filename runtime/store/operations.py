@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select
 from sqlalchemy import insert as sa_insert
 
 from ..clock import now_ms
-from ..records import OperationRecord
+from ..records import OperationRecord, Status
 from .database import Database, Prepared
 from .schema import operations as O
 from .schema import workflows as W
@@ -89,7 +89,7 @@ class OperationStore:
                 rows = c.execute(stmt).all()
         else:
             rows = conn.execute(stmt).all()
-        return [OperationRecord(*r) for r in rows]
+        return [OperationRecord(**r._asdict()) for r in rows]
 
     def histories(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
         """Recorded operations of many workflows in one query."""
@@ -138,3 +138,40 @@ class OperationStore:
         if then is not None:
             then(conn)
         return True
+
+    # -- by operation name (patch markers) ------------------------------------------------
+
+    def _joined(self) -> Any:
+        return O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
+
+    def named_counts(self, kind: str) -> dict[str, tuple[int, int]]:
+        """Per name of ``kind`` operations: (workflows that recorded one, of which open)."""
+        is_open = case((W.c.status.in_(sorted(Status.OPEN)), O.c.workflow_id))
+        stmt = (
+            select(O.c.name, func.count(distinct(O.c.workflow_id)), func.count(distinct(is_open)))
+            .select_from(self._joined())
+            .where(O.c.app_name == self.app, O.c.kind == kind)
+            .group_by(O.c.name)
+        )
+        with self.db.read() as conn:
+            return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(stmt)}
+
+    def open_holders(self, kind: str, names: Sequence[str]) -> dict[str, set[str]]:
+        """Per name: the open workflows that recorded a ``kind`` operation of that name."""
+        if not names:
+            return {}
+        stmt = (
+            select(O.c.name, O.c.workflow_id)
+            .select_from(self._joined())
+            .where(
+                O.c.app_name == self.app,
+                O.c.kind == kind,
+                O.c.name.in_(list(names)),
+                W.c.status.in_(sorted(Status.OPEN)),
+            )
+        )
+        out: dict[str, set[str]] = {}
+        with self.db.read() as conn:
+            for name, wid in conn.execute(stmt):
+                out.setdefault(name, set()).add(wid)
+        return out

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import ColumnClause, func, literal_column, select, text
 
 from ..clock import now_ms
 from ..records import Status
 from .database import Database
 from .schema import workflows as W
 
-_ENQUEUED = literal_column(f"'{Status.ENQUEUED}'")
-_PENDING = literal_column(f"'{Status.PENDING}'")
+_ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
+_PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
 
 

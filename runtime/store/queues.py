@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnClause,
     Connection,
     and_,
     bindparam,
@@ -40,15 +41,15 @@ from ..clock import now_ms
 from ..errors import ConfigurationError
 from ..leases import ALL_VERSIONS
 from ..records import Status
-from .database import Database
+from .database import Database, Prepared
 from .schema import operations as O
 from .schema import workflows as W
 
 CHANNEL = "tether_queues"  # Postgres LISTEN/NOTIFY channel for "new work in a queue"
-_ENQUEUED = literal_column(f"'{Status.ENQUEUED}'")
-_PENDING = literal_column(f"'{Status.PENDING}'")
+_ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
+_PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
-_OPEN = (Status.ENQUEUED, Status.PENDING, Status.PARKED)
+_OPEN = tuple(sorted(Status.OPEN))
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Any], Rows]
@@ -69,7 +70,7 @@ def psycopg_runner(conn: Any) -> Run:
     """Run Core statements on a caller's psycopg connection, inside its transaction."""
     from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-    dialect = psycopg_dialect()
+    dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
 
     def run(stmt: Any) -> Rows:
         compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -173,27 +174,12 @@ def advisory_key(app: str, queue: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class _Compiled:
-    """A statement compiled once (claims run often; compiling costs more than the query)."""
-
-    def __init__(self, stmt: Any, db: Database) -> None:
-        compiled = stmt.compile(dialect=db.engine.dialect)
-        self.sql = str(compiled)
-        self.defaults = dict(compiled.construct_params(_check=False))
-        self.order = list(compiled.positiontup or []) if compiled.positional else None
-
-    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
-        values = {**self.defaults, **params}
-        args: Any = values if self.order is None else tuple(values[k] for k in self.order)
-        return conn.exec_driver_sql(self.sql, args)
-
-
 class QueueStore:
     def __init__(self, db: Database, app_name: str) -> None:
         self.db = db
         self.app = app_name
         self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
-        self._statements: dict[Any, _Compiled] = {}
+        self._statements: dict[Any, Prepared] = {}
 
     # -- enqueue ------------------------------------------------------------------------------
 
@@ -242,7 +228,8 @@ class QueueStore:
             # One round trip: the NOTIFY rides on the insert (sent at commit, if inserted).
             ins = stmt.cte("ins")
             payload = json.dumps([self.app, e.queue])
-            stmt = select(ins.c.workflow_id, func.pg_notify(CHANNEL, payload)).select_from(ins)
+            notify = select(ins.c.workflow_id, func.pg_notify(CHANNEL, payload)).select_from(ins)
+            stmt = notify  # type: ignore[assignment]
         if run(stmt):
             return Enqueued(e.workflow_id, True)
         same = run(
@@ -317,13 +304,13 @@ class QueueStore:
             lambda: select(literal_column("1")).where(self._waiting(versions)).limit(1),
         )
         with self.db.read() as conn:
-            row = peek.run(conn, {"queue": queue, "app": self.app, "now": now_ms()}).first()
+            row = peek.execute(conn, {"queue": queue, "app": self.app, "now": now_ms()}).first()
         return row is not None
 
-    def _compiled(self, key: Any, build: Callable[[], Any]) -> _Compiled:
+    def _compiled(self, key: Any, build: Callable[[], Any]) -> Prepared:
         found = self._statements.get(key)
         if found is None:
-            found = self._statements[key] = _Compiled(build(), self.db)
+            found = self._statements[key] = Prepared(build(), self.db.engine)
         return found
 
     def _waiting(self, runnable: frozenset[str]) -> Any:
@@ -351,7 +338,7 @@ class QueueStore:
                 W.c.app_name == bindparam("app"),
             ),
         )
-        row = count.run(conn, {"queue": queue, "app": self.app, "me": me}).one()
+        row = count.execute(conn, {"queue": queue, "app": self.app, "me": me}).one()
         return int(row[0]), int(row[1])
 
     def _started_since(self, conn: Connection, queue: str, since: int) -> int:
@@ -364,7 +351,9 @@ class QueueStore:
                 _QUEUED,
             ),
         )
-        return int(count.run(conn, {"queue": queue, "app": self.app, "since": since}).scalar_one())
+        return int(
+            count.execute(conn, {"queue": queue, "app": self.app, "since": since}).scalar_one()
+        )
 
     def _claim(
         self,
@@ -405,7 +394,9 @@ class QueueStore:
         )
         params = {"queue": queue, "app": self.app, "now": now, "me": me, "n": n}
         params["pc"] = partition_concurrency or 0
-        return [Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in stmt.run(conn, params)]
+        return [
+            Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in stmt.execute(conn, params)
+        ]
 
     def _claim_statement(
         self,
@@ -495,3 +486,16 @@ class QueueStore:
             return
         with self.db.write(single_statement=True) as conn:
             conn.execute(select(func.pg_notify(CHANNEL, json.dumps([self.app, queue]))))
+
+    def open_holder(self, queue: str, dedup_id: str) -> str | None:
+        """The open workflow holding ``dedup_id`` in ``queue``, if any."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(W.c.workflow_id).where(
+                    W.c.app_name == self.app,
+                    W.c.queue_name == queue,
+                    W.c.dedup_id == dedup_id,
+                    W.c.status.in_(_OPEN),
+                )
+            ).first()
+        return row[0] if row else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from typing import Any
 
@@ -123,7 +124,7 @@ class ScheduleStore:
         with self.db.write() as conn:
             return conn.execute(delete(S).where(self._pk(name))).rowcount == 1
 
-    def remove_code_schedules_except(self, keep: set[str]) -> list[str]:
+    def remove_code_schedules_except(self, keep: set[str]) -> builtins.list[str]:
         """Drop ``@app.scheduled`` rows whose decorator is gone from the current code."""
         with self.db.write() as conn:
             rows = conn.execute(

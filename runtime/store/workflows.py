@@ -6,6 +6,7 @@ it holds, and matches no row once another executor has claimed the workflow.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -301,7 +302,7 @@ class WorkflowStore:
         with self.db.read() as conn:
             return [to_record(r) for r in conn.execute(stmt)]
 
-    def children(self, conn: Connection, workflow_ids: Sequence[str]) -> list[str]:
+    def children(self, conn: Connection, workflow_ids: Sequence[str]) -> builtins.list[str]:
         rows = conn.execute(
             select(W.c.workflow_id).where(
                 W.c.app_name == self.app, W.c.parent_id.in_(list(workflow_ids))
@@ -309,14 +310,14 @@ class WorkflowStore:
         ).all()
         return [r.workflow_id for r in rows]
 
-    def open_counts(self) -> list[tuple[str, str, int]]:
+    def open_counts(self) -> builtins.list[tuple[str, str, int]]:
         """(version, status, count) for every non-terminal workflow."""
         with self.db.read() as conn:
             rows = conn.execute(
                 select(W.c.version, W.c.status, func.count())
                 .where(
                     W.c.app_name == self.app,
-                    W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                    W.c.status.in_(sorted(Status.OPEN)),
                 )
                 .group_by(W.c.version, W.c.status)
             ).all()
@@ -350,11 +351,11 @@ class WorkflowStore:
                 "completed_at": now if status in Status.TERMINAL else None,
             },
         )
-        return res.rowcount == 1
+        return bool(res.rowcount == 1)
 
     # -- administrative transitions -----------------------------------------------------------
 
-    def cancel_tree(self, workflow_id: str) -> list[str]:
+    def cancel_tree(self, workflow_id: str) -> builtins.list[str]:
         """Cancel a workflow and its open descendants; returns the ids that changed."""
         changed: list[str] = []
         with self.db.write() as conn:
@@ -367,7 +368,7 @@ class WorkflowStore:
                     .where(
                         W.c.app_name == self.app,
                         W.c.workflow_id.in_(frontier),
-                        W.c.status.in_([Status.PENDING, Status.ENQUEUED, Status.PARKED]),
+                        W.c.status.in_(sorted(Status.OPEN)),
                     )
                     .values(status=Status.CANCELLED, updated_at=now_ms(), completed_at=now_ms())
                     .returning(W.c.workflow_id)
@@ -376,13 +377,13 @@ class WorkflowStore:
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
         return changed
 
-    def resume_tree(self, workflow_id: str) -> list[str]:
+    def resume_tree(self, workflow_id: str) -> builtins.list[str]:
         """Reopen a workflow (and descendants cancelled with it) for any capable executor.
 
         A workflow that came through a queue goes back to its queue (ENQUEUED, keeping its
         priority and place), so resuming never bypasses the queue's limits.
         """
-        resumable = [Status.CANCELLED, Status.PARKED, Status.ERROR, Status.RECOVERY_EXHAUSTED]
+        resumable = sorted(Status.RESUMABLE)
         changed: list[str] = []
         with self.db.write() as conn:
             frontier = [workflow_id]

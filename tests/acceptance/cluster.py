@@ -145,7 +145,7 @@ class Cluster:
 
     def finished(self, wid: str) -> WorkflowRecord | None:
         rec = self.workflow(wid)
-        return rec if rec is not None and rec.status not in Status.OPEN else None
+        return rec if rec is not None and rec.status not in Status.RUNNABLE else None
 
     def operations(self, wid: str | None = None) -> list[Any]:
         """Checkpoint rows with the executor that wrote each (``position, executor_id, ...``)."""

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from tether.runtime.context import WorkflowContext
 from tether.runtime.errors import TetherError
+from tether.runtime.recorder import ReplayRecorder, ReplayWaiter
 from tether.runtime.records import OperationRecord
 from tether.runtime.store import Fence, schema
 from tether.versioning.replay import Replayer
@@ -250,19 +251,18 @@ def test_async_workflows_replay(make_app: Callable[..., Tether]) -> None:
     assert changed.divergence is not None and changed.divergence.requested == "step 'fetch'"
 
 
-def test_the_engine_refuses_to_record_for_a_replay(make_app: Callable[..., Tether]) -> None:
-    live = make_app().launch()
+def test_the_replay_recorder_refuses_to_record() -> None:
+    recorder = ReplayRecorder("v1", ReplayWaiter("r", {}))
     ctx = WorkflowContext(
-        engine=live.engine,
+        recorder=recorder,
         workflow_id="r",
         name="r",
         version="v1",
-        fence=Fence("r", live.executor_id, 0),
+        fence=Fence("r", "replay", -1),
         history={},
-        replaying_only=True,
     )
     op = OperationRecord(0, "step", "s")
     with pytest.raises(TetherError, match="tried to record step 's' at position 0; a replay"):
-        live.engine.record(ctx, op, None)
+        recorder.record(ctx, op, None)
     with pytest.raises(TetherError, match="a replay never writes"):
-        live.engine.record_behind(ctx, op)
+        recorder.record_behind(ctx, op)

@@ -49,21 +49,43 @@ def _load_snapshot(db: Database) -> None:
                 conn.exec_driver_sql(body)
 
 
+def _predicate(index: dict[str, Any]) -> str | None:
+    """A partial index's WHERE clause as text (reflected per dialect)."""
+    options = index.get("dialect_options", {})
+    where = options.get("postgresql_where", options.get("sqlite_where"))
+    return None if where is None else " ".join(str(where).replace('"', "").split())
+
+
 def _describe(db: Database) -> dict[str, Any]:
+    """Everything of the schema that a migration can get wrong: columns with their types,
+    nullability and server defaults; keys; indexes with their predicates; constraints."""
     with db.read() as conn:
         insp = inspect(conn)
         out: dict[str, Any] = {}
         for table in sorted(insp.get_table_names()):
             out[table] = {
                 "columns": {
-                    c["name"]: (str(c["type"]).split("(")[0], c["nullable"])
+                    c["name"]: (
+                        str(c["type"]).split("(")[0],
+                        c["nullable"],
+                        None if c.get("default") is None else str(c["default"]),
+                    )
                     for c in insp.get_columns(table)
                 },
                 "pk": insp.get_pk_constraint(table)["constrained_columns"],
                 "indexes": sorted(
-                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]), _predicate(i))
                     for i in insp.get_indexes(table)
                 ),
+                "foreign_keys": sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"])
+                    for f in insp.get_foreign_keys(table)
+                ),
+                "unique": sorted(
+                    (u["name"] or "", tuple(u["column_names"]))
+                    for u in insp.get_unique_constraints(table)
+                ),
+                "checks": sorted(str(c["sqltext"]) for c in insp.get_check_constraints(table)),
             }
         out["views"] = sorted(insp.get_view_names())
         return out

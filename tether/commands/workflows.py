@@ -97,7 +97,7 @@ def resume_workflow(app: Tether, workflow_id: str) -> ResumeResult:
     before = app.get_workflow(workflow_id)
     app.resume(workflow_id)
     after = app.get_workflow(workflow_id)
-    resumed = before.status not in Status.OPEN and after.status in Status.OPEN
+    resumed = before.status not in Status.RUNNABLE and after.status in Status.RUNNABLE
     return ResumeResult(workflow_id, before.status, after.status, after.version, resumed)
 
 

@@ -18,7 +18,7 @@ from tether.runtime.records import Status
 
 from ..commands.records import jsonable
 
-STATUS_STYLE = {
+STATUS_STYLE: dict[str, str] = {
     Status.SUCCESS: "green",
     Status.ERROR: "red",
     Status.RECOVERY_EXHAUSTED: "red",

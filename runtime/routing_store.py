@@ -1,4 +1,5 @@
-"""Changing where new queued work goes: the current version and a ramping share, validated.
+"""The routing store: where new queued work goes (the current version and a ramping share),
+read with a short per-process cache and changed only after validation.
 
 The decision itself is ``routing.route`` (pure); this is the read-validate-write around it
 that ``app.set_routing`` and ``tether routing set`` share.

@@ -1,0 +1,127 @@
+"""The one wait primitive: block a thread or suspend a coroutine until a signal or a deadline.
+
+Every wait in the runtime (durable sleep, recv, a child's result, a step's retry backoff,
+``get_event``) comes here, so a thread and an event loop wait the same way: on a
+notification, never by polling a flag. A :class:`Signal` is a generation counter; a waiter
+notes the generation, checks its condition, then waits for the generation to move on. An
+async waiter costs one future and one timer handle (no task, no polling), and a notify
+costs one thread-safe call per event loop, so ten thousand sleeping coroutines cost
+nothing until something happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from .clock import now_ms
+from .records import WorkflowRecord
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+class Signal:
+    """A notification that threads and event loops can wait on (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.generation = 0
+        self._futures: dict[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = {}
+
+    def notify(self) -> None:
+        with self._cond:
+            self.generation += 1
+            self._cond.notify_all()
+            waiting, self._futures = self._futures, {}
+        for loop, futures in waiting.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, futures)
+            except RuntimeError:  # the loop is closed: nobody waits there any more
+                pass
+
+    def wait(self, generation: int, timeout: float) -> None:
+        """Block until the generation moves past ``generation`` or ``timeout`` passes."""
+        with self._cond:
+            if self.generation == generation and timeout > 0:
+                self._cond.wait(timeout)
+
+    async def wait_async(self, generation: int, timeout: float) -> None:
+        """``wait`` for a coroutine: suspends it, holding no thread."""
+        if timeout <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self.generation != generation:
+                return
+            futures = self._futures.setdefault(loop, set())
+            futures.add(fut)
+        timer = loop.call_later(timeout, _resolve, fut)  # a future and a timer: no task
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            with self._cond:
+                futures.discard(fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _resolve_all(futures: set[asyncio.Future[None]]) -> None:
+    for fut in futures:
+        _resolve(fut)
+
+
+class Waiter(Protocol):
+    """What waiting on other workflows needs: read their state, and a signal that says when
+    to look again (an engine notifies it locally; elsewhere only ``poll_interval`` does)."""
+
+    @property
+    def signal(self) -> Signal: ...
+
+    @property
+    def poll_interval(self) -> float: ...
+
+    def workflow(self, workflow_id: str) -> WorkflowRecord | None: ...
+
+    def event(self, workflow_id: str, key: str) -> str | None: ...
+
+
+class StoreWaiter:
+    """The live :class:`Waiter`: reads the store; ``signal`` is notified by a local engine
+    (or by nobody, for a process that only enqueues and watches)."""
+
+    def __init__(self, store: Store, poll_interval: float, signal: Signal | None = None) -> None:
+        self.store = store
+        self.poll_interval = poll_interval
+        self.signal = signal if signal is not None else Signal()
+
+    def workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        return self.store.workflows.get(workflow_id)
+
+    def event(self, workflow_id: str, key: str) -> str | None:
+        return self.store.messages.get_event(workflow_id, key)
+
+
+def pause(
+    signal: Signal, until_ms: int, poll: float, interrupted: Callable[[], bool] = lambda: False
+) -> None:
+    """The sync wait: until ``signal`` fires, ``until_ms`` (epoch ms) or ``poll`` seconds."""
+    generation = signal.generation
+    if not interrupted():
+        signal.wait(generation, min((until_ms - now_ms()) / 1000, poll))
+
+
+async def pause_async(
+    signal: Signal, until_ms: int, poll: float, interrupted: Callable[[], bool] = lambda: False
+) -> None:
+    """``pause`` for a coroutine (holds no thread)."""
+    generation = signal.generation
+    if not interrupted():
+        await signal.wait_async(generation, min((until_ms - now_ms()) / 1000, poll))
