@@ -30,6 +30,7 @@ from tether.versioning.identity import check_version, resolve_version
 from .alias import alias
 from .config import Settings
 from .queues import Queues
+from .retention import Retention
 from .routing import RoutingManager
 from .versions import Versions
 
@@ -287,6 +288,12 @@ class Tether:
     def versions(self) -> Versions:
         """The version registry: ``app.versions()`` lists; tag, retire, migrate, fork."""
         return Versions(self, wake=self._wake_executor)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """History retention: ``app.retention(max_age="30d")`` schedules it, ``.collect()``
+        deletes finished workflows now."""
+        return Retention(self)
 
     @property
     def schedules(self) -> Schedules:

@@ -20,6 +20,7 @@ from tether.runtime.errors import TetherError
 from .. import commands
 from .base import State
 from .dashboard import dashboard_cmd
+from .gc import gc_cmd
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
 from .serve import serve_cmd
@@ -107,6 +108,7 @@ for _command in (
     info_cmd,
     serve_cmd,
     dashboard_cmd,
+    gc_cmd,
 ):
     cli.add_command(_command)
 

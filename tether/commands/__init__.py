@@ -15,9 +15,11 @@ from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
 from ..queues import QueueStats
+from ..retention import RetentionReport
 from .queues import RoutingState, queue_stats, set_routing, show_routing
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
+from .retention import collect_garbage
 from .schedules import (
     ScheduleBackfill,
     ScheduleDeleted,
@@ -72,6 +74,7 @@ __all__ = [
     "QueueStats",
     "Record",
     "ReplayResult",
+    "RetentionReport",
     "ReplayRun",
     "ResumeResult",
     "RoutingState",
@@ -88,6 +91,7 @@ __all__ = [
     "WorkflowTimeline",
     "backfill_schedule",
     "cancel_workflow",
+    "collect_garbage",
     "current_version",
     "delete_schedule",
     "export_workflows",

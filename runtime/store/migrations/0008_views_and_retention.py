@@ -1,5 +1,5 @@
 """Revision 8: read-only views for dashboards (tether_version_stats, tether_workflow_stats,
-tether_queue_stats).
+tether_queue_stats), and the two indexes retention reads by.
 
 The views' SQL is frozen here as it was at revision 8; ``views.py`` holds the current
 definitions that a fresh database gets.
@@ -7,7 +7,36 @@ definitions that a fresh database gets.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table
+from sqlalchemy import text as sql
+
+_m = MetaData()
+
+# Only the columns the new indexes name: enough for CREATE INDEX on the existing table.
+_workflows = Table(
+    "tether_workflows",
+    _m,
+    Column("app_name", String(128)),
+    Column("completed_at", BigInteger),
+    Column("forked_from", String(255)),
+)
+
+_INDEXES = (
+    Index(
+        "ix_tether_wf_finished",
+        _workflows.c.app_name,
+        _workflows.c.completed_at,
+        postgresql_where=sql("completed_at IS NOT NULL"),
+        sqlite_where=sql("completed_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_tether_wf_forked_from",
+        _workflows.c.forked_from,
+        _workflows.c.app_name,
+        postgresql_where=sql("forked_from IS NOT NULL"),
+        sqlite_where=sql("forked_from IS NOT NULL"),
+    ),
+)
 
 
 def now_ms(dialect: str) -> str:
@@ -123,6 +152,8 @@ GROUP BY app_name, queue_name, version
 
 
 def upgrade(conn: Connection, dialect: str) -> None:
+    for index in _INDEXES:
+        index.create(conn, checkfirst=True)
     for name, select in definitions(dialect).items():
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}")
         conn.exec_driver_sql(f"CREATE VIEW {name} AS {select}")

@@ -1,0 +1,99 @@
+"""Deleting finished workflows and everything recorded for them, in bounded batches.
+
+A workflow may go only when it is finished (SUCCESS, ERROR, CANCELLED, RECOVERY_EXHAUSTED;
+never an open or PARKED one), finished before the cutoff, its parent (if any) is finished
+too (a running parent may still read its result), and no open or parked fork was copied from
+it. The conditions are checked inside the DELETE itself, so a workflow resumed or forked
+while a batch runs is never deleted. Each batch is one transaction: its workflows, their
+operations, the messages addressed to them, their events and their moves.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, delete, exists, func, select
+from sqlalchemy.orm import aliased
+
+from ..records import Status
+from .database import Database
+from .schema import events, messages, operations, workflow_moves
+from .schema import workflows as W
+
+FINISHED = tuple(sorted(Status.TERMINAL))
+NOT_FINISHED = tuple(sorted(Status.OPEN))  # may run again: PARKED included
+
+
+class RetentionStore:
+    def __init__(self, db: Database, app_name: str) -> None:
+        self.db = db
+        self.app = app_name
+
+    def budget_cutoff(self, keep: int) -> int | None:
+        """The completion time of the ``keep``-th newest finished workflow: everything that
+        finished before it is beyond the row budget (None: fewer than ``keep`` finished)."""
+        stmt = (
+            select(W.c.completed_at)
+            .where(W.c.app_name == self.app, W.c.completed_at.is_not(None))
+            .where(W.c.status.in_(FINISHED))
+            .order_by(W.c.completed_at.desc())
+            .offset(max(0, keep - 1))
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else int(value)
+
+    def _eligible(self, cutoff: int) -> Select[tuple[str]]:
+        # Aliases throughout: inside the DELETE the candidates must not correlate to the
+        # table being deleted from.
+        w, parent, fork = aliased(W), aliased(W), aliased(W)
+        return (
+            select(w.c.workflow_id)
+            .where(
+                w.c.app_name == self.app,
+                w.c.completed_at < cutoff,
+                w.c.status.in_(FINISHED),
+                ~exists().where(
+                    parent.c.app_name == w.c.app_name,
+                    parent.c.workflow_id == w.c.parent_id,
+                    parent.c.status.in_(NOT_FINISHED),
+                ),
+                ~exists().where(
+                    fork.c.forked_from == w.c.workflow_id,
+                    fork.c.app_name == w.c.app_name,
+                    fork.c.status.in_(NOT_FINISHED),
+                ),
+            )
+            .order_by(w.c.completed_at)
+        )
+
+    def count(self, cutoff: int) -> int:
+        """How many workflows a collection with ``cutoff`` would delete now."""
+        inner = self._eligible(cutoff).order_by(None).subquery()
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(inner)).scalar() or 0)
+
+    def delete_batch(self, cutoff: int, limit: int) -> tuple[list[str], int]:
+        """Delete up to ``limit`` eligible workflows (oldest first) and what was recorded for
+        them; returns their ids and how many rows went with them."""
+        chosen = self._eligible(cutoff).limit(limit).scalar_subquery()
+        gone = (
+            delete(W)
+            .where(W.c.app_name == self.app, W.c.workflow_id.in_(chosen))
+            .where(W.c.status.in_(FINISHED))
+            .returning(W.c.workflow_id)
+        )
+        with self.db.write() as conn:
+            ids = [r[0] for r in conn.execute(gone)]
+            rows = 0
+            if ids:
+                for table, column in (
+                    (operations, operations.c.workflow_id),
+                    (messages, messages.c.dest_id),
+                    (events, events.c.workflow_id),
+                    (workflow_moves, workflow_moves.c.workflow_id),
+                ):
+                    result = conn.execute(
+                        delete(table).where(and_(table.c.app_name == self.app, column.in_(ids)))
+                    )
+                    rows += max(0, result.rowcount or 0)
+        return ids, rows
