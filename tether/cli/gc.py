@@ -6,11 +6,10 @@ import click
 
 from .. import commands
 from ..render.base import message
-from ..retention import RetentionReport
 from .base import State, command
 
 
-def _text(report: RetentionReport) -> None:
+def _text(report: commands.RetentionReport) -> None:
     if report.cutoff is None:
         message("nothing to collect: no finished workflow is older than the limits")
         return
