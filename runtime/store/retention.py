@@ -10,7 +10,9 @@ operations, the messages addressed to them, their events and their moves.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, delete, exists, func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select
 from sqlalchemy.orm import aliased
 
 from ..records import Status
@@ -43,26 +45,11 @@ class RetentionStore:
         return None if value is None else int(value)
 
     def _eligible(self, cutoff: int) -> Select[tuple[str]]:
-        # Aliases throughout: inside the DELETE the candidates must not correlate to the
-        # table being deleted from.
-        w, parent, fork = aliased(W), aliased(W), aliased(W)
+        # Aliases throughout: the candidates must not correlate to a table being deleted from.
+        w = aliased(W)
         return (
             select(w.c.workflow_id)
-            .where(
-                w.c.app_name == self.app,
-                w.c.completed_at < cutoff,
-                w.c.status.in_(FINISHED),
-                ~exists().where(
-                    parent.c.app_name == w.c.app_name,
-                    parent.c.workflow_id == w.c.parent_id,
-                    parent.c.status.in_(NOT_FINISHED),
-                ),
-                ~exists().where(
-                    fork.c.forked_from == w.c.workflow_id,
-                    fork.c.app_name == w.c.app_name,
-                    fork.c.status.in_(NOT_FINISHED),
-                ),
-            )
+            .where(*_keepable(w, self.app, cutoff))
             .order_by(w.c.completed_at)
         )
 
@@ -74,15 +61,20 @@ class RetentionStore:
 
     def delete_batch(self, cutoff: int, limit: int) -> tuple[list[str], int]:
         """Delete up to ``limit`` eligible workflows (oldest first) and what was recorded for
-        them; returns their ids and how many rows went with them."""
-        chosen = self._eligible(cutoff).limit(limit).scalar_subquery()
-        gone = (
-            delete(W)
-            .where(W.c.app_name == self.app, W.c.workflow_id.in_(chosen))
-            .where(W.c.status.in_(FINISHED))
-            .returning(W.c.workflow_id)
-        )
+        them; returns their ids and how many rows went with them.
+
+        The candidates are read first and deleted by primary key, with every condition
+        checked again inside the DELETE (a workflow resumed or forked meanwhile stays).
+        """
         with self.db.write() as conn:
+            chosen = [r[0] for r in conn.execute(self._eligible(cutoff).limit(limit))]
+            if not chosen:
+                return [], 0
+            gone = (
+                delete(W)
+                .where(W.c.workflow_id.in_(chosen), *_keepable(W, self.app, cutoff))
+                .returning(W.c.workflow_id)
+            )
             ids = [r[0] for r in conn.execute(gone)]
             rows = 0
             if ids:
@@ -97,3 +89,23 @@ class RetentionStore:
                     )
                     rows += max(0, result.rowcount or 0)
         return ids, rows
+
+
+def _keepable(w: Any, app: str, cutoff: int) -> list[ColumnElement[bool]]:
+    """The conditions for ``w`` (the table or an alias) to be deleted."""
+    parent, fork = aliased(W), aliased(W)
+    return [
+        w.c.app_name == app,
+        w.c.completed_at < cutoff,
+        w.c.status.in_(FINISHED),
+        ~exists().where(
+            parent.c.app_name == w.c.app_name,
+            parent.c.workflow_id == w.c.parent_id,
+            parent.c.status.in_(NOT_FINISHED),
+        ),
+        ~exists().where(
+            fork.c.forked_from == w.c.workflow_id,
+            fork.c.app_name == w.c.app_name,
+            fork.c.status.in_(NOT_FINISHED),
+        ),
+    ]
