@@ -31,6 +31,7 @@ from .alias import alias
 from .config import Settings
 from .queues import Queues
 from .retention import Retention
+from .rollouts import Rollouts
 from .routing import RoutingManager
 from .versions import Versions
 
@@ -96,6 +97,9 @@ class Tether:
         self._dispatch = Dispatch()  # queues and schedules
         self._runnable: RunnableSet | None = None
         self._shutdown_lock = threading.Lock()
+        # Built eagerly: it registers the controller workflows, which every executor must
+        # know so that any of them can resume a rollout.
+        self.rollouts = Rollouts(self)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -299,15 +303,6 @@ class Tether:
     def schedules(self) -> Schedules:
         """Runtime-managed schedules: create, list, pause, resume, delete, trigger, backfill."""
         return self._dispatch.schedules(self.store)
-
-    @cached_property
-    def rollouts(self) -> Any:
-        """Progressive rollouts of a new version (``tether.rollout``): the slot for their
-        manager, built on first use like ``versions``, ``queues`` and ``routing``."""
-        raise AttributeError(
-            "app.rollouts is not available in this release of tether: move new work between "
-            "versions with app.set_routing(...) or `tether routing set`"
-        )
 
     queue = alias("queues", Queues.declare)
     orphaned = alias("versions", Versions.orphaned)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from tether.rollout.actions import INTERNAL
 from tether.runtime.clock import now_ms
 from tether.runtime.errors import (
     ConfigurationError,
@@ -150,8 +151,9 @@ def parse_start(body: bytes) -> StartRequest:
 
 def start(app: Tether, name: str, request: StartRequest) -> dict[str, Any]:
     """Start workflow ``name`` on this instance; ``{"workflow_id", "version"}``."""
-    known = sorted(app.registry.workflows)
-    wdef = app.registry.workflows.get(name)
+    # tether's own workflows (the rollout controller, its drain) are not started over HTTP.
+    known = sorted(n for n in app.registry.workflows if not n.startswith(INTERNAL))
+    wdef = app.registry.workflows.get(name) if name in known else None
     if wdef is None:
         raise RequestError(404, f"no workflow named {name!r}; known: {known}", known=known)
     try:

@@ -109,7 +109,7 @@ class Replayer:
         self.app = app
         self.registry = app.registry
         self._store = store
-        self.code_version = code_version or _code_version(app)
+        self.code_version = code_version or running_version(app)
         self._local = threading.local()  # the event loop runner of a batch, per thread
 
     @property
@@ -345,7 +345,8 @@ def _loop_running() -> bool:
     return True
 
 
-def _code_version(app: _App) -> str:
+def running_version(app: _App) -> str:
+    """The version this app runs, or would launch as when it is not launched."""
     try:
         return app.version
     except ConfigurationError:  # not launched: the version it would launch as

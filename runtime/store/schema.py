@@ -62,6 +62,8 @@ workflows = Table(
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),
+    # What a version finished since a time (revision 5): rollout gates read it every step.
+    Index("ix_tether_wf_version_done", "version", "app_name", "completed_at"),
     Index("ix_tether_wf_version_created", "version", "app_name", "created_at"),
     Index("ix_tether_wf_created", "created_at"),
     Index("ix_tether_wf_name_created", "name", "app_name", "created_at"),
@@ -257,4 +259,64 @@ schema_info = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
+)
+
+# Rollouts (revision 5): one row per rollout of a service to a candidate revision, its state
+# and where it stands; the decisions it took are in ``rollout_events``.
+rollouts = Table(
+    "tether_rollouts",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("rollout_id", ID, primary_key=True),
+    Column("service", String(255), nullable=False),
+    Column("baseline", String(255)),  # the revision serving when the rollout began
+    Column("candidate", String(255), nullable=False),
+    # running, paused, promoted, rolled_back, failed
+    Column("state", String(16), nullable=False),
+    Column("stage", Integer, nullable=False, server_default=text("0")),
+    Column("percent", Integer, nullable=False, server_default=text("0")),
+    Column("reason", Text),
+    Column("plan", Text, nullable=False),  # JSON
+    Column("platform", Text, nullable=False),  # JSON: how to reach the platform again
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_tether_rollouts_service", "app_name", "service", "created_at"),
+)
+
+# Every decision a rollout or the autoscaler took, with its reason (revision 5). ``key`` makes
+# a decision recorded by a step that is re-run after a crash land once.
+rollout_events = Table(
+    "tether_rollout_events",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("rollout_id", ID, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("at", BigInteger, nullable=False),
+    Index("ix_tether_rollout_events_at", "app_name", "rollout_id", "at"),
+)
+
+# At most one active rollout per service (revision 5): the row names the rollout holding it.
+rollout_locks = Table(
+    "tether_rollout_locks",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("service", String(255), primary_key=True),
+    Column("rollout_id", ID, nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+)
+
+# The autoscaler's memory per service (revision 5): bounds it last set, when, and since when
+# the load has asked for fewer instances (scale-in is debounced from there).
+autoscale_state = Table(
+    "tether_autoscale",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("service", String(255), primary_key=True),
+    Column("min_instances", Integer),
+    Column("max_instances", Integer),
+    Column("low_since", BigInteger),
+    Column("last_change_at", BigInteger),
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -23,6 +23,7 @@ from .dashboard import dashboard_cmd
 from .gc import gc_cmd
 from .queues import queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
+from .rollout import revisions_cmd, rollout
 from .serve import serve_cmd
 from .system import executors_cmd, info_cmd, migrate_cmd
 from .versions import versions
@@ -109,6 +110,8 @@ for _command in (
     serve_cmd,
     dashboard_cmd,
     gc_cmd,
+    rollout,
+    revisions_cmd,
 ):
     cli.add_command(_command)
 
