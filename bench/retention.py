@@ -20,11 +20,11 @@ import time
 from typing import Any
 
 from sqlalchemy import func, insert, select
-
-from tether import Tether
 from tether.runtime.clock import now_ms
 from tether.runtime.store import migrate
 from tether.runtime.store.schema import operations, workflows
+
+from tether import Tether
 
 from .common import drop_pg_database, fresh_pg_database, fresh_sqlite_file, run_db_name
 

@@ -12,13 +12,22 @@ the views from here; migration 8 created them on existing ones.
   totals; filter on ``minute`` for a time range.
 - ``tether_queue_stats``: one row per app, queue and version with open work: waiting,
   running, the oldest wait, and what finished and started over the last five minutes.
+- ``tether_rollout_status``: one row per rollout: its sides, state, stage, the candidate's
+  share, and how many decisions it recorded (and when the latest was).
+
+``tether_versions`` and ``tether_rollouts`` are tables already, hence the names.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
 
-VIEWS = ("tether_version_stats", "tether_workflow_stats", "tether_queue_stats")
+VIEWS = (
+    "tether_version_stats",
+    "tether_workflow_stats",
+    "tether_queue_stats",
+    "tether_rollout_status",
+)
 
 
 def now_ms(dialect: str) -> str:
@@ -126,7 +135,31 @@ WHERE queue_name IS NOT NULL
     AND (status IN ('ENQUEUED', 'PENDING') OR completed_at >= {window} OR started_at >= {window})
 GROUP BY app_name, queue_name, version
 """
+    rollouts = """
+SELECT
+    r.app_name,
+    r.rollout_id,
+    r.service,
+    r.baseline,
+    r.candidate,
+    r.state,
+    CASE WHEN r.state IN ('running', 'paused') THEN 1 ELSE 0 END AS is_active,
+    r.stage,
+    r.percent AS candidate_percent,
+    r.reason,
+    COALESCE(e.decisions, 0) AS decisions,
+    e.last_decision_at,
+    r.created_at,
+    r.updated_at
+FROM tether_rollouts r
+LEFT JOIN (
+    SELECT app_name, rollout_id, COUNT(*) AS decisions, MAX(at) AS last_decision_at
+    FROM tether_rollout_events
+    GROUP BY app_name, rollout_id
+) e ON e.app_name = r.app_name AND e.rollout_id = r.rollout_id
+"""
     return {
+        "tether_rollout_status": rollouts,
         "tether_version_stats": versions,
         "tether_workflow_stats": workflows,
         "tether_queue_stats": queues,

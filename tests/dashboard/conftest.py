@@ -4,10 +4,14 @@ queued workflows with steps and a child, one patch gate, run by a real launched 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
+from tether.runtime.clock import now_ms
+from tether.runtime.store import schema
 
 import tether
 from tether import Status, Tether
@@ -68,6 +72,29 @@ def build(make_app: Callable[..., Tether]) -> Tether:
     return app
 
 
+def seed_rollout(app: Tether) -> None:
+    """A rollout halfway through its stages, as the controller records one (no platform is
+    driven here: the pages and views only read it)."""
+    now = now_ms()
+    plan = {"stages": [{"percent": p} for p in (5, 25, 50, 100)]}
+    with app.store.db.write() as conn:
+        conn.execute(
+            insert(schema.rollouts).values(
+                app_name=app.app_name, rollout_id="ro-1", service="shop", baseline="shop-v1",
+                candidate="shop-v2", state="running", stage=1, percent=25,
+                reason="gates green at 5 %", plan=json.dumps(plan), platform="{}",
+                created_at=now - 60_000, updated_at=now,
+            )
+        )  # fmt: skip
+        for i, kind in enumerate(("shift", "gate")):
+            conn.execute(
+                insert(schema.rollout_events).values(
+                    app_name=app.app_name, rollout_id="ro-1", key=f"k{i}", kind=kind,
+                    detail="{}", at=now - 30_000 + i,
+                )
+            )  # fmt: skip
+
+
 @pytest.fixture
 def fleet(make_app: Callable[..., Tether], database_url: str, app_name: str) -> Iterator[Fleet]:
     app = build(make_app)
@@ -81,6 +108,7 @@ def fleet(make_app: Callable[..., Tether], database_url: str, app_name: str) -> 
     wait_until(lambda: app.get_workflow("approval-1").status == Status.PENDING, 15, "approval")
     for wid in queued:
         wait_until(lambda w=wid: app.get_workflow(w).status == Status.SUCCESS, 15, wid)
+    seed_rollout(app)
     admin = tether.Tether(
         app_name=app_name, database_url=database_url, install_signal_handlers=False, migrate=False
     )

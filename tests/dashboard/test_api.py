@@ -37,6 +37,13 @@ def test_reads(fleet: Fleet) -> None:
     gate = next(p for p in patches["patches"] if p["name"] == "free-shipping")
     assert gate["in_code"] == "patch" and gate["markers"] >= 1
 
+    [ro] = client.get("/api/rollouts").json()["rollouts"]
+    assert (ro["rollout_id"], ro["state"], ro["steps"], ro["percent"]) == (
+        "ro-1", "running", [5, 25, 50, 100], 25,
+    )  # fmt: skip
+    events = client.get("/api/rollouts/ro-1").json()["events"]
+    assert [e["kind"] for e in events] == ["shift", "gate"]
+
     queues = client.get("/api/queues", params={"window": 600}).json()
     assert [q["queue"] for q in queues["queues"]] == ["jobs"]
     assert queues["series"][0]["queue"] == "jobs" and sum(queues["series"][0]["started"]) == 3
@@ -73,6 +80,8 @@ def test_bad_input(fleet: Fleet) -> None:
     assert "no version 'v9'" in error(client.post("/api/versions/v9/retire"), 404)
     assert "cannot be retired" in error(client.post("/api/versions/v1/retire"), 409)
     assert "--module" in error(client.get("/api/patches"), 409)
+    assert "no rollout 'nope'" in error(client.get("/api/rollouts/nope"), 404)
+    assert "no rollout action" in error(client.post("/api/rollouts/ro-1/explode"), 404)
     assert fleet.admin.routing().current == "v1"  # nothing changed
     assert client.get("/api/versions").json()["versions"][0]["state"] == "active"
     assert client.get("/api/workflows/x/cancel").status_code == 405  # actions are POSTs only

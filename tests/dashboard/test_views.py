@@ -25,7 +25,17 @@ def rows(fleet: Fleet, view: str) -> list[dict[str, Any]]:
 
 
 def test_every_view(fleet: Fleet) -> None:
-    assert set(VIEWS) == {"tether_version_stats", "tether_workflow_stats", "tether_queue_stats"}
+    assert set(VIEWS) == {
+        "tether_version_stats",
+        "tether_workflow_stats",
+        "tether_queue_stats",
+        "tether_rollout_status",
+    }
+    [ro] = rows(fleet, "tether_rollout_status")
+    assert (ro["rollout_id"], ro["state"], ro["is_active"], ro["candidate_percent"]) == (
+        "ro-1", "running", 1, 25,
+    )  # fmt: skip
+    assert (ro["decisions"], ro["baseline"], ro["candidate"]) == (2, "shop-v1", "shop-v2")
 
     [v1] = rows(fleet, "tether_version_stats")
     assert (v1["version"], v1["state"], v1["is_current"]) == ("v1", "active", 1)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tether.rollout.errors import RolloutError, RolloutNotFoundError
 from tether.runtime.errors import (
     ConfigurationError,
     SchemaError,
@@ -25,6 +26,7 @@ from tether.runtime.errors import (
 )
 
 from .. import commands
+from ..commands import rollouts as rollout_commands
 from ..serving import RequestError
 from .context import Context
 
@@ -40,8 +42,10 @@ def status_for(exc: TetherError) -> int:
     """The HTTP status of one of tether's errors (pure)."""
     if isinstance(exc, RequestError):
         return exc.status
-    if isinstance(exc, WorkflowNotFoundError):
+    if isinstance(exc, WorkflowNotFoundError | RolloutNotFoundError):
         return 404
+    if isinstance(exc, RolloutError):
+        return 409  # e.g. an action on a rollout that has ended
     if isinstance(exc, WorkflowConflictError):
         return 409
     if isinstance(exc, SchemaError):
@@ -207,6 +211,34 @@ def resume(ctx: Context, request: Request) -> Any:
     return commands.resume_workflow(ctx.app, request.path_params["workflow_id"])
 
 
+# -- rollouts --------------------------------------------------------------------------------
+
+ROLLOUT_ACTIONS = ("pause", "resume", "approve", "promote", "abort")
+
+
+@endpoint
+def rollouts(ctx: Context, request: Request) -> Any:
+    limit = int_param(request, "limit", 20, low=1, high=500)
+    service = request.query_params.get("service") or None
+    return {"rollouts": rollout_commands.list_rollouts(ctx.app, service=service, limit=limit)}
+
+
+@endpoint
+def rollout(ctx: Context, request: Request) -> Any:
+    return rollout_commands.rollout_status(ctx.app, request.path_params["rollout_id"])
+
+
+@endpoint
+def control_rollout(ctx: Context, request: Request) -> Any:
+    json_body(request, {"by"})
+    action = request.path_params["action"]
+    if action not in ROLLOUT_ACTIONS:
+        raise RequestError(404, f"no rollout action {action!r}: use one of {ROLLOUT_ACTIONS}")
+    return rollout_commands.control_rollout(
+        ctx.app, request.path_params["rollout_id"], action, by="dashboard"
+    )
+
+
 # -- patches, queues, executors ---------------------------------------------------------------
 
 
@@ -243,6 +275,9 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/workflows/{workflow_id}", workflow(ctx), methods=["GET"]),
         Route("/workflows/{workflow_id}/cancel", cancel(ctx), methods=["POST"]),
         Route("/workflows/{workflow_id}/resume", resume(ctx), methods=["POST"]),
+        Route("/rollouts", rollouts(ctx), methods=["GET"]),
+        Route("/rollouts/{rollout_id}", rollout(ctx), methods=["GET"]),
+        Route("/rollouts/{rollout_id}/{action}", control_rollout(ctx), methods=["POST"]),
         Route("/patches", patches(ctx), methods=["GET"]),
         Route("/queues", queues(ctx), methods=["GET"]),
         Route("/executors", executors(ctx), methods=["GET"]),

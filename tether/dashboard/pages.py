@@ -22,6 +22,7 @@ from tether.runtime.errors import TetherError
 from tether.runtime.records import Status
 
 from .. import commands
+from ..commands import rollouts as rollout_commands
 from .api import retire_version, status_for
 from .auth import scope_root
 from .context import Context
@@ -132,14 +133,11 @@ def overview(ctx: Context, request: Request) -> Response:
     )
 
 
-def rollouts_of(ctx: Context) -> list[Any] | None:
-    """The rollouts to show in the strip, or None where this tether has no controller."""
-    try:
-        manager = ctx.app.rollouts
-        listing = manager.list
-    except AttributeError:
-        return None
-    return list(listing())
+def rollouts_of(ctx: Context) -> list[Any]:
+    """The rollouts for the strip: every active one, else the latest."""
+    recent = rollout_commands.list_rollouts(ctx.app, limit=5)
+    active = [r for r in recent if r.state in ("running", "paused")]
+    return active or recent[:1]
 
 
 @page
@@ -274,6 +272,17 @@ def set_routing(ctx: Context, request: Request, form: dict[str, str]) -> str:
 
 
 @action
+def control_rollout(ctx: Context, request: Request, form: dict[str, str]) -> str:
+    action = request.path_params["action"]
+    if action not in ("pause", "resume", "abort"):
+        raise TetherError(f"no rollout action {action!r} here: pause, resume or abort")
+    status = rollout_commands.control_rollout(
+        ctx.app, request.path_params["rollout_id"], action, by="dashboard"
+    )
+    return f"sent {action} to rollout {status.rollout_id}"
+
+
+@action
 def retire(ctx: Context, request: Request, form: dict[str, str]) -> str:
     info = retire_version(ctx, request.path_params["version"])
     return f"retired {info.version}"
@@ -290,4 +299,5 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/actions/workflows/{workflow_id}/resume", resume(ctx), methods=["POST"]),
         Route("/actions/routing", set_routing(ctx), methods=["POST"]),
         Route("/actions/versions/{version}/retire", retire(ctx), methods=["POST"]),
+        Route("/actions/rollouts/{rollout_id}/{action}", control_rollout(ctx), methods=["POST"]),
     ]

@@ -1,5 +1,5 @@
 """Revision 8: read-only views for dashboards (tether_version_stats, tether_workflow_stats,
-tether_queue_stats), and the two indexes retention reads by.
+tether_queue_stats, tether_rollout_status), and the two indexes retention reads by.
 
 The views' SQL is frozen here as it was at revision 8; ``views.py`` holds the current
 definitions that a fresh database gets.
@@ -144,7 +144,31 @@ WHERE queue_name IS NOT NULL
     AND (status IN ('ENQUEUED', 'PENDING') OR completed_at >= {window} OR started_at >= {window})
 GROUP BY app_name, queue_name, version
 """
+    rollouts = """
+SELECT
+    r.app_name,
+    r.rollout_id,
+    r.service,
+    r.baseline,
+    r.candidate,
+    r.state,
+    CASE WHEN r.state IN ('running', 'paused') THEN 1 ELSE 0 END AS is_active,
+    r.stage,
+    r.percent AS candidate_percent,
+    r.reason,
+    COALESCE(e.decisions, 0) AS decisions,
+    e.last_decision_at,
+    r.created_at,
+    r.updated_at
+FROM tether_rollouts r
+LEFT JOIN (
+    SELECT app_name, rollout_id, COUNT(*) AS decisions, MAX(at) AS last_decision_at
+    FROM tether_rollout_events
+    GROUP BY app_name, rollout_id
+) e ON e.app_name = r.app_name AND e.rollout_id = r.rollout_id
+"""
     return {
+        "tether_rollout_status": rollouts,
         "tether_version_stats": versions,
         "tether_workflow_stats": workflows,
         "tether_queue_stats": queues,
