@@ -91,9 +91,7 @@ class RetentionStore:
         return ids, rows
 
 
-def _keepable(
-    w: Any, app: str, cutoff: int, *, by_key: bool = False
-) -> list[ColumnElement[bool]]:
+def _keepable(w: Any, app: str, cutoff: int, *, by_key: bool = False) -> list[ColumnElement[bool]]:
     """The conditions for ``w`` (the table or an alias) to be deleted. ``by_key``: the rows
     are named by primary key, and the cutoff is written so that no index on completion time
     looks cheaper to SQLite than the key (it would range-scan every eligible row per batch)."""
