@@ -1,7 +1,9 @@
-"""DBOS's side of Q1/Q2 (see bench/queues.py), with DBOS's defaults (a 1 s queue poll)."""
+"""DBOS's side of Q1/Q2 (see bench/queues.py), with DBOS's defaults (a 1 s queue poll), or
+tuned with ``BENCH_DBOS_POLL`` (seconds; set by ``bench.queues --dbos-poll``)."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -43,7 +45,11 @@ def _launch(url: str) -> None:
         }
     )
     DBOS.launch()
-    DBOS.register_queue(QUEUE)
+    poll = os.environ.get("BENCH_DBOS_POLL")
+    if poll:
+        DBOS.register_queue(QUEUE, polling_interval_sec=float(poll))
+    else:
+        DBOS.register_queue(QUEUE)
 
 
 def worker(url: str) -> None:
@@ -92,6 +98,11 @@ class Enqueuer:
         return (float(handle.get_result()) - before) * 1000
 
 
+def progress_table(url: str) -> tuple[str, str]:
+    """For bench.queues.Progress: the table of this engine's workflows, and a filter."""
+    return ("workflow_status", "") if url.startswith("sqlite") else ("dbos.workflow_status", "")
+
+
 def _engine(url: str) -> tuple[sa.Engine, str]:
     if url.startswith("sqlite"):
         return sa.create_engine(url), "workflow_status"
@@ -107,11 +118,6 @@ def _query(url: str, sql: str) -> list[Any]:
             return list(conn.execute(sa.text(sql.format(table=table)), {"q": QUEUE}))
     finally:
         engine.dispose()
-
-
-def finished(url: str) -> int:
-    rows = _query(url, "SELECT count(*) FROM {table} WHERE queue_name = :q AND status = 'SUCCESS'")
-    return int(rows[0][0])
 
 
 def timestamps(url: str) -> list[tuple[int, int, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .common import SIZES, Timer, emit, sqlite_connect_like_tether
@@ -65,6 +66,24 @@ def measure(url: str, n: int) -> float:
     else:
         elapsed = floor_postgres(url, n)
     return elapsed / n * 1e6
+
+
+def measure_autocommit(url: str, n: int) -> float | None:
+    """µs per autocommit INSERT on Postgres (one round trip); None on SQLite."""
+    if url.startswith("sqlite:"):
+        return None
+    return floor_postgres(url, n, autocommit=True) / n * 1e6
+
+
+def around(url: str, n: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s figures plus the floors measured just before and after it (averaged)."""
+    before = measure(url, n), measure_autocommit(url, n)
+    out = run()
+    after = measure(url, n), measure_autocommit(url, n)
+    out["floor_us"] = (before[0] + after[0]) / 2
+    if before[1] is not None and after[1] is not None:
+        out["us_per_autocommit_insert"] = (before[1] + after[1]) / 2
+    return out
 
 
 def run(url: str, size: str) -> dict[str, Any]:

@@ -84,21 +84,13 @@ class Enqueuer:
         return (started - before) * 1000
 
 
+def progress_table(url: str) -> tuple[str, str]:
+    """For bench.queues.Progress: the table of this engine's workflows, and a filter."""
+    return ("tether_workflows", f"AND app_name = '{APP}'")
+
+
 def _where() -> Any:
     return (W.c.app_name == APP, W.c.queue_name == QUEUE)
-
-
-def finished(url: str) -> int:
-    store = Store(url, APP)
-    try:
-        with store.db.read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).where(*_where(), W.c.status == "SUCCESS")
-                ).scalar_one()
-            )
-    finally:
-        store.close()
 
 
 def timestamps(url: str) -> list[tuple[int, int, int]]:

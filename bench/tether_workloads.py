@@ -13,7 +13,7 @@ from typing import Any
 from tether import Tether
 
 from .common import SIZES, Timer, emit, quiet_logs
-from .floor import measure
+from .floor import around
 
 PAYLOAD_UNIT = "x" * 1024
 
@@ -74,28 +74,29 @@ def w2(wf: dict[str, Any], url: str, n: int, steps: int, warmup: int) -> dict[st
     for _ in range(warmup):
         wf["empty"]()
         wf["stepped"](steps)
-    before = measure(url, SIZES["quick"]["floor"])
-    # Interleaved with empty workflows, so that outside load hits both alike.
-    base_s = step_s = 0.0
-    for _ in range(n):
-        with Timer() as base:
-            wf["empty"]()
-        base_s += base.elapsed
-        with Timer() as t:
-            assert wf["stepped"](steps) == steps * (steps - 1) // 2
-        step_s += t.elapsed
-    total_steps = n * steps
-    # The commit floor on the same disk and database, measured around the timed run.
-    floor = (before + measure(url, SIZES["quick"]["floor"])) / 2
-    return {
-        "floor_us": floor,
-        "n": n,
-        "steps": steps,
-        "seconds": step_s,
-        "baseline_us_per_wf": base_s / n * 1e6,
-        "us_per_step_total": step_s / total_steps * 1e6,
-        "us_per_step_marginal": (step_s - base_s) / total_steps * 1e6,
-    }
+
+    def timed() -> dict[str, Any]:
+        # Interleaved with empty workflows, so that outside load hits both alike.
+        base_s = step_s = 0.0
+        for _ in range(n):
+            with Timer() as base:
+                wf["empty"]()
+            base_s += base.elapsed
+            with Timer() as t:
+                assert wf["stepped"](steps) == steps * (steps - 1) // 2
+            step_s += t.elapsed
+        total_steps = n * steps
+        return {
+            "n": n,
+            "steps": steps,
+            "seconds": step_s,
+            "baseline_us_per_wf": base_s / n * 1e6,
+            "us_per_step_total": step_s / total_steps * 1e6,
+            "us_per_step_marginal": (step_s - base_s) / total_steps * 1e6,
+        }
+
+    # The commit floors on the same disk and database, measured around the timed run.
+    return around(url, SIZES["quick"]["floor"], timed)
 
 
 def w3(app: Tether, wf: dict[str, Any], n: int, steps: int, warmup: int) -> dict[str, Any]:

@@ -7,15 +7,17 @@ writes rows, so it never registers an executor or runs a workflow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from . import forks
 from .errors import ConfigurationError, WorkflowNotFoundError
 from .handles import WorkflowHandle
 from .queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from .records import WorkflowRecord
 from .routing import Routing
 from .store import Store
+from .streams import StreamReader
 from .waiting import StoreWaiter
 
 
@@ -49,6 +51,7 @@ class Client:
         self._waiter = StoreWaiter(self.store, poll_interval)
         self._checked = False
         self._enqueuer = Enqueuer(self.store, resolve=workflow_name, handle=self._handle)
+        self._streams = StreamReader(self.store, self._waiter)
 
     def __enter__(self) -> Client:
         return self
@@ -93,6 +96,37 @@ class Client:
         if rec is None:
             raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in app {self.app_name!r}")
         return rec
+
+    def read_stream(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> Iterator[Any]:
+        """A workflow's stream ``key`` from ``offset``, live until it ends (see
+        ``Tether.read_stream``)."""
+        self._ready()
+        return self._streams.read(workflow_id, key, offset, timeout)
+
+    def read_stream_async(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> AsyncIterator[Any]:
+        self._ready()
+        return self._streams.read_async(workflow_id, key, offset, timeout)
+
+    def fork(
+        self, workflow_id: str, from_position: int, *, new_workflow_id: str | None = None
+    ) -> WorkflowHandle:
+        """A new workflow with ``workflow_id``'s inputs and its history, events and stream
+        entries before ``from_position``, on the same version; an executor of that version
+        runs it on from there. (A fork onto another version needs that version's code to
+        check the history replays: ``app.versions.fork``.)"""
+        self._ready()
+        rec = forks.fork_same_version(self.store, workflow_id, from_position, new_workflow_id)
+        return self._handle(rec.workflow_id)
+
+    def delete_workflow(self, workflow_id: str, *, children: bool = True) -> list[str]:
+        """Delete a finished workflow (and its descendants) with its history, messages,
+        events and streams; the ids deleted. An open one is refused: cancel it first."""
+        self._ready()
+        return self.store.deletion.delete(workflow_id, children=children)
 
     def routing(self) -> Routing:
         self._ready()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import serialization
 from .engine import decode_inputs
+from .queue_limits import LimitCache
 from .queues import QueueSpec
 from .records import Status
 from .run import Run
@@ -41,12 +42,14 @@ class QueueRunner:
         *,
         live_versions: Callable[[], frozenset[str]],
         max_batch: int = 256,
+        limits: LimitCache | None = None,
     ) -> None:
         self.engine = engine
         self.specs = specs
         self.store = engine.store.queues
         self.live_versions = live_versions
         self.max_batch = max_batch
+        self.limits = limits  # limits changed at run time, over the declared ones
         self._event = threading.Event()
         self._stop = threading.Event()
         self._mine: set[str] = set()
@@ -128,6 +131,8 @@ class QueueRunner:
             if name in self._idle and not self.store.has_waiting(name, e.runnable()):
                 continue  # a read, so idle executors never queue up for a write lock
             spec = self.specs[name]
+            if self.limits is not None:
+                spec = self.limits.effective(spec)
             claimed = self.store.claim(
                 name,
                 me=e.executor_id,

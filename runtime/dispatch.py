@@ -8,9 +8,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from . import queue_limits
 from .dequeue import QueueRunner
 from .errors import ConfigurationError
 from .leases import is_alive
+from .queue_limits import LimitCache
 from .queues import Enqueuer, QueueSpec
 from .schedules import Scheduler, Schedules, ScheduleSpec
 from .store.queues import CHANNEL
@@ -29,6 +31,7 @@ class Dispatch:
         self.scheduled: list[ScheduleSpec] = []
         self.enqueuer: Enqueuer | None = None  # the app's, made on first use
         self.runner: QueueRunner | None = None
+        self.limits: LimitCache | None = None
         self.scheduler: Scheduler | None = None
         self.listener: Listener | SQLiteWatcher | None = None
         self._schedules: Schedules | None = None
@@ -59,6 +62,7 @@ class Dispatch:
         if self._schedules is None:
             self._schedules = Schedules(store, lambda: self._engine)
             self._schedules.on_enqueue = self.wake
+            self._schedules.known_queues = lambda: set(self.queues) | set(store.queue_config.all())
         return self._schedules
 
     # -- running ------------------------------------------------------------------------------
@@ -67,10 +71,19 @@ class Dispatch:
         """Start dequeuing and scheduling for a launched engine."""
         self._engine = engine
         store = engine.store
+        store.queue_config.declare(
+            [(name, queue_limits.declared(spec)) for name, spec in self.queues.items()],
+            engine.version,
+        )
         schedules = self.schedules(store)
+        for spec in self.scheduled:
+            schedules.check_queue(spec.name, spec.queue)
         current = store.versions.routing().current
         schedules.sync_code(self.scheduled, prune=current == engine.version)
-        self.runner = QueueRunner(engine, self.queues, live_versions=self.live_versions)
+        self.limits = LimitCache(store.queue_config.overrides)
+        self.runner = QueueRunner(
+            engine, self.queues, live_versions=self.live_versions, limits=self.limits
+        )
         self.runner.start()
         if not store.db.is_sqlite:
             from .wakeups import Listener, SQLiteWatcher

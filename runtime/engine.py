@@ -19,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import children, serialization
+from . import children, serialization, timeouts
 from .clock import now_ms
 from .context import _CURRENT, PendingRow, WorkflowContext, maybe_current
 from .errors import (
+    NOT_AN_OUTCOME,
     CancelledInterrupt,
     ConfigurationError,
     DrainingInterrupt,
@@ -147,6 +148,7 @@ class Engine:
         conn: Connection,
         *,
         parent: tuple[str, int] | None = None,
+        timeout: float | None = None,
     ) -> bool:
         return self.store.workflows.insert(
             conn,
@@ -158,6 +160,7 @@ class Engine:
             executor_id=self.executor_id,
             parent_id=parent[0] if parent else None,
             parent_position=parent[1] if parent else None,
+            extra=timeouts.columns(self.store, conn, wdef, timeout, parent),
         )
 
     def _check_existing(self, wdef: WorkflowDef, wid: str) -> None:
@@ -187,8 +190,10 @@ class Engine:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         workflow_id: str | None = None,
+        timeout: float | None = None,
     ) -> WorkflowHandle:
-        """Durably create the workflow, then run it in the background."""
+        """Durably create the workflow, then run it in the background (``timeout``: seconds
+        until its deadline, overriding the workflow's declared one)."""
         ctx = maybe_current()
         if ctx is not None:
             return children.start_child(ctx, wdef, args, kwargs, workflow_id)
@@ -196,7 +201,8 @@ class Engine:
         wid = workflow_id or str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         created = self.store.db.run_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True
+            lambda c: self._create(wdef, wid, inputs_json, c, timeout=timeout),
+            single_statement=True,
         )
         if created:
             self.submit(self._fresh(wdef, wid, args, kwargs))
@@ -390,7 +396,7 @@ class Engine:
         if ctx.diverged is not None:
             outcome.error = ctx.diverged  # even if the workflow code caught it
         err = outcome.error
-        if isinstance(err, (WorkflowInterrupt, asyncio.CancelledError)):
+        if isinstance(err, NOT_AN_OUTCOME):
             return
         output_json = error_json = None
         status = Status.SUCCESS

@@ -23,6 +23,7 @@ WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 
@@ -81,6 +82,26 @@ class WorkflowFailedError(TetherError):
 
 class WorkflowCancelledError(TetherError):
     """The workflow was cancelled."""
+
+
+class WorkflowTimeoutError(WorkflowCancelledError):
+    """The workflow ran past its timeout, and was cancelled with its children."""
+
+    def __init__(self, workflow_id: str, timeout_ms: int | None) -> None:
+        self.workflow_id = workflow_id
+        self.timeout_ms = timeout_ms
+        length = f" of {timeout_ms / 1000:g} s" if timeout_ms is not None else ""
+        super().__init__(
+            f"workflow {workflow_id!r} passed its deadline (timeout{length}) and was "
+            "cancelled with its children; resume it to run it again with a fresh deadline"
+        )
+
+    def to_fields(self) -> dict[str, Any]:
+        return {"workflow_id": self.workflow_id, "timeout_ms": self.timeout_ms}
+
+
+class StepTimeoutError(TetherError):
+    """One attempt of a step ran longer than the step's timeout."""
 
 
 class WorkflowParkedError(TetherError):
@@ -197,3 +218,14 @@ class LeaseLostInterrupt(WorkflowInterrupt):
 
 class DrainingInterrupt(WorkflowInterrupt):
     """This executor is shutting down; a peer will continue the workflow."""
+
+
+# What ends a run without ending the workflow: the runtime's own interrupts, and a crash of
+# the process (Ctrl-C, ``sys.exit`` in a step, a cancelled task). Nothing is recorded, so the
+# workflow stays open and is recovered like any other that an executor stopped running.
+NOT_AN_OUTCOME: tuple[type[BaseException], ...] = (
+    WorkflowInterrupt,
+    KeyboardInterrupt,
+    SystemExit,
+    asyncio.CancelledError,
+)

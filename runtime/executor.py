@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from . import serialization
+from . import serialization, timeouts
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
 from .leases import claim_share
 from .records import Status
@@ -73,6 +73,7 @@ class Executor:
             try:
                 if now >= next_recovery or self._wake.is_set():
                     self._wake.clear()
+                    timeouts.sweep(self.engine.store)  # cancels; the holder stops below
                     self.poll_cancellations()
                     claimed = 0 if self.engine.draining else self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a

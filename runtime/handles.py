@@ -32,6 +32,10 @@ def outcome_of(rec: WorkflowRecord) -> Any:
             exc if exc is not None else WorkflowFailedError(f"workflow {rec.workflow_id!r} failed")
         )
     if rec.status == Status.CANCELLED:
+        if error:  # cancelled for a reason: its deadline passed
+            exc = serialization.error_from_json(error)
+            if isinstance(exc, WorkflowCancelledError):
+                raise exc
         raise WorkflowCancelledError(f"workflow {rec.workflow_id!r} was cancelled")
     if rec.status == Status.PARKED:
         raise WorkflowParkedError(

@@ -85,10 +85,25 @@ def _topic(topic: str | None) -> str:
     return topic or ""
 
 
-def send(dest_id: str, message: Any, topic: str | None = None) -> None:
-    """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay)."""
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 255):
+        raise ConfigurationError(
+            f"idempotency_key must be a non-empty string of at most 255 characters, got {key!r}"
+        )
+    return key
+
+
+def send(
+    dest_id: str, message: Any, topic: str | None = None, *, idempotency_key: str | None = None
+) -> None:
+    """Send ``message`` to workflow ``dest_id`` (exactly once, also when called on replay).
+
+    ``idempotency_key``: a second send with the same key to the same workflow, from any run
+    or process, delivers nothing (a retried webhook delivers once).
+    """
     ctx = maybe_current()
     t = _topic(topic)
+    key = check_idempotency_key(idempotency_key)
     if ctx is None:
         raise ConfigurationError("tether.send() outside a workflow: use app.send(...)")
     pos = ctx.reserve()
@@ -98,7 +113,7 @@ def send(dest_id: str, message: Any, topic: str | None = None) -> None:
     payload = serialization.dumps(message, f"workflow {ctx.workflow_id!r} send to {dest_id!r}")
     ctx.record(
         OperationRecord(pos, SEND, t, output=json.dumps(dest_id)),
-        lambda conn, store: store.messages.send(conn, dest_id, t, payload),
+        lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
     ctx.recorder.notify()
 
@@ -114,13 +129,14 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     if rec is not None:
         return serialization.loads(rec.output)
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    started = now_ms()
     while True:
         ctx.check_interrupt()
-        found, value = recorder.consume(ctx, pos, t)
+        found, value = recorder.consume(ctx, pos, t, started)
         if found:
             return value
         if now_ms() >= until:
-            ctx.record(OperationRecord(pos, RECV, t, output=None))
+            ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
             return None
         ctx.wait(until, waiter.poll_interval, waiter.signal)
 
@@ -136,13 +152,14 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
         if rec is not None:
             return serialization.loads(rec.output)
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
+        started = now_ms()
         while True:
             ctx.check_interrupt()
-            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t))
+            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
             if found:
                 return value
             if now_ms() >= until:
-                await ctx.arecord(OperationRecord(pos, RECV, t, output=None))
+                await ctx.arecord(OperationRecord(pos, RECV, t, output=None, started_at=started))
                 return None
             await ctx.wait_async(until, waiter.poll_interval, waiter.signal)
 
@@ -195,6 +212,18 @@ def wait_event(
         poll = min(poll * 2, waiter.poll_interval)
 
 
+def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
+    """What a ``get_event`` records as its name: ``<workflow id>:<key>``, with the workflow's
+    own id left out (``:<key>``), so a fork (a new id) reading its own events replays."""
+    if workflow_id != ctx.workflow_id:
+        return f"{workflow_id}:{key}"
+    legacy = f"{workflow_id}:{key}"  # how own reads were recorded before: still replays
+    rec = ctx.history.get(ctx.next_position)
+    if rec is not None and rec.kind == GET_EVENT and rec.name == legacy:
+        return legacy
+    return f":{key}"
+
+
 def get_event(
     waiter: Waiter | None, workflow_id: str, key: str, timeout: float | None = 60.0
 ) -> Any:
@@ -209,12 +238,13 @@ def get_event(
             raise ConfigurationError("the app is not launched: call app.launch() first")
         return wait_event(waiter, workflow_id, key, timeout)[1]
     sync_only(ctx, "get_event")
-    name = f"{workflow_id}:{key}"
+    name = event_name(ctx, workflow_id, key)
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:
         return serialization.loads(rec.output)
+    started = now_ms()
     found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
     output = serialization.dumps(value, "event") if found else None
-    ctx.record(OperationRecord(pos, GET_EVENT, name, output=output))
+    ctx.record(OperationRecord(pos, GET_EVENT, name, output=output, started_at=started))
     return value

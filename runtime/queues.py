@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import serialization
+from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
 from .handles import WorkflowHandle
@@ -32,6 +36,7 @@ from .routing import route
 from .routing_store import current_routing
 from .store import Store
 from .store.queues import Enqueue, caller_runner, sqlalchemy_runner
+from .timeouts import timeout_ms
 
 OnDuplicate = Literal["reject", "return_existing"]
 ENQUEUE = "enqueue"  # the operation kind recorded when a workflow enqueues another
@@ -94,8 +99,10 @@ class Enqueuer:
         resolve: Callable[[Any], str],
         handle: Callable[[str], WorkflowHandle],
         wake: Callable[[str], None] | None = None,
+        timeout_of: Callable[[str], int | None] | None = None,
     ) -> None:
         self.store = store
+        self.timeout_of = timeout_of  # a workflow's declared timeout (ms), by name
         self.queues = store.queues
         self.resolve = resolve
         self.handle = handle
@@ -117,6 +124,7 @@ class Enqueuer:
         version: str | None = None,
         on_duplicate: OnDuplicate | None = None,
         connection: Any = None,
+        workflow_timeout: float | None = None,
     ) -> WorkflowHandle:
         from .context import maybe_current
 
@@ -124,6 +132,9 @@ class Enqueuer:
             self.store.check_schema()
             self._schema_checked = True
         name = self.resolve(workflow)
+        timeout = timeout_ms(workflow_timeout)
+        if timeout is None and self.timeout_of is not None:
+            timeout = self.timeout_of(name)
         policy = on_duplicate or spec.on_duplicate
         _check_policy(policy)
         if not isinstance(priority, int):
@@ -145,11 +156,13 @@ class Enqueuer:
                 partition_key,
                 version,
                 policy,
+                timeout,
             )
         wid = workflow_id or str(uuid.uuid4())
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
+        e = dataclasses.replace(e, timeout_ms=timeout)
         if connection is not None:
             run = caller_runner(connection, self.store.db.dialect)
             dialect = self.store.db.dialect
@@ -217,6 +230,7 @@ class Enqueuer:
         partition_key: str | None,
         version: str | None,
         policy: str,
+        timeout: int | None = None,
     ) -> WorkflowHandle:
         """From workflow code: recorded at a position, so a replay never enqueues twice."""
         pos = _RESERVED.get()
@@ -224,6 +238,8 @@ class Enqueuer:
             pos = ctx.reserve()
         recorded = ctx.replay_or_none(pos, ENQUEUE, name)
         if recorded is not None:
+            if recorded.error is not None:  # refused then: refused again, same path
+                raise serialization.error_from_json(json.loads(recorded.error))
             return self.handle(recorded.child_id)
         ctx.check_interrupt()
         wid = workflow_id or f"{ctx.workflow_id}-{pos}"
@@ -234,13 +250,24 @@ class Enqueuer:
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
+        e = dataclasses.replace(e, timeout_ms=timeout)
 
-        def then(conn: Any, _store: Any) -> None:
+        refused: list[DeduplicatedError] = []
+
+        def then(conn: Any, store: Store) -> None:
             outcome = self.queues.enqueue(sqlalchemy_runner(conn), e)
             if outcome.duplicate_of is not None and outcome.duplicate_of != wid:
-                raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+                # The refusal is this operation's recorded outcome: a replay raises it
+                # again rather than enqueue anew (the holder may have finished by then).
+                err = DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
+                error_json = json.dumps(serialization.error_to_json(err))
+                store.operations.set_error(conn, ctx.workflow_id, pos, error_json)
+                refused.append(err)
 
-        ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid), then)
+        started = now_ms()
+        ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid, started_at=started), then)
+        if refused:
+            raise refused[0]
         if self.wake is not None:
             self.wake(spec.name)
         return self.handle(wid)
@@ -272,6 +299,7 @@ class Queue:
         version: str | None = None,
         on_duplicate: OnDuplicate | None = None,
         connection: Any = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
         """Durably enqueue a workflow run; an executor of its version starts it.
@@ -283,6 +311,8 @@ class Queue:
         ``version``: where it runs (default: the app's routing, see ``set_routing``).
         ``connection``: a SQLAlchemy Connection/Session or psycopg connection whose
         transaction the enqueue joins (it exists only if that transaction commits).
+        ``workflow_timeout``: seconds from its dequeue until it is cancelled with its
+        children (default: the workflow's declared ``timeout``).
         """
         return self._enqueuer().enqueue(
             self.spec,
@@ -297,6 +327,7 @@ class Queue:
             version=version,
             on_duplicate=on_duplicate,
             connection=connection,
+            workflow_timeout=workflow_timeout,
         )
 
     def enqueue_async(

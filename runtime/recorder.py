@@ -60,8 +60,11 @@ class Recorder(Protocol):
         """Queue ``op`` for the next commit without waiting (harmless to lose)."""
         ...
 
-    def consume(self, ctx: WorkflowContext, position: int, topic: str) -> tuple[bool, Any]:
-        """Take the oldest message on ``topic`` and record it at ``position``, atomically."""
+    def consume(
+        self, ctx: WorkflowContext, position: int, topic: str, started_at: int | None = None
+    ) -> tuple[bool, Any]:
+        """Take the oldest message on ``topic`` and record it at ``position``, atomically
+        (``started_at``: when the receive began waiting)."""
         ...
 
     def notify(self) -> None:
@@ -116,7 +119,9 @@ class LiveRecorder:
             self._op(ctx, op, None), single_statement=True, key=ctx.workflow_id
         )
 
-    def consume(self, ctx: WorkflowContext, position: int, topic: str) -> tuple[bool, Any]:
+    def consume(
+        self, ctx: WorkflowContext, position: int, topic: str, started_at: int | None = None
+    ) -> tuple[bool, Any]:
         messages = self.store.messages
         if not messages.has_message(ctx.workflow_id, topic):
             return False, None
@@ -127,7 +132,7 @@ class LiveRecorder:
             if row is None:
                 return True  # someone else consumed it; nothing written
             got.append(row.payload)
-            op = OperationRecord(position, RECV, topic, output=row.payload)
+            op = OperationRecord(position, RECV, topic, output=row.payload, started_at=started_at)
             return self._op(ctx, op, lambda c, _: messages.delete(c, row.id))(conn)
 
         self._fenced(ctx, write, single=False)
@@ -229,7 +234,9 @@ class ReplayRecorder:
     def record_behind(self, ctx: WorkflowContext, op: OperationRecord) -> None:
         self._refuse(ctx, op)
 
-    def consume(self, ctx: WorkflowContext, position: int, topic: str) -> tuple[bool, Any]:
+    def consume(
+        self, ctx: WorkflowContext, position: int, topic: str, started_at: int | None = None
+    ) -> tuple[bool, Any]:
         raise ReplayStop(ctx.workflow_id, position, f"the code waits for a message on {topic!r}")
 
     def notify(self) -> None:

@@ -46,6 +46,7 @@ class StepDef:
     interval: float = 1.0
     max_interval: float = 60.0
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+    timeout: float | None = None  # seconds an attempt may take
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based): exponential backoff."""
@@ -59,6 +60,11 @@ class WorkflowDef:
     is_async: bool
     max_recovery_attempts: int = 50
     source: str = field(default="", repr=False)
+    timeout: float | None = None  # seconds from start (or dequeue) to its deadline
+
+    @property
+    def timeout_ms(self) -> int | None:
+        return None if self.timeout is None else max(1, int(self.timeout * 1000))
 
 
 class Registry:
@@ -87,7 +93,12 @@ class Registry:
             ) from None
 
     def add_workflow(
-        self, fn: Callable[..., Any], *, name: str | None, max_recovery_attempts: int
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None,
+        max_recovery_attempts: int,
+        timeout: float | None = None,
     ) -> Callable[..., Any]:
         wname = _check_name(name or default_name(fn), "workflow")
         if wname in self.workflows and self.workflows[wname].fn is not fn:
@@ -97,6 +108,10 @@ class Registry:
             )
         if max_recovery_attempts < 1:
             raise ConfigurationError("max_recovery_attempts must be at least 1")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigurationError(
+                f"workflow {wname!r}: timeout must be seconds > 0 or None, got {timeout!r}"
+            )
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
@@ -107,6 +122,7 @@ class Registry:
             is_async=inspect.iscoroutinefunction(fn),
             max_recovery_attempts=max_recovery_attempts,
             source=source,
+            timeout=timeout,
         )
         self.workflows[wname] = wdef
         registry = self
@@ -144,8 +160,13 @@ class Registry:
         interval: float,
         max_interval: float,
         retry_on: tuple[type[BaseException], ...],
+        timeout: float | None = None,
     ) -> Callable[..., Any]:
         sname = _check_name(name or default_name(fn), "step")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigurationError(
+                f"step {sname!r}: timeout must be seconds > 0 or None, got {timeout!r}"
+            )
         if retries < 0 or backoff < 1.0 or interval < 0 or max_interval < interval:
             raise ConfigurationError(
                 f"step {sname!r}: need retries >= 0, backoff >= 1.0, 0 <= interval <= "
@@ -161,6 +182,7 @@ class Registry:
             interval=interval,
             max_interval=max_interval,
             retry_on=retry_on,
+            timeout=timeout,
         )
         self.steps[sname] = sdef
 

@@ -162,6 +162,8 @@ class Schedules:
         self.queues = store.queues
         self._engine = engine
         self.on_enqueue: Callable[[str], None] | None = None  # wakes a local dequeuer
+        # Queues a schedule may use: declared here or by any version that launched.
+        self.known_queues: Callable[[], set[str]] = lambda: set(store.queue_config.all())
 
     # -- management ---------------------------------------------------------------------------
 
@@ -178,12 +180,23 @@ class Schedules:
     ) -> ScheduleRecord:
         """Create a runtime schedule; its first tick is the next one after now."""
         spec = ScheduleSpec(name, workflow, cron, timezone, missed, queue)
+        self.check_queue(name, queue)
         created = self._put(spec, source="runtime", replace=replace)
         if not created and not replace:
             raise ConfigurationError(
                 f"schedule {name!r} already exists: delete it first, or pass replace=True"
             )
         return self.get(name)
+
+    def check_queue(self, name: str, queue: str | None) -> None:
+        """Refuse a schedule on a queue no version declared: its ticks would wait forever."""
+        if queue is None or queue in self.known_queues():
+            return
+        raise ConfigurationError(
+            f"schedule {name!r} names queue {queue!r}, which no version of app "
+            f"{self.store.app_name!r} declares: declare it with app.queue({queue!r}) in the "
+            "code that runs the schedule's workflow (and launch it once), or leave queue unset"
+        )
 
     def _put(self, spec: ScheduleSpec, *, source: str, replace: bool) -> bool:
         return self.rows.put(

@@ -9,7 +9,9 @@ through the context's wait, so a cancel or a drain interrupts it in both colours
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import threading
 import time
 from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import serialization
 from .clock import now_ms
 from .context import _IN_STEP, WorkflowContext, maybe_current
-from .errors import SerializationError, WorkflowInterrupt
+from .errors import SerializationError, StepTimeoutError, WorkflowInterrupt
 from .records import OperationRecord
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any
             if isinstance(request, _Call):
                 token = _IN_STEP.set(True)
                 try:
-                    attempted: Attempted = (sdef.fn(*args, **kwargs), None)
+                    attempted: Attempted = (_call_sync(sdef, args, kwargs), None)
                 except WorkflowInterrupt:
                     raise
                 except Exception as exc:  # noqa: BLE001 - recorded or retried
@@ -100,7 +102,10 @@ async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwar
                 try:
                     result = sdef.fn(*args, **kwargs)
                     if asyncio.iscoroutine(result):
-                        result = await result
+                        if sdef.timeout is None:
+                            result = await result
+                        else:
+                            result = await _within(sdef, result)
                     attempted: Attempted = (result, None)
                 except WorkflowInterrupt:
                     raise
@@ -118,6 +123,46 @@ async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwar
     except StopIteration as stop:
         done: Done = stop.value
         return done
+
+
+def _timed_out(sdef: StepDef) -> StepTimeoutError:
+    return StepTimeoutError(
+        f"step {sdef.name!r} did not finish within its timeout of {sdef.timeout} s "
+        "(the attempt counts as failed; retries follow the step's retry policy)"
+    )
+
+
+def _call_sync(sdef: StepDef, args: Any, kwargs: Any) -> Any:
+    """One attempt; with a timeout, in a thread of its own that is abandoned (left to
+    finish on its own: Python cannot stop a thread) when the time is up."""
+    if sdef.timeout is None:
+        return sdef.fn(*args, **kwargs)
+    box: list[Any] = []
+    failed: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            box.append(sdef.fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failed.append(exc)
+
+    runner = threading.Thread(target=contextvars.copy_context().run, args=(attempt,), daemon=True)
+    runner.name = f"tether-step-{sdef.name}"
+    runner.start()
+    runner.join(sdef.timeout)
+    if runner.is_alive():
+        raise _timed_out(sdef)
+    if failed:
+        raise failed[0]
+    return box[0]
+
+
+async def _within(sdef: StepDef, coro: Any) -> Any:
+    """Await one attempt, cancelled when the step's timeout is up."""
+    try:
+        return await asyncio.wait_for(coro, sdef.timeout)
+    except TimeoutError:
+        raise _timed_out(sdef) from None
 
 
 def replay_value(rec: OperationRecord) -> Any:

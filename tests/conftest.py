@@ -11,7 +11,12 @@
 
 from __future__ import annotations
 
+import faulthandler
+import functools
 import os
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,9 +77,57 @@ def make_app(database_url: str, app_name: str) -> Iterator[Callable[..., Tether]
         return app
 
     yield make
-    for app in apps:
-        try:
-            app.shutdown(grace=0.5)
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
-        app.store.close()
+    # Every app is shut down and closed even if one fails; then the failures fail the test
+    # (a shutdown that raises is a bug the test would otherwise hide).
+    errors: list[str] = []
+    for n, app in enumerate(apps):
+        for what, close in (
+            ("shutdown()", functools.partial(app.shutdown, grace=0.5)),
+            ("store.close()", app.store.close),
+        ):
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - reported below, after the others
+                errors.append(f"app #{n} {what}: {exc!r}")
+    if errors:
+        pytest.fail("teardown failed:\n" + "\n".join(errors), pytrace=False)
+
+
+# -- exiting with threads still blocked ------------------------------------------------------
+#
+# Workflow threads run in a ThreadPoolExecutor. At interpreter exit, concurrent.futures joins
+# every pool thread (threading._register_atexit), so a test that fails while a workflow
+# thread is blocked (a step waiting on an event that the failed test never sets) would keep
+# pytest from ever exiting after printing its summary. Once the session is over, such
+# threads are reported with their stacks and the process ends with pytest's exit status.
+
+_EXIT_STATUS: list[int] = []
+_LINGER = 5.0  # seconds given to threads still finishing after the last teardown
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    def stuck() -> list[threading.Thread]:
+        return [
+            t
+            for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and not t.daemon
+        ]
+
+    deadline = time.monotonic() + _LINGER
+    for thread in stuck():
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    left = stuck()
+    if not left or not _EXIT_STATUS:
+        return
+    status = _EXIT_STATUS[-1] or 1  # a thread left blocked is itself a failure
+    names = ", ".join(t.name for t in left)
+    sys.stderr.write(f"\n{len(left)} thread(s) still blocked at exit ({names}); stacks:\n")
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

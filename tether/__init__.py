@@ -35,6 +35,7 @@ from tether.runtime.queues import Queue
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.routing import Routing
 from tether.runtime.store.schedules import ScheduleRecord
+from tether.runtime.streams import close_stream, write_stream, write_stream_async
 from tether.versioning.migration import MigrationReport
 from tether.versioning.patch_report import PatchReport
 from tether.versioning.patches import deprecate_patch, patch
@@ -68,6 +69,7 @@ __all__ = [
     "VersionInfo",
     "WorkflowHandle",
     "WorkflowRecord",
+    "close_stream",
     "deprecate_patch",
     "errors",
     "patch",
@@ -78,6 +80,8 @@ __all__ = [
     "sleep",
     "sleep_async",
     "workflow_id",
+    "write_stream",
+    "write_stream_async",
 ]
 
 for _name in (

@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -19,10 +19,13 @@ from tether.runtime.errors import ConfigurationError, WorkflowNotFoundError
 from tether.runtime.executor import Executor
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.identity import resolve_executor_id
+from tether.runtime.listing import Filters, When
 from tether.runtime.records import ExecutorRecord, OperationRecord, Status, WorkflowRecord
 from tether.runtime.registry import Registry
 from tether.runtime.schedules import Missed, Schedules, ScheduleSpec
 from tether.runtime.store import Store, redact
+from tether.runtime.streams import StreamReader
+from tether.runtime.waiting import StoreWaiter
 from tether.versioning import patch_scan
 from tether.versioning.compat import RunnableSet
 from tether.versioning.identity import check_version, resolve_version
@@ -104,13 +107,19 @@ class Tether:
     # -- registration -------------------------------------------------------------------------
 
     def workflow(
-        self, *, name: str | None = None, max_recovery_attempts: int = 50
+        self,
+        *,
+        name: str | None = None,
+        max_recovery_attempts: int = 50,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
-        """Register a durable workflow (``def`` or ``async def``)."""
+        """Register a durable workflow (``def`` or ``async def``). ``timeout``: seconds from
+        its start (or dequeue) until it is cancelled with its children, unless a start or
+        an enqueue gives another (``workflow_timeout=``)."""
 
         def decorate(fn: F) -> F:
             return self.registry.add_workflow(  # type: ignore[return-value]
-                fn, name=name, max_recovery_attempts=max_recovery_attempts
+                fn, name=name, max_recovery_attempts=max_recovery_attempts, timeout=timeout
             )
 
         return decorate
@@ -124,8 +133,11 @@ class Tether:
         interval: float = 1.0,
         max_interval: float = 60.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
-        """Register a checkpointed step; failed attempts retry with exponential backoff."""
+        """Register a checkpointed step; failed attempts retry with exponential backoff.
+        ``timeout``: seconds an attempt may take before it fails with StepTimeoutError (a
+        sync attempt's thread is abandoned, an async one is cancelled)."""
 
         def decorate(fn: F) -> F:
             return self.registry.add_step(  # type: ignore[return-value]
@@ -136,6 +148,7 @@ class Tether:
                 interval=interval,
                 max_interval=max_interval,
                 retry_on=retry_on,
+                timeout=timeout,
             )
 
         return decorate
@@ -347,32 +360,42 @@ class Tether:
         fn: Callable[..., Any] | str,
         *args: Any,
         workflow_id: str | None = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
-        """Start a workflow in the background; the same ``workflow_id`` means the same run."""
+        """Start a workflow in the background; the same ``workflow_id`` means the same run.
+        ``workflow_timeout``: seconds until it is cancelled with its children (durable)."""
         wdef = self.registry.workflow_def(fn)
-        return self._start_here(wdef, args, kwargs, workflow_id)
+        return self._start_here(wdef, args, kwargs, workflow_id, workflow_timeout)
 
     async def start_workflow_async(
         self,
         fn: Callable[..., Any] | str,
         *args: Any,
         workflow_id: str | None = None,
+        workflow_timeout: float | None = None,
         **kwargs: Any,
     ) -> WorkflowHandle:
         import asyncio
 
         wdef = self.registry.workflow_def(fn)
-        return await asyncio.to_thread(self._start_here, wdef, args, kwargs, workflow_id)
+        return await asyncio.to_thread(
+            self._start_here, wdef, args, kwargs, workflow_id, workflow_timeout
+        )
 
     def _start_here(
-        self, wdef: Any, args: tuple[Any, ...], kwargs: dict[str, Any], workflow_id: str | None
+        self,
+        wdef: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        workflow_id: str | None,
+        timeout: float | None = None,
     ) -> WorkflowHandle:
         """From workflow code a recorded child (also in a replay), else through the engine."""
         ctx = maybe_current()
         if ctx is not None:
             return start_child(ctx, wdef, args, kwargs, workflow_id)
-        return self.engine.start(wdef, args, kwargs, workflow_id)
+        return self.engine.start(wdef, args, kwargs, workflow_id, timeout)
 
     def _local(self) -> Engine | None:
         """The engine of this process, if launched."""
@@ -403,9 +426,31 @@ class Tether:
         status: str | Sequence[str] | None = None,
         version: str | None = None,
         name: str | None = None,
+        id_prefix: str | None = None,
+        parent_id: str | None = None,
+        queue: str | None = None,
+        forked_from: str | None = None,
+        created_after: When = None,
+        created_before: When = None,
+        completed_after: When = None,
+        completed_before: When = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[WorkflowRecord]:
+        """Workflows newest first, filtered by all the given: ``status`` (one or several),
+        ``version``, ``name``, ``id_prefix``, ``parent_id``, ``queue``, ``forked_from``, and
+        time windows on creation and completion (after: inclusive, before: exclusive; a
+        datetime, naive meaning UTC, or epoch milliseconds)."""
+        filters = Filters(
+            id_prefix,
+            parent_id,
+            queue,
+            forked_from,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+        )
         statuses = [status] if isinstance(status, str) else list(status or [])
         bad = [s for s in statuses if s not in Status.ALL]
         if bad:
@@ -413,7 +458,12 @@ class Tether:
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         return self.store.workflows.list(
-            status=statuses or None, version=version, name=name, limit=limit, offset=offset
+            status=statuses or None,
+            version=version,
+            name=name,
+            limit=limit,
+            offset=offset,
+            **filters.to_store(),
         )
 
     def list_steps(self, workflow_id: str) -> list[OperationRecord]:
@@ -432,6 +482,12 @@ class Tether:
             self._engine.notify()
         return changed
 
+    def delete_workflow(self, workflow_id: str, *, children: bool = True) -> list[str]:
+        """Delete a finished workflow for good: its row, operations, messages, events and
+        streams, and (``children``) its descendants'; returns the ids deleted. An open
+        workflow is refused: cancel it first."""
+        return self.store.deletion.delete(workflow_id, children=children)
+
     def resume(self, workflow_id: str) -> WorkflowHandle | None:
         """Reopen a cancelled, failed or parked workflow; a capable executor continues it.
 
@@ -446,18 +502,27 @@ class Tether:
                 self._dispatch.wake(rec.queue_name)  # a queued workflow went back to its queue
         return self._engine.handle(workflow_id) if self._engine is not None else None
 
-    def send(self, dest_id: str, message: Any, topic: str | None = None) -> None:
-        """Send a message to a workflow from outside any workflow."""
+    def send(
+        self,
+        dest_id: str,
+        message: Any,
+        topic: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Send a message to a workflow from outside any workflow; with ``idempotency_key``,
+        a repeat of the send (same key, same workflow) delivers nothing."""
         from tether.runtime import serialization
         from tether.runtime.context import maybe_current
 
         if maybe_current() is not None:
-            primitives.send(dest_id, message, topic)
+            primitives.send(dest_id, message, topic, idempotency_key=idempotency_key)
             return
         t = primitives._topic(topic)
+        key = primitives.check_idempotency_key(idempotency_key)
         payload = serialization.dumps(message, f"message to {dest_id!r}")
         with self.store.db.write() as conn:
-            self.store.messages.send(conn, dest_id, t, payload)
+            self.store.messages.send(conn, dest_id, t, payload, key)
         if self._engine is not None:
             self._engine.notify()
 
@@ -474,6 +539,25 @@ class Tether:
         return await asyncio.to_thread(
             primitives.wait_event, self.engine.waiter, workflow_id, key, timeout
         )
+
+    def read_stream(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> Iterator[Any]:
+        """The values workflow ``workflow_id`` wrote to stream ``key`` (``tether.write_stream``),
+        from ``offset``, live until the stream ends; stops early after ``timeout`` seconds
+        with nothing new. The n-th value is at offset ``offset + n``: resume from there."""
+        return self._streams().read(workflow_id, key, offset, timeout)
+
+    def read_stream_async(
+        self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
+    ) -> AsyncIterator[Any]:
+        """``read_stream`` for async code: ``async for value in app.read_stream_async(...)``."""
+        return self._streams().read_async(workflow_id, key, offset, timeout)
+
+    def _streams(self) -> StreamReader:
+        engine = self._engine
+        waiter = engine.waiter if engine is not None else StoreWaiter(self.store, 0.1)
+        return StreamReader(self.store, waiter)
 
     def executors(self, *, include_stopped: bool = False) -> list[ExecutorRecord]:
         """Live executors (heartbeating within the lease timeout); all with include_stopped."""

@@ -8,17 +8,20 @@ of ``app.queues.declare(...)``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tether.runtime import queue_limits
 from tether.runtime.dispatch import Dispatch
 from tether.runtime.engine import Engine
+from tether.runtime.errors import ConfigurationError
 from tether.runtime.handles import WorkflowHandle
 from tether.runtime.queues import Enqueuer, OnDuplicate, Queue, QueueSpec
 from tether.runtime.registry import Registry
 from tether.runtime.store import Store
 from tether.runtime.store.queue_stats import queue_stats
 from tether.runtime.waiting import StoreWaiter
+from tether.versioning.migration import actor
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,6 +37,22 @@ class QueueStats:
     throughput_per_s: float
     start_latency_ms: dict[str, float]  # p50, p95, p99 of enqueue -> start
     run_time_ms: dict[str, float]  # p50, p95, p99 of start -> completion
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """A queue's limits: declared in code (the last version to launch with it), changed at
+    run time (overrides), what executors enforce (effective), and the log of changes."""
+
+    queue: str
+    declared: dict[str, Any]
+    overrides: dict[str, Any]
+    effective: dict[str, Any]
+    declared_by: str | None
+    changes: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -72,6 +91,50 @@ class Queues:
         )
         return Queue(self._dispatch.add_queue(spec), self._enqueuer)
 
+    def limits(self, name: str) -> QueueLimits:
+        """A queue's declared, overridden and effective limits, and their changes."""
+        store = self._store()
+        row = store.queue_config.all().get(name)
+        if row is None:
+            raise ConfigurationError(
+                f"no queue {name!r} in app {store.app_name!r}: a queue is known once an "
+                "executor that declares it (app.queue(...)) has launched"
+            )
+        spec = queue_limits.apply(QueueSpec(name), {**row.declared, **row.overrides})
+        return QueueLimits(
+            name,
+            row.declared,
+            row.overrides,
+            queue_limits.declared(spec),
+            row.declared_by,
+            [dataclasses.asdict(c) for c in store.queue_config.changes(name)],
+        )
+
+    def set_limits(
+        self,
+        name: str,
+        *,
+        reset: Sequence[str] = (),
+        changed_by: str | None = None,
+        **limits: Any,
+    ) -> QueueLimits:
+        """Change a queue's limits now, without a redeploy: ``concurrency``,
+        ``worker_concurrency``, ``rate_limit=(n, seconds)``, ``partition_concurrency`` (None
+        removes the limit); ``reset`` names limits that go back to their declared values.
+        Stored and logged; every executor applies it within a second or so."""
+        bad = sorted(set(reset) - set(queue_limits.FIELDS))
+        if bad:
+            raise ConfigurationError(
+                f"cannot reset {bad}: the limits are {', '.join(queue_limits.FIELDS)}"
+            )
+        overrides = queue_limits.check_overrides(name, limits)
+        store = self._store()
+        store.queue_config.change(name, overrides, reset, changed_by or actor())
+        if self._dispatch.limits is not None:
+            self._dispatch.limits.invalidate()
+            self._dispatch.wake(name)
+        return self.limits(name)
+
     def stats(self, window: float = 60.0) -> list[QueueStats]:
         """Per queue and version: waiting, running, oldest wait, and over the last ``window``
         seconds finished counts, throughput and start-latency percentiles."""
@@ -91,7 +154,15 @@ class Queues:
                     engine.waiter if engine else StoreWaiter(self._store(), 0.1), wid
                 )
 
+            def timeout_of(name: str) -> int | None:
+                wdef = registry.workflows.get(name)
+                return wdef.timeout_ms if wdef is not None else None
+
             self._dispatch.enqueuer = Enqueuer(
-                self._store(), resolve=resolve, handle=handle, wake=self._dispatch.wake
+                self._store(),
+                resolve=resolve,
+                handle=handle,
+                wake=self._dispatch.wake,
+                timeout_of=timeout_of,
             )
         return self._dispatch.enqueuer

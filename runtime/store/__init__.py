@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from . import migrate as migrations
 from .database import Database, normalize_url, redact
+from .deletion import DeletionStore
 from .executors import ExecutorStore
 from .lineage import LineageStore
 from .messages import MessageStore
 from .operations import Fence, OperationStore
+from .queue_config import QueueConfigStore
 from .queues import QueueStore
 from .schedules import ScheduleStore
+from .streams import StreamStore
+from .timeouts import TimeoutStore
 from .versions import VersionStore
 from .workflows import WorkflowStore
 
@@ -28,6 +32,10 @@ class Store:
         self.lineage = LineageStore(self.db, app_name)
         self.queues = QueueStore(self.db, app_name)
         self.schedules = ScheduleStore(self.db, app_name)
+        self.deletion = DeletionStore(self.db, app_name)
+        self.streams = StreamStore(self.db, app_name)
+        self.timeouts = TimeoutStore(self.db, app_name)
+        self.queue_config = QueueConfigStore(self.db, app_name)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select, update
+from sqlalchemy import Connection, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -20,6 +20,7 @@ from ..records import Status
 from .database import Database
 from .schema import executors as X
 from .schema import operations as O
+from .schema import streams as S
 from .schema import workflow_moves as M
 from .schema import workflows as W
 
@@ -194,7 +195,21 @@ class LineageStore:
         ).first()
         if created is None:
             return False
-        copied = [c for c in O.c if c.name not in ("app_name", "workflow_id")]
+        # A read of the origin's own event, recorded under its id by older code, becomes a
+        # read of the fork's own (see primitives.event_name).
+        own = f"{origin_id}:"
+        name = case(
+            (
+                and_(O.c.kind == "get_event", func.substr(O.c.name, 1, len(own)) == own),
+                literal(":") + func.substr(O.c.name, len(own) + 1),
+            ),
+            else_=O.c.name,
+        ).label("name")
+        copied = [
+            name if c.name == "name" else c
+            for c in O.c
+            if c.name not in ("app_name", "workflow_id")
+        ]
         conn.execute(
             sa_insert(O).from_select(
                 ["app_name", "workflow_id", *[c.name for c in copied]],
@@ -202,6 +217,18 @@ class LineageStore:
                     O.c.app_name == self.app,
                     O.c.workflow_id == origin_id,
                     O.c.position < position,
+                ),
+            )
+        )
+        # Stream entries written by the copied operations (the fork replays those writes).
+        kept = [c for c in S.c if c.name not in ("app_name", "workflow_id")]
+        conn.execute(
+            sa_insert(S).from_select(
+                ["app_name", "workflow_id", *[c.name for c in kept]],
+                select(literal(self.app), literal(new_id), *kept).where(
+                    S.c.app_name == self.app,
+                    S.c.workflow_id == origin_id,
+                    S.c.position < position,
                 ),
             )
         )

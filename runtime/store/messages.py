@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..clock import now_ms
 from .database import Database
 from .schema import events as E
+from .schema import message_keys as K
 from .schema import messages as M
 
 DEFAULT_TOPIC = ""
@@ -21,7 +22,30 @@ class MessageStore:
         self.app = app_name
         self._upsert = sqlite.insert if db.is_sqlite else postgresql.insert
 
-    def send(self, conn: Connection, dest_id: str, topic: str | None, payload_json: str) -> None:
+    def send(
+        self,
+        conn: Connection,
+        dest_id: str,
+        topic: str | None,
+        payload_json: str,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Deliver a message; False (nothing delivered) when ``idempotency_key`` was already
+        used for ``dest_id``."""
+        if idempotency_key is not None:
+            first = conn.execute(
+                self._upsert(K)
+                .values(
+                    app_name=self.app,
+                    dest_id=dest_id,
+                    idempotency_key=idempotency_key,
+                    created_at=now_ms(),
+                )
+                .on_conflict_do_nothing()
+                .returning(K.c.dest_id)
+            ).first()
+            if first is None:
+                return False
         conn.execute(
             M.insert().values(
                 app_name=self.app,
@@ -31,6 +55,7 @@ class MessageStore:
                 created_at=now_ms(),
             )
         )
+        return True
 
     def peek_oldest(self, conn: Connection, dest_id: str, topic: str | None) -> Any:
         stmt = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select
+from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select, update
 from sqlalchemy import insert as sa_insert
 
 from ..clock import now_ms
@@ -114,6 +114,7 @@ class OperationStore:
         then: Callable[[Connection], Any] | None = None,
     ) -> bool:
         """Write ``op`` if ``fence`` still holds; run ``then`` in the same transaction."""
+        completed = op.completed_at if op.completed_at is not None else now_ms()
         row = self._record.execute(
             conn,
             {
@@ -128,8 +129,10 @@ class OperationStore:
                 "version": version,
                 "executor_id": fence.executor_id,
                 "attempts": op.attempts,
-                "started_at": op.started_at,
-                "completed_at": op.completed_at if op.completed_at is not None else now_ms(),
+                # An operation with no duration of its own (an event, a send, a marker)
+                # starts when it is recorded.
+                "started_at": op.started_at if op.started_at is not None else completed,
+                "completed_at": completed,
                 "w_epoch": fence.epoch,
             },
         ).first()
@@ -138,6 +141,19 @@ class OperationStore:
         if then is not None:
             then(conn)
         return True
+
+    def set_error(self, conn: Connection, workflow_id: str, position: int, error: str) -> None:
+        """Make the operation just recorded at ``position`` an error (its effect was refused),
+        in the recording transaction."""
+        conn.execute(
+            update(O)
+            .where(
+                O.c.app_name == self.app,
+                O.c.workflow_id == workflow_id,
+                O.c.position == position,
+            )
+            .values(error=error, child_id=None)
+        )
 
     # -- by operation name (patch markers) ------------------------------------------------
 

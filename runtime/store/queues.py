@@ -50,6 +50,9 @@ _ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
 _OPEN = tuple(sorted(Status.OPEN))
+# How far back a partition's last start counts when partitions take turns (see
+# ``QueueStore._partition_pick``).
+FAIR_WINDOW_MS = 60_000
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Any], Rows]
@@ -139,6 +142,7 @@ class Enqueue:
     dedup_id: str | None = None
     partition_key: str | None = None
     delay_ms: int = 0  # due this long after the row's creation time
+    timeout_ms: int | None = None  # the deadline is this long after its dequeue
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ class QueueStore:
                 partition_key=e.partition_key,
                 not_before=now + e.delay_ms if e.delay_ms > 0 else None,
                 queue_seq=next_seq(),
+                timeout_ms=e.timeout_ms,
                 recovery_attempts=0,
                 created_at=now,
                 updated_at=now,
@@ -432,8 +437,14 @@ class QueueStore:
                 status=Status.PENDING,
                 executor_id=bindparam("me"),
                 lease_epoch=W.c.lease_epoch + 1,
-                started_at=bindparam("now"),
+                # ``now`` was read before this statement, and a row committed since then
+                # may have been created later: a start is never reported before creation.
+                started_at=case(
+                    (W.c.created_at > bindparam("now"), W.c.created_at), else_=bindparam("now")
+                ),
                 updated_at=bindparam("now"),
+                # A workflow timeout runs from the dequeue (a deadline set earlier stays).
+                deadline_at=func.coalesce(W.c.deadline_at, bindparam("now") + W.c.timeout_ms),
             )
             .returning(
                 W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")
@@ -441,7 +452,13 @@ class QueueStore:
         )
 
     def _partition_pick(self, waiting: Any, live: frozenset[str] | None) -> Any:
-        """Heads of each partition, as many as its free slots (no key: no partition limit)."""
+        """Heads of each partition, as many as its free slots (no key: no partition limit).
+
+        Fair at equal priority: every partition's first waiting row comes before any
+        partition's second, and among heads the partition served least recently (no start
+        in the last ``FAIR_WINDOW_MS``: not served) goes first, so partitions take turns and
+        one busy partition's backlog never starves the others.
+        """
         ranked = (
             select(
                 W.c.workflow_id,
@@ -467,16 +484,36 @@ class QueueStore:
             .group_by(W.c.partition_key)
             .subquery("busy")
         )
+        served = (
+            select(W.c.partition_key, func.max(W.c.started_at).label("last_start"))
+            .where(
+                W.c.queue_name == bindparam("queue"),
+                W.c.app_name == bindparam("app"),
+                W.c.started_at >= bindparam("now") - FAIR_WINDOW_MS,
+                W.c.partition_key.is_not(None),
+                _QUEUED,
+            )
+            .group_by(W.c.partition_key)
+            .subquery("served")
+        )
+        joined = ranked.outerjoin(busy, busy.c.partition_key == ranked.c.partition_key).outerjoin(
+            served, served.c.partition_key == ranked.c.partition_key
+        )
         return (
             select(ranked.c.workflow_id)
-            .select_from(ranked.outerjoin(busy, busy.c.partition_key == ranked.c.partition_key))
+            .select_from(joined)
             .where(
                 or_(
                     ranked.c.partition_key.is_(None),
                     ranked.c.rn <= bindparam("pc") - func.coalesce(busy.c.busy_n, 0),
                 )
             )
-            .order_by(ranked.c.priority, ranked.c.queue_seq)
+            .order_by(
+                ranked.c.priority,
+                ranked.c.rn,
+                func.coalesce(served.c.last_start, 0),
+                ranked.c.queue_seq,
+            )
             .limit(bindparam("n"))
         )
 

@@ -4,8 +4,9 @@ A workflow may go only when it is finished (SUCCESS, ERROR, CANCELLED, RECOVERY_
 never an open or PARKED one), finished before the cutoff, its parent (if any) is finished
 too (a running parent may still read its result), and no open or parked fork was copied from
 it. The conditions are checked inside the DELETE itself, so a workflow resumed or forked
-while a batch runs is never deleted. Each batch is one transaction: its workflows, their
-operations, the messages addressed to them, their events and their moves.
+while a batch runs is never deleted. Each batch is one transaction: its workflows and every
+row kept for them (``deletion.OWNED``: operations, messages and send keys addressed to them,
+events, streams, moves).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from ..records import Status
 from .database import Database
-from .schema import events, messages, operations, workflow_moves
+from .deletion import OWNED
 from .schema import workflows as W
 
 FINISHED = tuple(sorted(Status.TERMINAL))
@@ -78,14 +79,11 @@ class RetentionStore:
             ids = [r[0] for r in conn.execute(gone)]
             rows = 0
             if ids:
-                for table, column in (
-                    (operations, operations.c.workflow_id),
-                    (messages, messages.c.dest_id),
-                    (events, events.c.workflow_id),
-                    (workflow_moves, workflow_moves.c.workflow_id),
-                ):
+                for table, column in OWNED:  # the same rows deleting one workflow removes
                     result = conn.execute(
-                        delete(table).where(and_(table.c.app_name == self.app, column.in_(ids)))
+                        delete(table).where(
+                            and_(table.c.app_name == self.app, table.c[column].in_(ids))
+                        )
                     )
                     rows += max(0, result.rowcount or 0)
         return ids, rows

@@ -23,6 +23,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Rows whose deadline may still fire (the timeout sweep's index; see runtime.timeouts).
+DEADLINE_OPEN = "deadline_at IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')"
+
 ID = String(255)
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -59,6 +62,10 @@ workflows = Table(
     # (revision 3).
     Column("forked_from", ID),
     Column("forked_from_position", Integer),
+    # A workflow timeout (revision 7): its length, and the absolute deadline (set at start,
+    # or at dequeue for a queued workflow; children inherit their parent's).
+    Column("timeout_ms", BigInteger),
+    Column("deadline_at", BigInteger),
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),
@@ -107,6 +114,13 @@ workflows = Table(
         "started_at",
         postgresql_where=text("queue_name IS NOT NULL"),
         sqlite_where=text("queue_name IS NOT NULL"),
+    ),
+    Index(
+        "ix_tether_wf_deadline",
+        "deadline_at",
+        "app_name",
+        postgresql_where=text(DEADLINE_OPEN),
+        sqlite_where=text(DEADLINE_OPEN),
     ),
     Index(
         "ix_tether_wf_q_done",
@@ -252,6 +266,59 @@ schedules = Table(
     Column("last_tick", BigInteger),  # the latest tick handled (fired or skipped), epoch ms
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# Durable streams (revision 7): append-only entries a workflow writes under a key, read by
+# offset (``seq``). ``position`` is the operation that wrote the entry; a NULL value marks
+# the stream closed.
+streams = Table(
+    "tether_streams",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("workflow_id", ID, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("value", Text),
+    Column("position", Integer),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Idempotency keys of sends (revision 7): a send whose key was seen for its destination
+# delivers nothing. Kept after the message is consumed, so a retry still delivers once.
+message_keys = Table(
+    "tether_message_keys",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("dest_id", ID, primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Queues as the database knows them (revision 7): the limits each version declared in code
+# (JSON, last declaration wins) and the limits changed at run time, which take precedence.
+queues = Table(
+    "tether_queues",
+    metadata,
+    Column("app_name", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("declared", Text, nullable=False, server_default=text("'{}'")),
+    Column("overrides", Text, nullable=False, server_default=text("'{}'")),
+    Column("declared_by", String(128)),  # the version that last declared it
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Every run-time change of a queue's limits (revision 7): before, after, who, when.
+queue_changes = Table(
+    "tether_queue_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app_name", String(128), nullable=False),
+    Column("queue_name", String(128), nullable=False),
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    Column("changed_by", String(255), nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Index("ix_tether_queue_changes", "app_name", "queue_name", "id"),
 )
 
 schema_info = Table(

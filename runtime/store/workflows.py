@@ -282,20 +282,37 @@ class WorkflowStore:
         version: str | None = None,
         name: str | None = None,
         parent_id: str | None = None,
+        id_prefix: str | None = None,
+        queue_name: str | None = None,
+        forked_from: str | None = None,
+        created: tuple[int | None, int | None] = (None, None),
+        completed: tuple[int | None, int | None] = (None, None),
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = True,
     ) -> list[WorkflowRecord]:
+        """Workflows matching every filter given; ``created`` and ``completed`` are
+        (from, to) windows in epoch ms, either end open (None), from inclusive, to exclusive."""
         stmt = select(*_COLUMNS).where(W.c.app_name == self.app)
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             stmt = stmt.where(W.c.status.in_(statuses))
-        if version is not None:
-            stmt = stmt.where(W.c.version == version)
-        if name is not None:
-            stmt = stmt.where(W.c.name == name)
-        if parent_id is not None:
-            stmt = stmt.where(W.c.parent_id == parent_id)
+        for column, value in (
+            (W.c.version, version),
+            (W.c.name, name),
+            (W.c.parent_id, parent_id),
+            (W.c.queue_name, queue_name),
+            (W.c.forked_from, forked_from),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if id_prefix:
+            stmt = stmt.where(W.c.workflow_id.startswith(id_prefix, autoescape=True))
+        for column, (lo, hi) in ((W.c.created_at, created), (W.c.completed_at, completed)):
+            if lo is not None:
+                stmt = stmt.where(column >= lo)
+            if hi is not None:
+                stmt = stmt.where(column < hi)
         order = W.c.created_at.desc() if newest_first else W.c.created_at.asc()
         tiebreak = W.c.workflow_id.desc() if newest_first else W.c.workflow_id.asc()
         stmt = stmt.order_by(order, tiebreak).limit(limit).offset(offset)
@@ -409,6 +426,10 @@ class WorkflowStore:
                         error=None,
                         output=None,
                         completed_at=None,
+                        # A timeout starts over: now, or for a queued one at its dequeue.
+                        deadline_at=case(
+                            (W.c.queue_name.is_(None), now_ms() + W.c.timeout_ms), else_=None
+                        ),
                         updated_at=now_ms(),
                     )
                     .returning(W.c.workflow_id)

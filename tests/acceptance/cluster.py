@@ -49,9 +49,12 @@ class Cluster:
 
     # -- processes ----------------------------------------------------------------------------
 
-    def spawn(self, executor_id: str, *, version: str = "v1", **options: Any) -> subprocess.Popen:
+    def spawn(
+        self, executor_id: str, *, version: str = "v1", name: str | None = None, **options: Any
+    ) -> subprocess.Popen:
         """Start a worker; ``options`` become its flags (``steps=3`` -> ``--steps 3``, ``x=True``
-        -> ``--x``, a list repeats the flag)."""
+        -> ``--x``, a list repeats the flag). ``name`` keys the process and its log when two
+        processes share an executor id."""
         argv = [str(WORKER), "--db", self.database_url, "--app", self.app_name]
         argv += ["--version", version, "--executor-id", executor_id]
         argv += ["--effects", str(self.effects_path), "--gate", str(self.gate)]
@@ -60,8 +63,9 @@ class Cluster:
             values = value if isinstance(value, (list, tuple)) else [value]
             for v in values:
                 argv += [flag] if v is True else [flag, str(v)]
-        proc = self.processes.python(executor_id, argv).popen
-        self.procs[executor_id] = proc
+        name = name or executor_id
+        proc = self.processes.python(name, argv).popen
+        self.procs[name] = proc
         return proc
 
     def wait_ready(self, *executor_ids: str, timeout: float = 20.0) -> None:

@@ -13,6 +13,7 @@ framework, with ``kind``) and ``result`` (a started workflow's result, with ``va
 ``--queue`` declares queue ``q`` (``--concurrency``, ``--worker-concurrency``) that it
 dequeues ``job(item, seconds)`` from; the job's step appends ``begin`` and ``end`` lines.
 ``--schedule CRON`` runs workflow ``tick`` on that schedule (a ``tick`` line each time).
+``--stream``: ``chain`` writes each step's index to its stream ``out`` after the step.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, help="queue q's global concurrency")
     p.add_argument("--worker-concurrency", type=int, help="queue q's per-executor concurrency")
     p.add_argument("--schedule", help="cron of the `tick` schedule")
+    p.add_argument("--stream", action="store_true", help="chain writes each step to 'out'")
+    p.add_argument("--workflow-timeout", type=float, help="started workflows' timeout (s)")
     return p.parse_args(argv)
 
 
@@ -99,9 +102,12 @@ def main(argv: list[str] | None = None) -> None:
     def chain(steps: int, pause: float, gated_from: int) -> list[int]:
         wid = tether.workflow_id()
         try:
-            return [
-                effect(wid, i, pause, gated_from >= 0 and i >= gated_from) for i in range(steps)
-            ]
+            done = []
+            for i in range(steps):
+                done.append(effect(wid, i, pause, gated_from >= 0 and i >= gated_from))
+                if args.stream:
+                    tether.write_stream("out", i)
+            return done
         except errors.WorkflowInterrupt as exc:
             note("interrupt", wid=wid, kind=type(exc).__name__)
             raise
@@ -117,7 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(args.start):
         wid = args.wid if args.start == 1 else f"{args.wid}-{i}"
         handles.append(
-            app.start_workflow(chain, args.steps, args.pause, args.gated_from, workflow_id=wid)
+            app.start_workflow(
+                chain,
+                args.steps,
+                args.pause,
+                args.gated_from,
+                workflow_id=wid,
+                workflow_timeout=args.workflow_timeout,
+            )
         )
     if args.wait_result:
         for h in handles:

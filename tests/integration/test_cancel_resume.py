@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -83,3 +85,43 @@ def test_cancel_reaches_children_and_resume_reopens_them(make_app: Callable[...,
     assert app.get_workflow("p-0").status == Status.SUCCESS
     assert ops(app, "p") == [(0, "child", "child")]
     assert len(app.list_workflows()) == 2
+
+
+_CANCEL = """
+import sys
+from tether import Tether
+app = Tether(app_name=sys.argv[1], database_url=sys.argv[2], version="other",
+             install_signal_handlers=False)
+print(app.cancel(sys.argv[3]))
+"""
+
+
+def test_cancel_from_another_process_stops_a_waiting_workflow(
+    make_app: Callable[..., Tether], app_name: str, database_url: str
+) -> None:
+    """The executor finds a cancel written by another process (no local signal reaches it)
+    and interrupts the durable wait, instead of sleeping on for two minutes."""
+    app = make_app()
+
+    @app.workflow(name="napper")
+    def napper() -> str:
+        tether.sleep(120)
+        return "woke"
+
+    app.launch()
+    h = app.start_workflow(napper, workflow_id="far")
+    wait_until(lambda: app.list_steps("far"), what="the sleep to be recorded")
+    assert "far" in app.engine.running_ids()
+    out = subprocess.run(
+        [sys.executable, "-c", _CANCEL, app_name, database_url, "far"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out.strip() == "['far']"
+    # The workflow thread itself stops (the status alone is already CANCELLED in the row).
+    wait_until(lambda: "far" not in app.engine.running_ids(), what="the sleeping run to stop")
+    with pytest.raises(WorkflowCancelledError):
+        h.result(timeout=5)
+    assert ops(app, "far") == [(0, "sleep", "sleep")]

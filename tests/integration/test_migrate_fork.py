@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,62 @@ def test_migrate_and_fork_cli(
         v2.send(wid, "g", topic="go")
         v2.send(wid, "e", topic="end")
         assert v2.retrieve_workflow(wid).result(timeout=10) == ["one", "x", "two:g", "e"]
+
+
+def test_a_move_is_refused_when_history_grew_after_the_replay(
+    make_app: Callable[..., Tether],
+) -> None:
+    """A holder taken for dead may still be running and checkpoint between the migrator's
+    replay and its move (its fence still holds: nobody claimed it). The move must notice
+    that the history it replayed is no longer the whole history, and not move."""
+    inside, release = threading.Event(), threading.Event()
+
+    def build_gated(version: str, during_replay: Callable[[], None] | None) -> Tether:
+        app = make_app(version=version)
+
+        @app.step(name="first")
+        def first() -> str:
+            return "one"
+
+        @app.step(name="gated")
+        def gated() -> str:
+            inside.set()
+            release.wait(30)
+            return "two"
+
+        @app.workflow(name="flow")
+        def flow() -> list[str]:
+            out = [first()]
+            if during_replay is not None:
+                during_replay()  # v2's code only ever runs here under the migrator's replay
+            out.append(gated())
+            out.append(str(tether.recv("end", timeout=60)))
+            return out
+
+        return app.launch()
+
+    v1 = build_gated("v1", None)
+    v1.start_workflow("flow", workflow_id="g")
+    assert inside.wait(10)  # v1 is inside `gated`; its history holds `first` only
+    # v1 stops heartbeating and is taken for dead, but its workflow thread still runs.
+    assert v1._executor is not None
+    v1._executor.stop()
+    with v1.store.db.write() as conn:
+        conn.execute(
+            update(X).where(X.c.app_name == v1.app_name, X.c.executor_id == v1.executor_id)
+            .values(heartbeat_at=0)
+        )  # fmt: skip
+
+    def let_the_stale_holder_checkpoint() -> None:
+        release.set()
+        at(v1, "g", 2)
+
+    v2 = build_gated("v2", let_the_stale_holder_checkpoint)
+    report = v2.migrate_workflows(from_version="v1", to_version="v2")
+    assert release.is_set(), "the replay did not run v2's code"
+    [r] = report.results
+    assert (r.outcome, report.moved) == ("changed", [])
+    assert v2.get_workflow("g").version == "v1" and v2.versions.moves("g") == []
+    # The workflow goes on where it was, on v1's thread (still its holder).
+    v2.send("g", "e", topic="end")
+    assert v1.retrieve_workflow("g").result(timeout=10) == ["one", "two", "e"]

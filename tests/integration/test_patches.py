@@ -7,12 +7,14 @@ with changed code recover them, so that each gate meets a real recorded history.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from tether.runtime.errors import ConfigurationError, NotInWorkflowError
+from tether.versioning.replay import Replayer
 
 import tether
 from tether import Status, Tether
@@ -221,12 +223,26 @@ def test_async_workflow_patch_and_race(make_app: Callable[..., Tether]) -> None:
         finally:
             await sibling
 
+    @app.workflow(name="racy_deprecated")
+    async def racy_deprecated() -> Any:
+        sibling = asyncio.ensure_future(slow())
+        await asyncio.sleep(0)
+        try:
+            return tether.deprecate_patch("p")
+        finally:
+            await sibling
+
     app.launch()
     assert app.start_workflow("fine", workflow_id="f").result(timeout=10) == ["slow", True, True]
     assert ops(app, "f") == [(0, "step", "slow"), (1, "patch", "p")]
-    with pytest.raises(ConfigurationError, match=r"positions \[0\] are still running"):
+    message = r"tether\.patch\('p'\) in workflow 'r' was called while operations at positions "
+    message += r"\[0\] are still running \(async tasks started and not yet awaited\), so where "
+    message += "its marker lands would depend on scheduling: call it before starting them"
+    with pytest.raises(ConfigurationError, match=message):
         app.start_workflow("racy", workflow_id="r").result(timeout=10)
     assert ops(app, "r") == [(0, "step", "slow")]  # and no marker landed
+    with pytest.raises(ConfigurationError, match=r"tether\.deprecate_patch\('p'\) in workflow"):
+        app.start_workflow("racy_deprecated", workflow_id="rd").result(timeout=10)
 
 
 def test_names_and_places_are_checked(make_app: Callable[..., Tether]) -> None:
@@ -249,3 +265,45 @@ def test_names_and_places_are_checked(make_app: Callable[..., Tether]) -> None:
         app.start_workflow(bad_name).result(timeout=10)
     with pytest.raises(NotInWorkflowError, match="called inside a step"):
         app.start_workflow(from_step).result(timeout=10)
+
+
+def test_replay_stops_at_a_patch_gate_past_the_end_of_history(
+    make_app: Callable[..., Tether],
+) -> None:
+    """A replay of new code over a run still in flight stops where history ends: at a patch
+    gate there (which a live run would record), and says so."""
+    inside, release = threading.Event(), threading.Event()
+
+    def build_gated(version: str, gated: bool) -> Tether:
+        app = make_app(version=version)
+
+        @app.step(name="a")
+        def a() -> str:
+            return "a"
+
+        @app.step(name="b")
+        def b() -> str:
+            inside.set()
+            release.wait(30)
+            return "b"
+
+        @app.workflow(name="w")
+        def w() -> list[str]:
+            out = [a()]
+            if gated and tether.patch("p"):
+                out.append("new")
+            out.append(b())
+            return out
+
+        return app
+
+    live = build_gated("v1", gated=False).launch()
+    h = live.start_workflow("w", workflow_id="x")
+    assert inside.wait(10)  # history: `a` only
+    try:
+        res = Replayer(build_gated("v2", gated=True)).replay("x")
+    finally:
+        release.set()
+    assert h.result(timeout=10) == ["a", "b"]
+    assert (res.outcome, res.stopped_at) == ("passed", 1)
+    assert res.stopped_because == "the code asks for patch 'p' next"

@@ -136,3 +136,51 @@ def test_events(make_app: Callable[..., Tether]) -> None:
     assert h.result(timeout=10) == "ok"
     assert app.get_event("pub", "stage", timeout=1) == {"done": "all"}
     assert h.status() == Status.SUCCESS
+
+
+# A recv timeout is due at the recorded deadline: not before, and not a poll or more late.
+# The margin holds on a loaded 2-core runner; a timeout seconds late fails it.
+LATE_MS = 1000
+WAIT = 3.0
+
+
+def build_listener(make_app: Callable[..., Tether]) -> Tether:
+    app = make_app()
+
+    @app.workflow(name="listen")
+    def listen(timeout: float) -> object:
+        return tether.recv("never", timeout=timeout)
+
+    return app.launch()
+
+
+def test_recv_timeout_fires_at_its_deadline(make_app: Callable[..., Tether]) -> None:
+    app = build_listener(make_app)
+    started = now_ms()
+    h = app.start_workflow("listen", 1.0, workflow_id="r")
+    assert h.result(timeout=10) is None
+    deadline_op, recv_op = app.list_steps("r")
+    assert (deadline_op.kind, recv_op.kind, recv_op.output) == ("deadline", "recv", None)
+    deadline = int(deadline_op.output or 0)
+    assert started + 1000 <= deadline <= now_ms()
+    assert recv_op.completed_at is not None
+    assert deadline <= recv_op.completed_at <= deadline + LATE_MS
+
+
+def test_recv_deadline_survives_recovery(make_app: Callable[..., Tether]) -> None:
+    first = build_listener(make_app)
+    first.start_workflow("listen", WAIT, workflow_id="r")
+    (op,) = wait_until(lambda: first.list_steps("r"), what="the recv deadline to be recorded")
+    deadline = int(op.output or 0)
+    first.shutdown()  # drains: the wait is interrupted and the lease released
+    assert first.get_workflow("r").executor_id is None
+
+    time.sleep(DOWNTIME * 2)  # the fleet is down for part of the wait
+    second = build_listener(make_app)
+    assert second.retrieve_workflow("r").result(timeout=10) is None
+    deadline_op, recv_op = second.list_steps("r")
+    assert int(deadline_op.output or 0) == deadline  # replayed, not recomputed
+    assert recv_op.completed_at is not None
+    # Timed out at the original deadline, not WAIT seconds after the recovery.
+    assert deadline <= recv_op.completed_at <= deadline + LATE_MS
+    assert second.get_workflow("r").recovery_attempts == 1

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from tether.runtime.errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
 from tether.runtime.store.schema import workflows as W
 
-from tether import Status, Tether
+from tether import Client, Status, Tether
 
 from .helpers import wait_until
 from .queue_helpers import Recorder, queued_app
@@ -180,11 +180,20 @@ def test_enqueue_from_workflow_code_is_recorded_once(make_app: Callable[..., Tet
     assert app.get_workflow("p-0").queue_name == "q"
 
 
-def test_wait_for_work_when_idle(make_app: Callable[..., Tether]) -> None:
+def test_wait_for_work_when_idle(
+    make_app: Callable[..., Tether], database_url: str, app_name: str
+) -> None:
+    """An idle worker is woken by an enqueue from another client (Postgres NOTIFY; on SQLite
+    the watch on PRAGMA data_version), not by its fallback poll: that is set to a minute here,
+    so only the wake-up can start the jobs within the test's deadline."""
     rec = Recorder()
-    app, q = queued_app(make_app, rec)
-    h = q.enqueue("job", 1)
-    wait_until(lambda: h.status() == Status.SUCCESS, what="the job to finish")
+    app, _ = queued_app(make_app, rec, app_options={"poll_interval": 60.0})
+    with Client(database_url, app_name) as client:
+        for item in (1, 2):  # the second arrives while the worker is idle again
+            h = client.enqueue("q", "job", item)
+            assert h.result(timeout=15) == item
+            wait_until(lambda: not app.engine.running_ids(), what="the worker to go idle")
+    assert rec.order == [1, 2]
 
 
 def test_undecodable_inputs_end_in_error_not_a_held_slot(make_app: Callable[..., Tether]) -> None:

@@ -111,7 +111,8 @@ def test_enqueue_joins_a_psycopg_transaction(
 def test_new_work_wakes_an_executor_that_polls_rarely(
     make_app: Callable[..., Tether], database_url: str, app_name: str
 ) -> None:
-    """Postgres: NOTIFY; SQLite: the data_version watch. The poll (30 s) never fires."""
+    """Postgres: NOTIFY; SQLite: the data_version watch. The poll (30 s) is longer than any
+    deadline here, so only a wake-up can start the jobs in time."""
     rec = Recorder()
     app, _ = queued_app(make_app, rec, app_options={"poll_interval": 30.0})
     listener = app._dispatch.listener
@@ -119,9 +120,7 @@ def test_new_work_wakes_an_executor_that_polls_rarely(
     wait_until(listener.connected.is_set, what="the listener to connect")
     with Client(database_url, app_name) as client:
         for i in range(3):
-            t0 = time.monotonic()
-            assert client.enqueue("q", "job", i).result(timeout=5) == i
-            assert time.monotonic() - t0 < 2.0
+            assert client.enqueue("q", "job", i).result(timeout=15) == i
 
 
 @POSTGRES_ONLY
@@ -141,9 +140,8 @@ def test_listener_reconnects(
     wait_until(lambda: not listener.connected.is_set(), what="the listener to notice")
     wait_until(listener.connected.is_set, what="the listener to reconnect")
     with Client(database_url, app_name) as client:
-        t0 = time.monotonic()
-        assert client.enqueue("q", "job", 2).result(timeout=5) == 2
-        assert time.monotonic() - t0 < 2.0  # woken again, not polled (the poll is 30 s)
+        # Woken again, not polled: the poll (30 s) is longer than the deadline.
+        assert client.enqueue("q", "job", 2).result(timeout=15) == 2
 
 
 def test_queue_stats(make_app: Callable[..., Tether], database_url: str, app_name: str) -> None:

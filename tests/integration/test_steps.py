@@ -148,3 +148,44 @@ def test_step_outside_a_workflow_is_a_plain_call(make_app: Callable[..., Tether]
     app.launch()
     assert add(2, 3) == 5
     assert app.list_workflows() == []
+
+
+def test_apps_sharing_a_database_and_a_workflow_id_keep_their_own_histories(
+    make_app: Callable[..., Tether], app_name: str
+) -> None:
+    """Every query is scoped by app name: a second app's run with the same id, recovered
+    from its history, replays its own steps, not the first app's."""
+    fail = {"b": True}
+    a = make_app()
+
+    @a.step(name="a1")
+    def a1() -> str:
+        return "a1"
+
+    @a.workflow(name="w")
+    def wa() -> list[str]:
+        return [a1(), a1()]
+
+    b = make_app(app_name=app_name + "b")
+
+    @b.step(name="b1")
+    def b1() -> str:
+        return "b1"
+
+    @b.workflow(name="w")
+    def wb() -> str:
+        out = b1()
+        if fail["b"]:
+            raise RuntimeError("fails once, after its step")
+        return out
+
+    a.launch()
+    b.launch()
+    assert a.start_workflow("w", workflow_id="same").result(timeout=10) == ["a1", "a1"]
+    with pytest.raises(RuntimeError, match="fails once"):
+        b.start_workflow("w", workflow_id="same").result(timeout=10)
+    fail["b"] = False
+    handle = b.resume("same")
+    assert handle is not None and handle.result(timeout=10) == "b1"  # replayed b1 only
+    assert [(s.position, s.name) for s in b.list_steps("same")] == [(0, "b1")]
+    assert [(s.position, s.name) for s in a.list_steps("same")] == [(0, "a1"), (1, "a1")]

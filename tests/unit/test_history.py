@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from tether.runtime.errors import NondeterminismError
-from tether.runtime.history import PATCH_KIND, check_match, divergence, nearest_patch
+from tether.runtime.history import PATCH_KIND, check_match, divergence, matches, nearest_patch
 from tether.runtime.records import OperationRecord
 
 
@@ -23,8 +23,13 @@ def history(*ops: tuple[str, str]) -> dict[int, OperationRecord]:
 
 def test_nothing_recorded_or_same_operation_matches() -> None:
     ctx = Ctx(history=history(("step", "charge")))
-    check_match(ctx, 0, ctx.history[0], "step", "charge")
-    check_match(ctx, 1, None, "step", "anything")
+    recorded = ctx.history[0]
+    assert matches(recorded, "step", "charge")
+    assert not matches(recorded, "step", "refund") and not matches(recorded, "sleep", "charge")
+    # A match, and a position past the end of history, pass without raising or changing it.
+    assert check_match(ctx, 0, recorded, "step", "charge") is None
+    assert check_match(ctx, 1, None, "step", "anything") is None
+    assert ctx.history == history(("step", "charge"))
 
 
 @pytest.mark.parametrize(("kind", "name"), [("step", "refund"), ("sleep", "charge")])

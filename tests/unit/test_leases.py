@@ -33,6 +33,14 @@ def test_claim_share_nothing_to_do() -> None:
     assert claim_share(claimable=10, live_peers=1, free_slots=0, max_batch=64) == 0
     # No live peer registered yet (this executor counts as one): take everything it can.
     assert claim_share(claimable=3, live_peers=0, free_slots=10, max_batch=64) == 3
+    assert claim_share(claimable=10, live_peers=1, free_slots=10, max_batch=0) == 0
+
+
+def test_claim_share_at_one() -> None:
+    """The boundaries: one claimable workflow, one free slot."""
+    assert claim_share(claimable=1, live_peers=1, free_slots=10, max_batch=64) == 1
+    assert claim_share(claimable=1, live_peers=5, free_slots=10, max_batch=64) == 1
+    assert claim_share(claimable=10, live_peers=1, free_slots=1, max_batch=64) == 1
 
 
 def test_orphaned_versions_are_those_no_live_executor_runs() -> None:

@@ -20,6 +20,7 @@ PUBLIC = [
     "VersionInfo",
     "WorkflowHandle",
     "WorkflowRecord",
+    "close_stream",
     "deprecate_patch",
     "errors",
     "patch",
@@ -30,6 +31,8 @@ PUBLIC = [
     "sleep",
     "sleep_async",
     "workflow_id",
+    "write_stream",
+    "write_stream_async",
 ]
 
 

@@ -12,6 +12,8 @@ from tether.runtime.schedules import (
     SKIP_GRACE,
     ScheduleSpec,
     due,
+    next_tick,
+    prev_tick,
     ticks,
     workflow_id_for,
 )
@@ -38,15 +40,15 @@ def test_routing_without_a_ramp_goes_to_current() -> None:
 
 def test_queue_spec_validation() -> None:
     QueueSpec("agents", concurrency=50, worker_concurrency=4, rate_limit=(100, 60.0))
-    for bad in (
-        {"concurrency": 0},
-        {"worker_concurrency": -1},
-        {"partition_concurrency": 1.5},
-        {"rate_limit": (0, 1.0)},
-        {"rate_limit": (5, 0)},
-        {"on_duplicate": "ignore"},
+    for bad, message in (
+        ({"concurrency": 0}, "concurrency must be a positive integer or None, got 0"),
+        ({"worker_concurrency": -1}, "worker_concurrency must be a positive integer"),
+        ({"partition_concurrency": 1.5}, r"partition_concurrency .* got 1\.5"),
+        ({"rate_limit": (0, 1.0)}, r"rate_limit must be .* got \(0, 1\.0\)"),
+        ({"rate_limit": (5, 0)}, r"rate_limit must be .* got \(5, 0\)"),
+        ({"on_duplicate": "ignore"}, "on_duplicate must be 'reject' or 'return_existing'"),
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=message):
             QueueSpec("q", **bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="queue name"):
         QueueSpec("bad name")
@@ -82,13 +84,13 @@ def test_missed_ticks_skip_or_catch_up() -> None:
 
 def test_schedule_spec_validation() -> None:
     ScheduleSpec("s", "wf", "*/5 * * * *", "America/New_York", "catch_up")
-    for cron, tz, missed in (
-        ("* * * *", "UTC", "skip"),
-        ("61 * * * *", "UTC", "skip"),
-        ("* * * * *", "Mars/Base", "skip"),
-        ("* * * * *", "UTC", "sometimes"),
+    for cron, tz, missed, message in (
+        ("* * * *", "UTC", "skip", r"invalid cron expression '\* \* \* \*'"),
+        ("61 * * * *", "UTC", "skip", "invalid cron expression '61"),
+        ("* * * * *", "Mars/Base", "skip", "unknown timezone 'Mars/Base'"),
+        ("* * * * *", "UTC", "sometimes", "missed must be 'skip' or 'catch_up'"),
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=message):
             ScheduleSpec("s", "wf", cron, tz, missed)  # type: ignore[arg-type]
 
 
@@ -97,3 +99,51 @@ def test_percentiles_nearest_rank() -> None:
     values = list(range(1, 101))
     assert percentiles(values) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
     assert percentiles([7]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "after", "expected"),
+    [
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 0), (2024, 1, 1, 0, 15)),  # strictly after
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 14, 59), (2024, 1, 1, 0, 15)),
+        ("30 * * * * *", "UTC", (2024, 1, 1, 0, 0), (2024, 1, 1, 0, 0, 30)),  # seconds first
+        ("0 9 * * *", "Europe/Paris", (2024, 6, 1, 12, 0), (2024, 6, 2, 7, 0)),  # CEST
+        ("0 9 * * *", "America/New_York", (2024, 1, 1, 0, 0), (2024, 1, 1, 14, 0)),  # EST
+    ],
+)
+def test_next_tick_is_strictly_after_in_the_schedules_timezone(
+    cron: str, tz: str, after: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    assert next_tick(cron, tz, _ms(*after)) == _ms(*expected)
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "at", "expected"),
+    [
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 15), (2024, 1, 1, 0, 15)),  # at: included
+        ("*/15 * * * *", "UTC", (2024, 1, 1, 0, 29, 59), (2024, 1, 1, 0, 15)),
+        ("30 * * * * *", "UTC", (2024, 1, 1, 0, 1, 29), (2024, 1, 1, 0, 0, 30)),
+        ("0 9 * * *", "Europe/Paris", (2024, 6, 2, 6, 59), (2024, 6, 1, 7, 0)),
+    ],
+)
+def test_prev_tick_is_at_or_before(
+    cron: str, tz: str, at: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    assert prev_tick(cron, tz, _ms(*at)) == _ms(*expected)
+
+
+def test_due_fires_nothing_twice_and_advances_to_the_latest_tick() -> None:
+    now = _ms(2024, 1, 1, 1, 0, 5)
+    fire, last = due("* * * * *", "UTC", _ms(2024, 1, 1, 0, 58), now, "skip")
+    assert fire == [_ms(2024, 1, 1, 1, 0)] and last == _ms(2024, 1, 1, 1, 0)
+    assert due("* * * * *", "UTC", last, now, "skip") == ([], None)
+    assert due("* * * * *", "UTC", last, now, "catch_up") == ([], None)
+    fire, last = due("* * * * *", "UTC", _ms(2024, 1, 1, 0, 58), now, "catch_up")
+    assert fire == [_ms(2024, 1, 1, 0, 59), _ms(2024, 1, 1, 1, 0)] and last == fire[-1]
+
+
+def test_ticks_stop_at_the_limit_and_six_field_specs_are_valid() -> None:
+    found = ticks("* * * * * *", "UTC", _ms(2024, 1, 1), _ms(2024, 1, 1, 0, 1), 2)
+    assert found == [_ms(2024, 1, 1, 0, 0, 1), _ms(2024, 1, 1, 0, 0, 2)]
+    assert ScheduleSpec("s", "wf", "*/10 * * * * *").cron == "*/10 * * * * *"
+    assert ScheduleSpec("s", "wf", "*/5 * * * *", "UTC", "skip").missed == "skip"

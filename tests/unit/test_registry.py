@@ -98,9 +98,9 @@ def test_backoff_is_exponential_and_capped() -> None:
 
 def test_decorators_validate_too() -> None:
     app = Tether(app_name="registry-test", database_url="sqlite:///:memory:")
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match=r"step '.*plain': need retries >= 0.*retries=-2"):
         app.step(retries=-2)(plain)
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="invalid workflow name 'bad name'"):
         app.workflow(name="bad name")(plain)
 
 

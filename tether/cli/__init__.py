@@ -21,7 +21,7 @@ from .. import commands
 from .base import State
 from .dashboard import dashboard_cmd
 from .gc import gc_cmd
-from .queues import queues_cmd, routing_group, schedules_group
+from .queues import queue_limits_group, queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
 from .rollout import revisions_cmd, rollout
 from .serve import serve_cmd
@@ -103,6 +103,7 @@ for _command in (
     replay_cmd,
     patches_cmd,
     queues_cmd,
+    queue_limits_group,
     routing_group,
     schedules_group,
     migrate_cmd,

@@ -3,6 +3,8 @@ and cron schedules, administered over the database (nothing is launched)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .. import commands
@@ -24,6 +26,84 @@ from .base import State, command, json_option, on_one
 def queues_cmd(state: State, window: float) -> None:
     """Per queue and version: waiting, running, oldest wait, throughput, start latency."""
     state.emit(commands.queue_stats(state.app(), window), show.queues, window=window)
+
+
+@click.group("queue-limits")
+def queue_limits_group() -> None:
+    """Show or change queue limits at run time (declared limits in code are defaults)."""
+
+
+@command(queue_limits_group, "show", click.argument("name"))
+def queue_limits_show(state: State, name: str) -> None:
+    """A queue's declared, run-time and effective limits, and the log of their changes."""
+    state.emit(commands.queue_limits(state.app(), name), show.queue_limits)
+
+
+def _limit(value: str | None) -> Any:
+    """An option's value: absent (keep), "none" (no limit), or an integer."""
+    if value is None:
+        return _KEEP
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an integer or 'none'") from None
+
+
+def _rate(value: str | None) -> Any:
+    """``N/SECONDS`` (N starts per SECONDS), "none", or absent."""
+    if value is None:
+        return _KEEP
+    if value.lower() == "none":
+        return None
+    try:
+        n, period = value.split("/")
+        return (int(n), float(period))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use N/SECONDS, e.g. 10/1.5, or 'none'") from None
+
+
+_KEEP = object()
+_INT = "INTEGER|none"
+
+
+@command(
+    queue_limits_group,
+    "set",
+    click.argument("name"),
+    click.option("--concurrency", metavar=_INT, help="Running at once across executors."),
+    click.option("--worker-concurrency", metavar=_INT, help="Running at once per executor."),
+    click.option("--rate-limit", metavar="N/SECONDS|none", help="At most N starts per period."),
+    click.option("--partition-concurrency", metavar=_INT, help="Running at once per partition."),
+    click.option(
+        "--reset",
+        multiple=True,
+        type=click.Choice(
+            ["concurrency", "worker_concurrency", "rate_limit", "partition_concurrency"]
+        ),
+        help="Return this limit to its declared value (repeat for several).",
+    ),
+)
+def queue_limits_set(
+    state: State,
+    name: str,
+    concurrency: str | None,
+    worker_concurrency: str | None,
+    rate_limit: str | None,
+    partition_concurrency: str | None,
+    reset: tuple[str, ...],
+) -> None:
+    """Change a queue's limits now, for every executor (stored and logged)."""
+    given = {
+        "concurrency": _limit(concurrency),
+        "worker_concurrency": _limit(worker_concurrency),
+        "rate_limit": _rate(rate_limit),
+        "partition_concurrency": _limit(partition_concurrency),
+    }
+    limits = {k: v for k, v in given.items() if v is not _KEEP}
+    result = commands.set_queue_limits(state.app(), name, reset=reset, **limits)
+    state.emit(result, show.queue_limits)
 
 
 @click.group("routing", invoke_without_command=True)

@@ -30,20 +30,23 @@ def workflows() -> None:
     ),
     click.option("--version", help="Only workflows tethered to this version."),
     click.option("--name", help="Only workflows with this (registered) name."),
+    click.option("--prefix", "id_prefix", help="Only workflow ids starting with this."),
+    click.option("--parent", "parent_id", help="Only children of this workflow."),
+    click.option("--queue", help="Only workflows that came through this queue."),
+    click.option("--forked-from", help="Only forks of this workflow."),
+    click.option("--created-after", help="Created at or after this ISO 8601 time (UTC)."),
+    click.option("--created-before", help="Created before this ISO 8601 time (UTC)."),
+    click.option("--completed-after", help="Finished at or after this ISO 8601 time (UTC)."),
+    click.option("--completed-before", help="Finished before this ISO 8601 time (UTC)."),
     click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True),
     click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True),
 )
 def workflows_list(
-    state: State,
-    status: tuple[str, ...],
-    version: str | None,
-    name: str | None,
-    limit: int,
-    offset: int,
+    state: State, status: tuple[str, ...], limit: int, offset: int, **filters: Any
 ) -> None:
     """List workflows, newest first."""
     records = commands.list_workflows(
-        state.app(), status=status, version=version, name=name, limit=limit, offset=offset
+        state.app(), status=status, limit=limit, offset=offset, **filters
     )
     state.emit(records, show.workflows, limit=limit, offset=offset)
 
@@ -81,6 +84,48 @@ workflows_resume = on_one(
     show.resumed,
     "Reopen a cancelled, failed or parked workflow for an executor of its version.",
 )
+
+
+@command(
+    workflows,
+    "delete",
+    click.argument("workflow_id"),
+    click.option("--keep-children", is_flag=True, help="Delete only this workflow."),
+)
+def workflows_delete(state: State, workflow_id: str, keep_children: bool) -> None:
+    """Delete a finished workflow with its history, messages, events and streams (and its
+    descendants'); an open one is refused: cancel it first."""
+    result = commands.delete_workflow(state.app(), workflow_id, children=not keep_children)
+    state.emit(result, show.deleted)
+
+
+@command(
+    workflows,
+    "stream",
+    click.argument("workflow_id"),
+    click.argument("key"),
+    click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True),
+    click.option("--follow", "-f", is_flag=True, help="Keep reading until the stream ends."),
+    click.option("--timeout", type=float, help="With --follow: stop after this many idle s."),
+)
+def workflows_stream(
+    state: State,
+    workflow_id: str,
+    key: str,
+    offset: int,
+    follow: bool,
+    timeout: float | None,
+) -> None:
+    """Print a workflow's stream KEY from --offset, one entry per line (JSON lines with
+    --json); --follow reads live until the workflow closes the stream or finishes."""
+    entries = commands.read_stream(
+        state.app(), workflow_id, key, offset=offset, follow=follow, timeout=timeout
+    )
+    for entry in entries:
+        if state.as_json:
+            click.echo(commands.to_json(entry, indent=None))
+        else:
+            show.stream_entry(entry)
 
 
 @command(

@@ -14,9 +14,16 @@ from tether.versioning.patch_report import PatchReport
 from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
-from ..queues import QueueStats
+from ..queues import QueueLimits, QueueStats
 from ..retention import RetentionReport
-from .queues import RoutingState, queue_stats, set_routing, show_routing
+from .queues import (
+    RoutingState,
+    queue_limits,
+    queue_stats,
+    set_queue_limits,
+    set_routing,
+    show_routing,
+)
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
 from .retention import collect_garbage
@@ -46,23 +53,28 @@ from .versions import (
 )
 from .workflows import (
     CancelResult,
+    DeleteResult,
     ExportResult,
     ResumeResult,
+    StreamEntry,
     WorkflowDetail,
     WorkflowSteps,
     cancel_workflow,
+    delete_workflow,
     export_workflows,
     fork_workflow,
     get_workflow,
     list_steps,
     list_workflows,
     migrate_workflows,
+    read_stream,
     resume_workflow,
 )
 
 __all__ = [
     "CancelResult",
     "CurrentVersion",
+    "DeleteResult",
     "ExecutorRecord",
     "ExportResult",
     "Info",
@@ -70,6 +82,7 @@ __all__ = [
     "MigrationReport",
     "OperationRecord",
     "PatchReport",
+    "QueueLimits",
     "QueueSeries",
     "QueueStats",
     "Record",
@@ -82,6 +95,7 @@ __all__ = [
     "ScheduleDeleted",
     "ScheduleInfo",
     "ScheduleTriggered",
+    "StreamEntry",
     "TagResult",
     "TimelineStep",
     "VersionInfo",
@@ -94,6 +108,7 @@ __all__ = [
     "collect_garbage",
     "current_version",
     "delete_schedule",
+    "delete_workflow",
     "export_workflows",
     "first_line",
     "fork_workflow",
@@ -112,12 +127,15 @@ __all__ = [
     "open_app",
     "patch_report",
     "pause_schedule",
+    "queue_limits",
     "queue_series",
     "queue_stats",
+    "read_stream",
     "replay",
     "resume_schedule",
     "resume_workflow",
     "retire_version",
+    "set_queue_limits",
     "set_routing",
     "show_routing",
     "tag_version",

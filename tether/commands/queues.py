@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from ..app import Tether
-from ..queues import QueueStats
+from ..queues import QueueLimits, QueueStats
 from .records import Record
 
 
@@ -45,3 +47,16 @@ def set_routing(
     else:
         app.routing.set(current=current, ramping=ramping, percent=percent)
     return show_routing(app)
+
+
+def queue_limits(app: Tether, name: str) -> QueueLimits:
+    """A queue's declared, run-time and effective limits, and the log of their changes."""
+    return app.queues.limits(name)
+
+
+def set_queue_limits(
+    app: Tether, name: str, *, reset: Sequence[str] = (), **limits: Any
+) -> QueueLimits:
+    """Change a queue's limits at run time (None removes a limit; ``reset`` returns limits
+    to their declared values); executors apply it within about a second."""
+    return app.queues.set_limits(name, reset=reset, **limits)

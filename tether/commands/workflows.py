@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tether.runtime.errors import ConfigurationError
 from tether.runtime.records import OperationRecord, Status, WorkflowRecord
 from tether.versioning import history_io
 from tether.versioning.migration import MigrationReport
@@ -53,6 +55,20 @@ class ResumeResult(Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class DeleteResult(Record):
+    workflow_id: str
+    deleted: list[str]  # the workflow and, unless kept, its descendants
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamEntry(Record):
+    """One value of a workflow's stream, at its offset (resume reading from offset + 1)."""
+
+    offset: int
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportResult(Record):
     out: str  # the folder written to
     paths: list[str]  # one <workflow id>.json per workflow
@@ -66,11 +82,44 @@ def list_workflows(
     name: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    id_prefix: str | None = None,
+    parent_id: str | None = None,
+    queue: str | None = None,
+    forked_from: str | None = None,
+    created_after: str | dt.datetime | None = None,
+    created_before: str | dt.datetime | None = None,
+    completed_after: str | dt.datetime | None = None,
+    completed_before: str | dt.datetime | None = None,
 ) -> list[WorkflowRecord]:
-    """Workflows newest first, filtered by any of status (several allowed), version, name."""
+    """Workflows newest first, filtered by all the given: status (several allowed), version,
+    name, id prefix, parent, queue, forked-from, and created/completed time windows (ISO 8601
+    times or datetimes; naive means UTC)."""
     return app.list_workflows(
-        status=list(status or []) or None, version=version, name=name, limit=limit, offset=offset
+        status=list(status or []) or None,
+        version=version,
+        name=name,
+        limit=limit,
+        offset=offset,
+        id_prefix=id_prefix,
+        parent_id=parent_id,
+        queue=queue,
+        forked_from=forked_from,
+        created_after=_when(created_after, "created_after"),
+        created_before=_when(created_before, "created_before"),
+        completed_after=_when(completed_after, "completed_after"),
+        completed_before=_when(completed_before, "completed_before"),
     )
+
+
+def _when(value: str | dt.datetime | None, what: str) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}"
+        ) from None
 
 
 def get_workflow(app: Tether, workflow_id: str) -> WorkflowDetail:
@@ -99,6 +148,28 @@ def resume_workflow(app: Tether, workflow_id: str) -> ResumeResult:
     after = app.get_workflow(workflow_id)
     resumed = before.status not in Status.RUNNABLE and after.status in Status.RUNNABLE
     return ResumeResult(workflow_id, before.status, after.status, after.version, resumed)
+
+
+def delete_workflow(app: Tether, workflow_id: str, *, children: bool = True) -> DeleteResult:
+    """Delete a finished workflow with its history, messages, events and streams, and its
+    descendants unless ``children`` is False (an open one is refused: cancel it first)."""
+    return DeleteResult(workflow_id, app.delete_workflow(workflow_id, children=children))
+
+
+def read_stream(
+    app: Tether,
+    workflow_id: str,
+    key: str,
+    *,
+    offset: int = 0,
+    follow: bool = False,
+    timeout: float | None = None,
+) -> Iterator[StreamEntry]:
+    """The entries of a workflow's stream from ``offset``: those there now, or (``follow``)
+    live until the stream ends or ``timeout`` seconds pass with nothing new."""
+    values = app.read_stream(workflow_id, key, offset, timeout if follow else 0.0)
+    for at, value in enumerate(values, start=offset):
+        yield StreamEntry(at, value)
 
 
 def export_workflows(app: Tether, workflow_ids: Sequence[str], out: Path) -> ExportResult:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ..commands import QueueStats
+from ..commands import QueueLimits, QueueStats
 from ..commands.queues import RoutingState
 from ..commands.schedules import (
     ScheduleBackfill,
@@ -99,3 +100,20 @@ def schedule_triggered(r: ScheduleTriggered) -> None:
 
 def schedule_backfilled(r: ScheduleBackfill, *, name: str) -> None:
     message(f"started {len(r.created)} workflow(s) for {name}")
+
+
+def queue_limits(limits: QueueLimits) -> None:
+    def show(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, list):
+            return f"{value[0]}/{value[1]:g}s"
+        return str(value)
+
+    grid = table("LIMIT", "DECLARED", "OVERRIDE", "EFFECTIVE")
+    for field, effective in limits.effective.items():
+        override = show(limits.overrides[field]) if field in limits.overrides else ""
+        grid.add_row(field, show(limits.declared.get(field)), override, show(effective))
+    out(grid)
+    for c in limits.changes:
+        message(f"{timestamp(c['changed_at'])} by {c['changed_by']}: {c['before']} -> {c['after']}")

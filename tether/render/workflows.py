@@ -13,9 +13,11 @@ from tether.runtime.records import Status
 
 from ..commands import (
     CancelResult,
+    DeleteResult,
     ExportResult,
     MigrationReport,
     ResumeResult,
+    StreamEntry,
     WorkflowDetail,
     WorkflowRecord,
     WorkflowSteps,
@@ -93,7 +95,7 @@ def steps(report: WorkflowSteps) -> None:
     if not records:
         out("no steps recorded yet")
         return
-    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "COMPLETED")
+    grid = table("POS", "KIND", "NAME", "RESULT", "ATTEMPTS", "VERSION", "STARTED", "COMPLETED")
     for r in records:
         if r.error is not None:
             result = Text("error " + short(_error_summary(r.error)), style="red")
@@ -108,6 +110,7 @@ def steps(report: WorkflowSteps) -> None:
             result,
             str(r.attempts),
             r.version or "-",
+            timestamp(r.started_at),
             timestamp(r.completed_at),
         )
     out(grid)
@@ -121,6 +124,16 @@ def _error_summary(error_json: str) -> str:
     if isinstance(data, dict) and "message" in data:
         return f"{str(data.get('type', '')).replace(':', '.')}: {data['message']}"
     return error_json
+
+
+def stream_entry(entry: StreamEntry) -> None:
+    out(Text(f"{entry.offset}  {json.dumps(entry.value, ensure_ascii=False)}"))
+
+
+def deleted(result: DeleteResult) -> None:
+    children = len(result.deleted) - 1
+    extra = f" and {children} descendant workflow(s)" if children else ""
+    message(f"deleted {result.workflow_id}{extra}")
 
 
 def cancelled(result: CancelResult) -> None:
