@@ -36,6 +36,7 @@ from tether.versioning.registry import stored_state
 from .alias import alias
 from .config import Settings
 from .queues import Queues
+from .retention import Retention
 from .rollouts import Rollouts
 from .routing import RoutingManager
 from .versions import Versions
@@ -320,6 +321,12 @@ class Tether:
     def versions(self) -> Versions:
         """The version registry: ``app.versions()`` lists; tag, retire, migrate, fork."""
         return Versions(self, wake=self._wake_executor)
+
+    @cached_property
+    def retention(self) -> Retention:
+        """History retention: ``app.retention(max_age="30d")`` schedules it, ``.collect()``
+        deletes finished workflows now."""
+        return Retention(self)
 
     @property
     def schedules(self) -> Schedules:

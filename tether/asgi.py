@@ -33,7 +33,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 
 from . import serving
 from .app import Tether
@@ -111,11 +111,17 @@ def lifespan(app: Tether, *, grace: float | None = None) -> Lifespan:
     return run
 
 
-def tether_asgi_app(app: Tether, *, grace: float | None = None) -> Starlette:
+def tether_asgi_app(
+    app: Tether, *, grace: float | None = None, dashboard_token: str | None = None
+) -> Starlette:
     """A whole ASGI app: the endpoints at ``/`` (wake at ``/tether/wake``) and the lifespan.
 
-    This is what ``tether serve`` runs under uvicorn; run it under any ASGI server.
+    With ``dashboard_token``, the admin API and dashboard are mounted at ``/dashboard``
+    behind that token. This is what ``tether serve`` runs under uvicorn.
     """
-    return Starlette(
-        routes=routes(app, wake_path="/tether/wake"), lifespan=lifespan(app, grace=grace)
-    )
+    served = routes(app, wake_path="/tether/wake")
+    if dashboard_token:
+        from .dashboard import dashboard_app
+
+        served.append(Mount("/dashboard", dashboard_app(app, token=dashboard_token)))
+    return Starlette(routes=served, lifespan=lifespan(app, grace=grace))

@@ -12,7 +12,7 @@ from .schema import events, message_keys, messages, operations, streams, workflo
 from .schema import workflows as W
 
 # (table, the column naming the workflow) for everything kept per workflow.
-_OWNED = (
+OWNED = (
     (operations, "workflow_id"),
     (messages, "dest_id"),
     (message_keys, "dest_id"),
@@ -61,7 +61,7 @@ class DeletionStore:
                     "still run; cancel it first (`tether workflows cancel ID`)"
                 )
             ids = sorted(tree)
-            for table, column in _OWNED:
+            for table, column in OWNED:
                 conn.execute(
                     delete(table).where(table.c.app_name == self.app, table.c[column].in_(ids))
                 )

@@ -24,6 +24,7 @@ from ..errors import SchemaError
 from . import migrations as _migrations_pkg
 from .database import Database
 from .schema import metadata, schema_info
+from .views import create_views
 
 _LOCK_KEY = 0x7E7E_0001
 
@@ -98,6 +99,7 @@ def migrate(db: Database) -> list[int]:
         info = _read(conn)
         if "revision" not in info:
             metadata.create_all(conn)
+            create_views(conn, db.dialect)
             _write(conn, "revision", str(head()))
             _write(conn, "min_code", str(min_code_for(head())))
             return [head()]

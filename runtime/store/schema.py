@@ -151,6 +151,22 @@ workflows = Table(
         postgresql_where=text("queue_name IS NOT NULL"),
         sqlite_where=text("queue_name IS NOT NULL"),
     ),
+    # Retention (revision 8): finished workflows oldest first, and the open forks that keep
+    # the workflow they were copied from.
+    Index(
+        "ix_tether_wf_finished",
+        "app_name",
+        "completed_at",
+        postgresql_where=text("completed_at IS NOT NULL"),
+        sqlite_where=text("completed_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_tether_wf_forked_from",
+        "forked_from",
+        "app_name",
+        postgresql_where=text("forked_from IS NOT NULL"),
+        sqlite_where=text("forked_from IS NOT NULL"),
+    ),
 )
 
 # One row per recorded operation (step, sleep, send, recv, event, child, patch marker, ...)

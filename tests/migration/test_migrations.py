@@ -87,6 +87,7 @@ def _describe(db: Database) -> dict[str, Any]:
                 ),
                 "checks": sorted(str(c["sqltext"]) for c in insp.get_check_constraints(table)),
             }
+        out["views"] = sorted(insp.get_view_names())
         return out
 
 

@@ -17,6 +17,7 @@ SHELL = sorted((TETHER / "cli").glob("*.py")) + sorted((TETHER / "render").glob(
 ALLOWED = (
     "tether.commands",
     "tether.asgi",  # `tether serve` runs the HTTP surface
+    "tether.dashboard",  # `tether dashboard` serves the admin API and pages
     "tether.render",
     "tether.cli.base",
     "tether.runtime.records",  # Status, for choices and colours

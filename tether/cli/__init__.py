@@ -19,7 +19,9 @@ from tether.runtime.errors import TetherError
 
 from .. import commands
 from .base import State
+from .dashboard import dashboard_cmd
 from .demo import demo_cmd
+from .gc import gc_cmd
 from .queues import queue_limits_group, queues_cmd, routing_group, schedules_group
 from .replay import patches_cmd, replay_cmd
 from .rollout import revisions_cmd, rollout
@@ -109,6 +111,8 @@ for _command in (
     info_cmd,
     serve_cmd,
     send_cmd,
+    dashboard_cmd,
+    gc_cmd,
     rollout,
     revisions_cmd,
     demo_cmd,

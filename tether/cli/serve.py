@@ -42,9 +42,14 @@ from .base import State, pass_state
     default="info",
     show_default=True,
 )
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Also serve the admin API and dashboard at /dashboard (needs TETHER_DASHBOARD_TOKEN).",
+)
 @pass_state
 def serve_cmd(
-    state: State, target: str, host: str, port: int, app_dir: str, log_level: str
+    state: State, target: str, host: str, port: int, app_dir: str, log_level: str, dashboard: bool
 ) -> None:
     """Launch the app's executor and serve its HTTP endpoints (health, wake, workflows)."""
     import uvicorn
@@ -60,8 +65,14 @@ def serve_cmd(
     app = commands.load_app(
         target, purpose="tether serve runs your app", check_schema=False, app_dir=app_dir
     )
+    token = os.environ.get("TETHER_DASHBOARD_TOKEN") or None
+    if dashboard and token is None:
+        raise click.UsageError(
+            "--dashboard exposes actions on your workflows: set TETHER_DASHBOARD_TOKEN to the "
+            "token requests must carry (Authorization: Bearer <token>)"
+        )
     config = uvicorn.Config(
-        tether_asgi_app(app),
+        tether_asgi_app(app, dashboard_token=token if dashboard else None),
         host=host,
         port=port,
         lifespan="on",

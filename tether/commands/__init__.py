@@ -15,6 +15,7 @@ from tether.versioning.registry import VersionInfo
 from tether.versioning.replay import ReplayResult
 
 from ..queues import QueueLimits, QueueStats
+from ..retention import RetentionReport
 from .demo import demo_report, run_demo
 from .queues import (
     RoutingState,
@@ -26,6 +27,7 @@ from .queues import (
 )
 from .records import Record, jsonable, to_json
 from .replay import ReplayRun, load_histories, patch_report, replay
+from .retention import collect_garbage
 from .schedules import (
     ScheduleBackfill,
     ScheduleDeleted,
@@ -38,8 +40,10 @@ from .schedules import (
     resume_schedule,
     trigger_schedule,
 )
+from .series import QueueSeries, queue_series
 from .session import first_line, load_app, open_app
 from .system import Info, MigrateResult, info, list_executors, migrate
+from .timeline import TimelineStep, WorkflowTimeline, workflow_timeline
 from .versions import (
     CurrentVersion,
     TagResult,
@@ -83,9 +87,11 @@ __all__ = [
     "OperationRecord",
     "PatchReport",
     "QueueLimits",
+    "QueueSeries",
     "QueueStats",
     "Record",
     "ReplayResult",
+    "RetentionReport",
     "ReplayRun",
     "ResumeResult",
     "RoutingState",
@@ -96,12 +102,15 @@ __all__ = [
     "ScheduleTriggered",
     "StreamEntry",
     "TagResult",
+    "TimelineStep",
     "VersionInfo",
     "WorkflowDetail",
     "WorkflowRecord",
     "WorkflowSteps",
+    "WorkflowTimeline",
     "backfill_schedule",
     "cancel_workflow",
+    "collect_garbage",
     "current_version",
     "delete_schedule",
     "delete_workflow",
@@ -125,6 +134,7 @@ __all__ = [
     "patch_report",
     "pause_schedule",
     "queue_limits",
+    "queue_series",
     "queue_stats",
     "read_stream",
     "replay",
@@ -140,4 +150,5 @@ __all__ = [
     "to_json",
     "trigger_schedule",
     "unretire_version",
+    "workflow_timeline",
 ]
