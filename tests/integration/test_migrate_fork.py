@@ -377,3 +377,22 @@ def test_a_move_is_refused_when_history_grew_after_the_replay(
     # The workflow goes on where it was, on v1's thread (still its holder).
     v2.send("g", "e", topic="end")
     assert v1.retrieve_workflow("g").result(timeout=10) == ["one", "two", "e"]
+
+
+def test_a_suspended_workflow_moves_while_its_executor_lives(
+    make_app: Callable[..., Tether],
+) -> None:
+    """An agent suspended in a wait is held by nobody: it moves to v2 while v1's executor is
+    alive (no need to stop v1 first), and finishes on v2 when its message comes."""
+    calls: list[str] = []
+    v1 = build(make_app, "v1", calls, suspend_after=0.2)
+    v1.start_workflow("flow", workflow_id="s")
+    wait_until(lambda: v1.get_workflow("s").status == Status.SUSPENDED, what="suspension")
+    v2 = build(make_app, "v2", calls, suspend_after=0.2)
+    report = v2.migrate_workflows(from_version="v1", to_version="v2")
+    assert report.moved == ["s"], report.results
+    v2.send("s", "go", topic="go")
+    v2.send("s", "end", topic="end")
+    assert v2.retrieve_workflow("s").result(timeout=30) == ["one", "x", "two:go", "end"]
+    assert v2.get_workflow("s").version == "v2"
+    assert "v1:second" not in calls and "v2:second" in calls
