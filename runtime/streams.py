@@ -129,34 +129,24 @@ class StreamReader:
     ) -> Iterator[Any]:
         """Values from ``offset`` on, live, until the stream ends; stops early when nothing
         new arrived for ``timeout`` seconds (None: wait as long as it takes)."""
-        idle_deadline = None if timeout is None else time.monotonic() + timeout
-        poll = 0.005
+        pace = _Pace(timeout, self.waiter.poll_interval)
         while True:
             generation = self.waiter.signal.generation
             got = self.chunk(workflow_id, key, offset)
             yield from got.values
             if got.values:
                 offset = got.next_offset
-                poll = 0.005
-                idle_deadline = None if timeout is None else time.monotonic() + timeout
-                continue
-            if got.closed:
+            wait = pace.next(got)
+            if wait is None:
                 return
-            wait = poll
-            if idle_deadline is not None:
-                left = idle_deadline - time.monotonic()
-                if left <= 0:
-                    return
-                wait = min(wait, left)
-            self.waiter.signal.wait(generation, wait)
-            poll = min(poll * 2, self.waiter.poll_interval)
+            if wait:
+                self.waiter.signal.wait(generation, wait)
 
     async def read_async(
         self, workflow_id: str, key: str, offset: int = 0, timeout: float | None = 60.0
     ) -> AsyncIterator[Any]:
         """``read`` for async code: reads off the event loop, waits holding no thread."""
-        idle_deadline = None if timeout is None else time.monotonic() + timeout
-        poll = 0.005
+        pace = _Pace(timeout, self.waiter.poll_interval)
         while True:
             generation = self.waiter.signal.generation
             got = await asyncio.to_thread(self.chunk, workflow_id, key, offset)
@@ -164,16 +154,40 @@ class StreamReader:
                 yield value
             if got.values:
                 offset = got.next_offset
-                poll = 0.005
-                idle_deadline = None if timeout is None else time.monotonic() + timeout
-                continue
-            if got.closed:
+            wait = pace.next(got)
+            if wait is None:
                 return
-            wait = poll
-            if idle_deadline is not None:
-                left = idle_deadline - time.monotonic()
-                if left <= 0:
-                    return
-                wait = min(wait, left)
-            await self.waiter.signal.wait_async(generation, wait)
-            poll = min(poll * 2, self.waiter.poll_interval)
+            if wait:
+                await self.waiter.signal.wait_async(generation, wait)
+
+
+class _Pace:
+    """How a reader paces itself, shared by the sync and async readers: read again at once
+    after new values, else wait with a backoff (5 ms up to the poll interval) until the
+    stream closes or ``timeout`` seconds pass with nothing new."""
+
+    def __init__(self, timeout: float | None, poll_interval: float) -> None:
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.poll = 0.005
+        self.deadline = self._deadline()
+
+    def _deadline(self) -> float | None:
+        return None if self.timeout is None else time.monotonic() + self.timeout
+
+    def next(self, got: StreamChunk) -> float | None:
+        """Seconds to wait before the next read (0: at once); None: stop reading."""
+        if got.values:
+            self.poll = 0.005
+            self.deadline = self._deadline()
+            return 0.0
+        if got.closed:
+            return None
+        wait = self.poll
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return None
+            wait = min(wait, left)
+        self.poll = min(self.poll * 2, self.poll_interval)
+        return wait
