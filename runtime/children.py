@@ -16,6 +16,7 @@ from .clock import now_ms
 from .context import WorkflowContext
 from .errors import ConfigurationError, TetherError, WorkflowInterrupt
 from .handles import WorkflowHandle, outcome_of
+from .ids import check_workflow_id
 from .recorder import Effect
 from .records import OperationRecord
 from .serialization import encode_inputs
@@ -66,13 +67,15 @@ def _child_id(
     ctx: WorkflowContext, wdef: WorkflowDef, workflow_id: str | None
 ) -> tuple[int, str, bool]:
     """Reserve the child's position; returns (position, child id, already recorded)."""
+    if workflow_id is not None:
+        check_workflow_id(workflow_id, "child workflow id")
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, CHILD, wdef.name)
     if rec is not None:
         assert rec.child_id is not None
         return pos, rec.child_id, True
     ctx.check_interrupt()
-    return pos, workflow_id or f"{ctx.workflow_id}-{pos}", False
+    return pos, f"{ctx.workflow_id}-{pos}" if workflow_id is None else workflow_id, False
 
 
 def _record(

@@ -23,6 +23,7 @@ from .records import Status
 from .run import Run
 from .store import Fence
 from .store.queues import Claimed
+from .store.retry import is_transient
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -97,8 +98,11 @@ class QueueRunner:
             try:
                 wait = min(poll, self.round())
                 backoff = poll
-            except Exception:  # noqa: BLE001 - keep dequeuing through database blips
-                log.exception("dequeue round failed; retrying")
+            except Exception as exc:  # noqa: BLE001 - keep dequeuing through database blips
+                if is_transient(exc):
+                    log.warning("dequeue round failed on a broken connection; retrying: %s", exc)
+                else:
+                    log.exception("dequeue round failed; retrying")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 wait = poll
@@ -179,14 +183,6 @@ class QueueRunner:
         e = self.engine
         log.error("queued workflow %s cannot start: %s", c.workflow_id, exc)
         error = json.dumps(serialization.error_to_json(exc))
-        wf = e.store.workflows
-        e.store.db.run_write(
-            lambda conn: wf.finish(
-                conn,
-                c.workflow_id,
-                executor_id=e.executor_id,
-                epoch=c.epoch,
-                status=Status.ERROR,
-                error_json=error,
-            )
+        e.recorder.finish(
+            Fence(c.workflow_id, e.executor_id, c.epoch), Status.ERROR, error_json=error
         )

@@ -26,9 +26,11 @@ from .errors import (
     NOT_AN_OUTCOME,
     CancelledInterrupt,
     ConfigurationError,
+    DatabaseUnavailableError,
     DrainingInterrupt,
     LeaseLostInterrupt,
     NondeterminismError,
+    StoreUnavailableInterrupt,
     SuspendedInterrupt,
     TetherError,
     WorkflowCancelledError,
@@ -36,10 +38,12 @@ from .errors import (
     WorkflowInterrupt,
 )
 from .handles import WorkflowHandle
+from .ids import check_workflow_id
 from .recorder import Effect, LiveRecorder
 from .records import Status
 from .registry import Registry, WorkflowDef
 from .run import Outcome, Run
+from .selfcheck import LeaseClock
 from .serialization import decode_inputs, encode_inputs
 from .store import Fence, Store
 
@@ -81,7 +85,11 @@ class Engine:
         self.executor_id = executor_id
         self.runnable = runnable
         self.settings = settings
-        self.recorder = LiveRecorder(store, version, settings.poll_interval, settings.suspend_after)
+        # The executor heartbeating for this engine feeds it (see selfcheck).
+        self.lease_clock = LeaseClock(settings.lease_timeout)
+        self.recorder = LiveRecorder(
+            store, version, settings.poll_interval, settings.suspend_after, self.lease_clock
+        )
         self.waiter = self.recorder.waiter
         # Notified when a local workflow ends or a message lands (see waiting.Signal).
         self.changes = self.recorder.signal
@@ -94,6 +102,12 @@ class Engine:
         self._lock = threading.Lock()
         # Called with a workflow id when a local run ends and frees its slot (queues).
         self.finish_hooks: list[Callable[[str], None]] = []
+        # Called when a start found no free slot and left its workflow unheld.
+        self.overflow_hooks: list[Callable[[], None]] = []
+        self.overflowed = 0
+        # Workflows whose run here was fenced out: another holder took them, possibly a
+        # process reusing this executor id, so the self-audit must not take them back.
+        self.fenced_out: set[str] = set()
 
     # -- capacity -----------------------------------------------------------------------------
 
@@ -104,6 +118,11 @@ class Engine:
     def running_ids(self) -> list[str]:
         with self._lock:
             return list(self._running)
+
+    def local_ids(self) -> list[str]:
+        """Every workflow this engine runs or has queued to run (its self-audit compares)."""
+        with self._lock:
+            return list(self._submitted)
 
     def is_local(self, workflow_id: str) -> bool:
         with self._lock:
@@ -153,6 +172,7 @@ class Engine:
         *,
         parent: tuple[str, int] | None = None,
         timeout: float | None = None,
+        held: bool = True,
     ) -> bool:
         return self.store.workflows.insert(
             conn,
@@ -161,7 +181,7 @@ class Engine:
             inputs_json=inputs_json,
             version=self.version,
             status=Status.PENDING,
-            executor_id=self.executor_id,
+            executor_id=self.executor_id if held else None,
             parent_id=parent[0] if parent else None,
             parent_position=parent[1] if parent else None,
             extra=timeouts.columns(self.store, conn, wdef, timeout, parent),
@@ -202,33 +222,74 @@ class Engine:
         if ctx is not None:
             return children.start_child(ctx, wdef, args, kwargs, workflow_id)
         self._refuse_if_draining()
-        wid = workflow_id or str(uuid.uuid4())
+        wid = str(uuid.uuid4()) if workflow_id is None else check_workflow_id(workflow_id)
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
-        created = self.store.db.run_write(
-            lambda c: self._create(wdef, wid, inputs_json, c, timeout=timeout),
-            single_statement=True,
-        )
-        if created:
-            self.submit(self._fresh(wdef, wid, args, kwargs))
-        else:
+        # Beyond max_workflows the row is written unheld: visible, and claimable by any
+        # executor (this one too, when a slot frees) instead of queued invisibly here.
+        held = self._take_slot(wid, bounded=True)
+        try:
+            created = self.store.db.run_write(
+                lambda c: self._create(wdef, wid, inputs_json, c, timeout=timeout, held=held),
+                single_statement=True,
+            )
+            if not created:
+                # A repeat of an insert whose commit was not known (a broken connection)
+                # finds this executor's own fresh row: run it rather than strand it.
+                created = held and self._own_fresh(wid)
+        except BaseException:
+            self._release_slot(wid, held)
+            raise
+        if created and held:
+            self._launch(self._fresh(wdef, wid, args, kwargs))
+            return self.handle(wid)
+        self._release_slot(wid, held)
+        if not created:
             self._check_existing(wdef, wid)
+        else:
+            self.overflowed += 1
+            for hook in self.overflow_hooks:
+                hook()
         return self.handle(wid)
+
+    def _own_fresh(self, wid: str) -> bool:
+        rec = self.store.workflows.get(wid)
+        return (
+            rec is not None
+            and rec.status == Status.PENDING
+            and rec.executor_id == self.executor_id
+            and rec.lease_epoch == 0
+            and not self.store.operations.history(wid)
+        )
 
     def submit(self, run: Run) -> None:
         """Run a workflow this executor holds, in the background."""
         if not self._take_slot(run.workflow_id):
             return
+        self._launch(run)
+
+    def _launch(self, run: Run) -> None:
+        """Run ``run``, whose slot is taken, in the background."""
         if run.wdef.is_async:
             asyncio.run_coroutine_threadsafe(self._execute_async(run), self.loop())
         else:
             self._pool.submit(self._execute, run)
 
-    def _take_slot(self, wid: str) -> bool:
+    def _take_slot(self, wid: str, *, bounded: bool = False) -> bool:
+        """Count ``wid`` as running here; False if it already is (or, ``bounded``, when
+        every slot is taken)."""
         with self._lock:
             if wid in self._submitted:
                 return False
+            if bounded and len(self._submitted) >= self.settings.max_workflows:
+                return False
             self._submitted.add(wid)
+            self.fenced_out.discard(wid)  # this process runs it again (it took it back)
             return True
+
+    def _release_slot(self, wid: str, held: bool) -> None:
+        if held:
+            with self._lock:
+                self._submitted.discard(wid)
 
     def call(self, wdef: WorkflowDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A direct call of a sync workflow: run durably, inline, and return its result."""
@@ -289,6 +350,11 @@ class Engine:
             raise WorkflowCancelledError(f"workflow {wid!r} was cancelled")
         if isinstance(err, (LeaseLostInterrupt, SuspendedInterrupt)):
             return self.handle(wid).result()  # it goes on elsewhere, or here when woken
+        if isinstance(err, StoreUnavailableInterrupt):
+            raise DatabaseUnavailableError(
+                f"workflow {wid!r} stopped because the database was unreachable; it runs "
+                "again from its checkpoints once the database is back (see its handle)"
+            ) from err.__cause__
         raise err
 
     # -- child workflows (children.Spawner) ---------------------------------------------------
@@ -401,6 +467,9 @@ class Engine:
             outcome.error = ctx.diverged  # even if the workflow code caught it
         err = outcome.error
         if isinstance(err, NOT_AN_OUTCOME):
+            if isinstance(err, LeaseLostInterrupt):
+                with self._lock:
+                    self.fenced_out.add(ctx.workflow_id)
             return
         output_json = error_json = None
         status = Status.SUCCESS
@@ -420,7 +489,7 @@ class Engine:
             # row already finished, one statement instead of an insert and an update.
             self._insert_finished(ctx, row, status, output_json, error_json)
             return
-        self.recorder.finish(ctx, status, output_json, error_json)
+        self.recorder.finish(ctx.fence, status, output_json, error_json)
 
     def _insert_finished(
         self,
@@ -460,19 +529,7 @@ class Engine:
             wdef = self.registry.workflow_def(rec.name)
         except ConfigurationError as exc:
             err = json.dumps(serialization.error_to_json(exc))
-            wf = self.store.workflows
-            self.store.db.run_write(
-                lambda c: wf.finish(
-                    c,
-                    wid,
-                    executor_id=self.executor_id,
-                    epoch=epoch,
-                    status=Status.ERROR,
-                    error_json=err,
-                ),
-                single_statement=True,
-                key=wid,
-            )
+            self.recorder.finish(fence, Status.ERROR, error_json=err)
             return
         args, kwargs = decode_inputs(rec.inputs)
         self.submit(Run(wdef, wid, args, kwargs, fence, None))

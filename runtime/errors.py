@@ -9,6 +9,7 @@ TetherError
 │   └── DeduplicatedError       a queue already holds an open workflow with this dedup id
 ├── NondeterminismError         recorded history does not match what the code does
 ├── SchemaError                 database schema missing, too old, or too new for this code
+├── DatabaseUnavailableError    the database stayed unreachable past the retry deadline
 ├── WorkflowFailedError         result() of a workflow that ended in ERROR without a known type
 ├── WorkflowCancelledError      result() of a cancelled workflow
 ├── WorkflowParkedError         result() of a workflow parked for a fix
@@ -18,7 +19,8 @@ TetherError
 WorkflowInterrupt (BaseException: user ``except Exception`` must not swallow it)
 ├── CancelledInterrupt          the workflow was cancelled; stop at this boundary
 ├── LeaseLostInterrupt          another executor holds the workflow now; stop writing
-└── DrainingInterrupt           this executor is shutting down; leave the workflow to a peer
+├── DrainingInterrupt           this executor is shutting down; leave the workflow to a peer
+└── StoreUnavailableInterrupt   the database is away; stop, the executor re-runs it later
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ class DeduplicatedError(WorkflowConflictError):
 
 class SchemaError(TetherError):
     """The database schema is missing, too old or too new for this code."""
+
+
+class DatabaseUnavailableError(TetherError):
+    """The database stayed unreachable past the connection-retry deadline."""
 
 
 class ResultTimeoutError(TetherError, TimeoutError):
@@ -237,6 +243,12 @@ class DrainingInterrupt(WorkflowInterrupt):
 class SuspendedInterrupt(WorkflowInterrupt):
     """The workflow is suspended in a durable wait: its wake condition is in the database and
     it holds no lease; any executor of its version resumes it by replay when the wait ends."""
+
+
+class StoreUnavailableInterrupt(WorkflowInterrupt):
+    """A write of this run failed on the database past the retry deadline: the run stops
+    without recording an outcome (a database fault is not the workflow's error), and the
+    executor's self-audit runs it again from its history once the database is back."""
 
 
 # What ends a run without ending the workflow: the runtime's own interrupts, and a crash of

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from . import serialization, timeouts
 from .clock import now_ms
 from .errors import CancelledInterrupt, DrainingInterrupt, TetherError
-from .leases import claim_share, is_crash_takeover
+from .leases import claim_share, is_crash_takeover, strays
 from .records import Status
 
 if TYPE_CHECKING:
@@ -52,6 +52,15 @@ class Executor:
         engine.recorder.woken_hooks.append(self.claim_woken)
         self._woken: set[str] = set()
         self._woken_lock = threading.Lock()
+        # "RUNNING", or "DISCONNECTED" while the database has been unreachable longer than
+        # the lease: no claims then (see ``_beat_loop``).
+        self.health = "RUNNING"
+        self._failing_since: float | None = None
+        self._suspects: dict[str, int] = {}
+        self._next_audit = 0.0
+        engine.lease_clock.beat = self.heartbeat
+        engine.overflow_hooks.append(self.wake)
+        engine.finish_hooks.append(self._slot_freed)
 
     @property
     def _lease_ms(self) -> int:
@@ -86,7 +95,7 @@ class Executor:
         me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
         claimed = 0
         for wid in ids:
-            if e.draining or e.free_slots() <= 0:
+            if e.draining or e.free_slots() <= 0 or self.health != "RUNNING":
                 break  # a recovery round (here or at a peer) finds it
             if e.is_local(wid):
                 continue
@@ -104,13 +113,49 @@ class Executor:
             self._next_due = at_ms
             self._wake.set()
 
+    def _slot_freed(self, _wid: str) -> None:
+        if self.engine.overflowed:
+            self.wake()  # starts left unheld wait in the database: claim them now
+
     def _beat_loop(self) -> None:
         interval = self.engine.settings.heartbeat_interval
         while not self._stop.wait(interval):
             try:
                 self.heartbeat()
-            except Exception:  # noqa: BLE001 - keep beating through database blips
-                log.exception("executor heartbeat failed; retrying")
+            except Exception as exc:  # noqa: BLE001 - keep beating through database blips
+                self._beat_failed(exc)
+            else:
+                self._beat_ok()
+
+    def _beat_failed(self, exc: Exception) -> None:
+        """Past the lease without a heartbeat this executor stops claiming and says so.
+
+        It keeps the workflows it holds: their runs stop at their next step (the lease
+        self-check cannot revalidate), and whoever reaches the database first continues
+        them, this executor when its heartbeat returns, or a peer once the lease expired.
+        """
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("executor heartbeat failed; retrying: %s", exc)
+        deadline = self.engine.settings.lease_timeout
+        if self.health == "RUNNING" and now - self._failing_since >= deadline:
+            self.health = "DISCONNECTED"
+            log.error(
+                "executor %s: database unreachable for %.0fs; it stops claiming work, and "
+                "its runs stop at their next step until it can renew its lease (%s)",
+                self.engine.executor_id,
+                now - self._failing_since,
+                exc,
+            )
+
+    def _beat_ok(self) -> None:
+        if self.health != "RUNNING":
+            log.warning(
+                "executor %s: database reachable again; claiming resumes", self.engine.executor_id
+            )
+        self.health = "RUNNING"
+        self._failing_since = None
 
     def _run(self) -> None:
         s = self.engine.settings
@@ -129,6 +174,7 @@ class Executor:
                     self._wake.clear()
                     timeouts.sweep(self.engine.store)  # cancels; the holder stops below
                     self.poll_cancellations()
+                    self.audit()
                     if not self.engine.draining and (due or now >= next_recovery):
                         self.wake_due(due)
                     claimed = self._claim_woken()
@@ -171,8 +217,42 @@ class Executor:
     def heartbeat(self) -> None:
         e = self.engine
         state = "DRAINING" if e.draining else "RUNNING"
+        started = time.monotonic()
         if not e.store.executors.heartbeat(e.executor_id, state=state, runnable=e.runnable()):
             self._register(state)  # the row was removed: write it again
+        e.lease_clock.succeeded(started)
+
+    def audit(self, *, force: bool = False) -> list[str]:
+        """Re-run workflows this executor holds in the database but no longer runs.
+
+        A run whose end was not durable (the database was away past the retry deadline),
+        or a claim whose commit was not known, leaves a row held by a live executor that
+        no peer would ever take. One indexed read every half lease finds them; a row
+        found twice at the same epoch is re-taken (epoch + 1, so a forgotten run can no
+        longer write) and run again from its checkpoints. Returns the ids re-run.
+        """
+        e = self.engine
+        now = time.monotonic()
+        if (not force and now < self._next_audit) or e.draining or self.health != "RUNNING":
+            return []
+        self._next_audit = now + e.settings.lease_timeout / 2
+        rows = {r.workflow_id: r for r in e.store.executors.held(e.executor_id)}
+        with e._lock:  # fenced out here: held by its new holder, maybe one with our id
+            e.fenced_out &= set(rows)
+            mine = {wid: r.lease_epoch for wid, r in rows.items() if wid not in e.fenced_out}
+        act, self._suspects = strays(mine, e.local_ids(), self._suspects)
+        # Its own stray is no crash takeover: this process is alive and vouches for it.
+        rerun = [
+            wid for wid in act if not e.is_local(wid) and self._claim(rows[wid], crashed=False)
+        ]
+        if rerun:
+            log.warning(
+                "executor %s held %d workflow(s) it no longer ran; running them again: %s",
+                e.executor_id,
+                len(rerun),
+                ", ".join(rerun[:10]),
+            )
+        return rerun
 
     def _register(self, state: str) -> None:
         e = self.engine
@@ -208,7 +288,7 @@ class Executor:
         """One recovery round: the ids of the workflows it claimed (and now runs)."""
         e = self.engine
         free = e.free_slots()
-        if free <= 0 or e.draining:
+        if free <= 0 or e.draining or self.health != "RUNNING":
             return []
         runnable = e.runnable()
         store = e.store
@@ -238,16 +318,18 @@ class Executor:
             log.info("executor %s claimed %d workflow(s)", e.executor_id, len(claimed))
         return claimed
 
-    def _claim(self, c: Any) -> bool:
-        """Take one candidate row (from ``find_claimable``) and run it."""
+    def _claim(self, c: Any, *, crashed: bool | None = None) -> bool:
+        """Take one candidate row (from ``find_claimable``) and run it; ``crashed`` says
+        whether it counts as a recovery attempt (by default, as its holder's state says)."""
         e = self.engine
         wid, holder, epoch = c.workflow_id, c.executor_id, c.lease_epoch
-        crashed = is_crash_takeover(
-            holder=holder,
-            holder_known=c.holder_row is not None,
-            holder_state=c.holder_state,
-            own=holder == e.executor_id,
-        )
+        if crashed is None:
+            crashed = is_crash_takeover(
+                holder=holder,
+                holder_known=c.holder_row is not None,
+                holder_state=c.holder_state,
+                own=holder == e.executor_id,
+            )
         attempts = c.recovery_attempts + (1 if crashed else 0)
         wdef = e.registry.workflows.get(c.name)
         limit = wdef.max_recovery_attempts if wdef else 50

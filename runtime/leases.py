@@ -57,3 +57,20 @@ def is_crash_takeover(
     if not holder_known:
         return True  # the holder's executor row is gone: nothing vouches for a clean stop
     return holder_state != "STOPPED"  # a holder that stopped cleanly but kept the row
+
+
+def strays(
+    held: Mapping[str, int], local: Iterable[str], suspects: Mapping[str, int]
+) -> tuple[list[str], dict[str, int]]:
+    """The self-audit: which workflows this executor holds in the database but does not run.
+
+    ``held`` maps each workflow id it holds to its lease epoch; ``local`` are the ids it
+    runs in memory; ``suspects`` is what the previous audit found. A row is acted on only
+    when the previous audit found it too at the same epoch (a start or a claim between
+    writing its row and starting the run is not a stray). Returns (re-run these, the
+    suspects for the next audit).
+    """
+    running = set(local)
+    now = {wid: epoch for wid, epoch in held.items() if wid not in running}
+    act = sorted(wid for wid, epoch in now.items() if suspects.get(wid) == epoch)
+    return act, {wid: epoch for wid, epoch in now.items() if wid not in act}

@@ -162,7 +162,7 @@ def send(
         OperationRecord(pos, SEND, t, output=target),
         lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
-    ctx.recorder.notify()
+    ctx.recorder.notify_addressee(dest_id)
 
 
 def deliver(
@@ -200,15 +200,16 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
     started = now_ms()
     durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-    while True:
-        ctx.check_interrupt()
-        found, value = recorder.consume(ctx, pos, t, started)
-        if found:
-            return value
-        if now_ms() >= until:
-            ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
-            return None
-        ctx.wait(until, waiter.poll_interval, waiter.signal, durable)
+    with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+        while True:
+            ctx.check_interrupt()
+            found, value = recorder.consume(ctx, pos, t, started)
+            if found:
+                return value
+            if now_ms() >= until:
+                ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
+                return None
+            ctx.wait(until, waiter.poll_interval, durable=durable)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -224,15 +225,17 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
         started = now_ms()
         durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-        while True:
-            ctx.check_interrupt()
-            found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
-            if found:
-                return value
-            if now_ms() >= until:
-                await ctx.arecord(OperationRecord(pos, RECV, t, output=None, started_at=started))
-                return None
-            await ctx.wait_async(until, waiter.poll_interval, waiter.signal, durable)
+        with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+            while True:
+                ctx.check_interrupt()
+                found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
+                if found:
+                    return value
+                if now_ms() >= until:
+                    op = OperationRecord(pos, RECV, t, output=None, started_at=started)
+                    await ctx.arecord(op)
+                    return None
+                await ctx.wait_async(until, waiter.poll_interval, durable=durable)
 
     return ctx.track(pos, run())
 

@@ -30,6 +30,7 @@ from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
 from .handles import WorkflowHandle
+from .ids import check_workflow_id
 from .records import OperationRecord
 from .registry import _check_name
 from .routing import route
@@ -141,6 +142,8 @@ class Enqueuer:
             raise ConfigurationError(f"priority must be an integer, got {priority!r}")
         if delay is not None and delay < 0:
             raise ConfigurationError(f"delay must be >= 0 seconds, got {delay!r}")
+        if workflow_id is not None:
+            check_workflow_id(workflow_id)
         ctx = maybe_current() if connection is None else None
         if ctx is not None:
             return self._enqueue_durably(
@@ -158,7 +161,7 @@ class Enqueuer:
                 policy,
                 timeout,
             )
-        wid = workflow_id or str(uuid.uuid4())
+        wid = str(uuid.uuid4()) if workflow_id is None else workflow_id
         e = self._spec(
             spec, name, wid, args, kwargs, priority, dedup_id, delay, partition_key, version
         )
@@ -242,7 +245,7 @@ class Enqueuer:
                 raise serialization.error_from_json(json.loads(recorded.error))
             return self.handle(recorded.child_id)
         ctx.check_interrupt()
-        wid = workflow_id or f"{ctx.workflow_id}-{pos}"
+        wid = f"{ctx.workflow_id}-{pos}" if workflow_id is None else workflow_id
         if dedup_id is not None and policy == "return_existing":
             holder = self.queues.open_holder(spec.name, dedup_id)
             if holder is not None:

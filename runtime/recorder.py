@@ -12,16 +12,27 @@ until the code reaches one that was never recorded.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
 from . import serialization
-from .errors import CancelledInterrupt, LeaseLostInterrupt, TetherError, WorkflowInterrupt
+from .errors import (
+    CancelledInterrupt,
+    DatabaseUnavailableError,
+    LeaseLostInterrupt,
+    StoreUnavailableInterrupt,
+    TetherError,
+    WorkflowInterrupt,
+)
 from .records import OperationRecord, Status, WorkflowRecord
-from .waiting import Signal, StoreWaiter, Waiter
+from .selfcheck import LeaseClock, Verdict
+from .store.operations import Fence
+from .waiting import Mailboxes, Signal, StoreWaiter, Waiter
 
 if TYPE_CHECKING:
     from .context import WorkflowContext
@@ -86,6 +97,22 @@ class Recorder(Protocol):
         the wait's condition already holds (look again). Raises when the run was fenced."""
         ...
 
+    def lease_ok(self, ctx: WorkflowContext) -> bool:
+        """True when the run certainly still holds its lease (no I/O; see selfcheck)."""
+        ...
+
+    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
+        """While open, a message sent to this run's workflow wakes its ``ctx.wakeup``."""
+        ...
+
+    def notify_addressee(self, workflow_id: str) -> None:
+        """A message to ``workflow_id`` committed: wake its waiters here (only theirs)."""
+        ...
+
+    def revalidate(self, ctx: WorkflowContext) -> None:
+        """Heartbeat and re-take the lease, or raise LeaseLostInterrupt (blocking I/O)."""
+        ...
+
     async def in_io(self, fn: Callable[[], T]) -> T:
         """Run blocking ``fn`` (store I/O) off the event loop."""
         ...
@@ -100,12 +127,15 @@ class LiveRecorder:
         version: str,
         poll_interval: float,
         suspend_after: float | None = None,
+        clock: LeaseClock | None = None,
     ) -> None:
         self.store = store
         self.version = version
         self.suspend_after = suspend_after
+        self.clock = clock if clock is not None else LeaseClock(float("inf"))
         self.signal = Signal()  # notified when a local workflow ends or a message lands
         self.waiter = StoreWaiter(store, poll_interval, self.signal)
+        self.mailboxes = Mailboxes()
         self.io = ThreadPoolExecutor(16, thread_name_prefix="tether-io")
         # Called after a message or event was committed here: it may have woken a suspended
         # workflow that this process can claim now (see store.waits).
@@ -124,8 +154,15 @@ class LiveRecorder:
         self, ctx: WorkflowContext, write: Callable[[Connection], bool], single: bool
     ) -> None:
         """Run a fenced write; when the fence refused it, say why the run must stop."""
-        if self.store.db.run_write(write, single_statement=single, key=ctx.workflow_id):
-            return
+        try:
+            if self.store.db.run_write(write, single_statement=single, key=ctx.workflow_id):
+                return
+            self._refused(ctx)
+        except DatabaseUnavailableError as exc:
+            raise StoreUnavailableInterrupt(ctx.workflow_id) from exc
+
+    def _refused(self, ctx: WorkflowContext) -> None:
+        """The fence refused a write of this run: raise why it must stop."""
         rec = self.store.workflows.get(ctx.workflow_id)
         if rec is not None and rec.status == Status.CANCELLED:
             raise CancelledInterrupt(ctx.workflow_id)
@@ -157,6 +194,11 @@ class LiveRecorder:
         got: list[str] = []
 
         def write(conn: Connection) -> bool:
+            got.clear()
+            mine = self.store.operations.recorded_by(conn, ctx.fence, position)
+            if mine is not None:  # a repeat: the message was taken by the first attempt
+                got.append(mine[0])
+                return True
             row = messages.peek_oldest(conn, ctx.workflow_id, topic)
             if row is None:
                 return True  # someone else consumed it; nothing written
@@ -167,16 +209,49 @@ class LiveRecorder:
         self._fenced(ctx, write, single=False)
         return (True, serialization.loads(got[0])) if got else (False, None)
 
+    def lease_ok(self, ctx: WorkflowContext) -> bool:
+        return self.clock.verdict(ctx.fence.held_since) is Verdict.OK
+
+    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
+        return self.mailboxes.listening(ctx.workflow_id, ctx.wakeup)
+
+    def notify_addressee(self, workflow_id: str) -> None:
+        self.mailboxes.notify(workflow_id)
+        for hook in self.wake_hooks:  # the message may have woken it from suspension
+            hook()
+
+    def revalidate(self, ctx: WorkflowContext) -> None:
+        fence = ctx.fence
+        try:
+            if self.clock.beat is not None:
+                self.clock.beat()
+            wf = self.store.workflows
+            retaken = self.store.db.run_write(
+                lambda conn: wf.retake(conn, fence.workflow_id, fence.executor_id, fence.epoch),
+                single_statement=True,
+                key=fence.workflow_id,
+            )
+            if not retaken:
+                self._refused(ctx)
+        except DatabaseUnavailableError as exc:
+            raise StoreUnavailableInterrupt(ctx.workflow_id) from exc
+        # Known held from now: any heartbeat gap noticed so far is behind this point.
+        ctx.fence = Fence(fence.workflow_id, fence.executor_id, fence.epoch + 1, time.monotonic())
+
     def finish(
         self,
-        ctx: WorkflowContext,
+        fence: Fence,
         status: str,
-        output_json: str | None,
-        error_json: str | None,
-    ) -> None:
-        """Record the run's end (a fenced update: a lost lease writes nothing)."""
-        wf, fence = self.store.workflows, ctx.fence
-        self.store.db.run_write(
+        output_json: str | None = None,
+        error_json: str | None = None,
+    ) -> bool:
+        """Record the run's end (a fenced update: a lost lease writes nothing).
+
+        Every fenced end of a workflow goes through here (a run's end, and a claimed
+        workflow that cannot start); False when the fence refused it.
+        """
+        wf = self.store.workflows
+        done = self.store.db.run_write(
             lambda conn: wf.finish(
                 conn,
                 fence.workflow_id,
@@ -191,6 +266,7 @@ class LiveRecorder:
         )
         if status != Status.PENDING:
             self.store.waits.wake_waiters_of([fence.workflow_id])  # a parent suspended on it
+        return done
 
     def notify(self) -> None:
         self.signal.notify()
@@ -205,25 +281,25 @@ class LiveRecorder:
         from .store.waits import Suspend
 
         waits, fence = self.store.waits, ctx.fence
-        got = self.store.db.run_write(
-            lambda conn: waits.suspend(
-                conn,
-                fence,
-                kind=wait.kind,
-                until_ms=wait.until_ms,
-                topic=wait.topic,
-                target=wait.target,
-            ),
-            key=ctx.workflow_id,
-        )
-        if got is Suspend.SUSPENDED and wait.target is not None:
-            # What it waits for may have happened just now (see store.waits).
-            waits.wake_if_ready(ctx.workflow_id, wait.kind, wait.target, wait.topic)
+        try:
+            got = self.store.db.run_write(
+                lambda conn: waits.suspend(
+                    conn,
+                    fence,
+                    kind=wait.kind,
+                    until_ms=wait.until_ms,
+                    topic=wait.topic,
+                    target=wait.target,
+                ),
+                key=ctx.workflow_id,
+            )
+            if got is Suspend.SUSPENDED and wait.target is not None:
+                # What it waits for may have happened just now (see store.waits).
+                waits.wake_if_ready(ctx.workflow_id, wait.kind, wait.target, wait.topic)
+        except DatabaseUnavailableError as exc:
+            raise StoreUnavailableInterrupt(ctx.workflow_id) from exc
         if got is Suspend.FENCED:
-            rec = self.store.workflows.get(ctx.workflow_id)
-            if rec is not None and rec.status == Status.CANCELLED:
-                raise CancelledInterrupt(ctx.workflow_id)
-            raise LeaseLostInterrupt(ctx.workflow_id)
+            self._refused(ctx)
         if got is Suspend.SUSPENDED and wait.until_ms is not None:
             for hook in self.due_hooks:
                 hook(wait.until_ms)
@@ -314,6 +390,18 @@ class ReplayRecorder:
 
     def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
         raise ReplayStop(ctx.workflow_id, wait.position, f"the code waits ({wait.kind})")
+
+    def lease_ok(self, ctx: WorkflowContext) -> bool:
+        return True  # a replay holds nothing and writes nothing
+
+    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def notify_addressee(self, workflow_id: str) -> None:
+        pass
+
+    def revalidate(self, ctx: WorkflowContext) -> None:
+        pass
 
     async def in_io(self, fn: Callable[[], T]) -> T:
         return fn()  # nothing blocks: every answer comes from memory

@@ -101,6 +101,11 @@ class Registry:
         timeout: float | None = None,
     ) -> Callable[..., Any]:
         wname = _check_name(name or default_name(fn), "workflow")
+        if self.engine is not None:
+            raise ConfigurationError(
+                f"workflow {wname!r} is registered after launch(): register every workflow "
+                "before app.launch(), so that this executor can recover and dequeue it"
+            )
         if wname in self.workflows and self.workflows[wname].fn is not fn:
             raise ConfigurationError(
                 f"two different functions are registered as workflow {wname!r}: "
@@ -166,6 +171,11 @@ class Registry:
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ConfigurationError(
                 f"step {sname!r}: timeout must be seconds > 0 or None, got {timeout!r}"
+            )
+        if sname in self.steps and self.steps[sname].fn is not fn:
+            raise ConfigurationError(
+                f"two different functions are registered as step {sname!r}: give one of "
+                "them name=... (histories record steps by name)"
             )
         if retries < 0 or backoff < 1.0 or interval < 0 or max_interval < interval:
             raise ConfigurationError(

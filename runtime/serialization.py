@@ -125,6 +125,11 @@ def dumps(value: Any, where: str = "value") -> str:
         return json.dumps(_encode(value, where), separators=(",", ":"), allow_nan=False)
     except ValueError as exc:  # NaN/inf
         raise SerializationError(f"{where}: {exc}. Replace NaN/infinity before storing.") from exc
+    except RecursionError:
+        raise SerializationError(
+            f"{where}: the value is nested too deeply to store as JSON (or contains itself); "
+            "flatten it, or store a reference to it instead"
+        ) from None
 
 
 def loads(text: str | None) -> Any:

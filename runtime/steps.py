@@ -1,6 +1,8 @@
 """Step execution: replay from history, or run with retries and checkpoint the outcome.
 
-The attempt loop is written once, as a generator (:func:`attempt_loop`) that says what to do
+Before every attempt the run checks that it still holds its lease (runtime.selfcheck): a
+paused process must not run a step a peer has since checkpointed. The attempt loop is
+written once, as a generator (:func:`attempt_loop`) that says what to do
 next: call the function, or back off for some seconds. A sync and an async driver carry it
 out; they differ only in how they call the user's function and how they wait. Backoff goes
 through the context's wait, so a cancel or a drain interrupts it in both colours.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import threading
 import time
@@ -71,6 +74,8 @@ def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any
         request = next(loop)
         while True:
             if isinstance(request, _Call):
+                if ctx is not None and not ctx.recorder.lease_ok(ctx):
+                    ctx.recorder.revalidate(ctx)  # or stop: a peer may hold it now
                 token = _IN_STEP.set(True)
                 try:
                     attempted: Attempted = (_call_sync(sdef, args, kwargs), None)
@@ -98,6 +103,9 @@ async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwar
         request = next(loop)
         while True:
             if isinstance(request, _Call):
+                if ctx is not None and not ctx.recorder.lease_ok(ctx):
+                    revalidate = functools.partial(ctx.recorder.revalidate, ctx)
+                    await ctx.recorder.in_io(revalidate)  # or stop (see selfcheck)
                 token = _IN_STEP.set(True)
                 try:
                     result = sdef.fn(*args, **kwargs)

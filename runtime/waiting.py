@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from .clock import now_ms
@@ -76,6 +77,39 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 def _resolve_all(futures: set[asyncio.Future[None]]) -> None:
     for fut in futures:
         _resolve(fut)
+
+
+class Mailboxes:
+    """Per-workflow wake-ups: a message wakes only its addressee's waiters.
+
+    A waiting ``recv`` registers its run's own signal under its workflow id; a send to
+    that id notifies just that signal, so one send costs one wake-up and one query, not a
+    wake-up and a query for every waiter in the process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, list[Signal]] = {}
+
+    @contextmanager
+    def listening(self, workflow_id: str, signal: Signal) -> Iterator[None]:
+        with self._lock:
+            self._by_id.setdefault(workflow_id, []).append(signal)
+        try:
+            yield
+        finally:
+            with self._lock:
+                signals = self._by_id.get(workflow_id, [])
+                if signal in signals:
+                    signals.remove(signal)
+                if not signals:
+                    self._by_id.pop(workflow_id, None)
+
+    def notify(self, workflow_id: str) -> None:
+        with self._lock:
+            signals = list(self._by_id.get(workflow_id, ()))
+        for signal in signals:
+            signal.notify()
 
 
 class Waiter(Protocol):

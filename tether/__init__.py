@@ -45,6 +45,7 @@ from . import errors
 from .app import Tether
 from .errors import (
     ConfigurationError,
+    DatabaseUnavailableError,
     DeduplicatedError,
     NondeterminismError,
     NotInWorkflowError,
@@ -74,6 +75,7 @@ def workflow_id() -> str:
 __all__ = [
     "Client",
     "ConfigurationError",
+    "DatabaseUnavailableError",
     "DeduplicatedError",
     "ExecutorRecord",
     "MigrationReport",

@@ -551,7 +551,7 @@ class Tether:
             idempotency_key=idempotency_key,
         )
         if self._engine is not None:
-            self._engine.recorder.notify()  # local waiters, and a recipient it woke
+            self._engine.recorder.notify_addressee(dest_id)  # its recv here, or its wake-up
 
     def get_event(self, workflow_id: str, key: str, timeout: float | None = 60.0) -> Any:
         """The value a workflow published with ``tether.set_event``; None after ``timeout``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from tether.runtime.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///tether.db"
+MIN_LEASE_TIMEOUT = 0.5  # seconds; below it heartbeats cannot keep a lease alive
 _APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -64,8 +66,11 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.lease_timeout <= 0:
-            raise ConfigurationError("lease_timeout must be > 0 seconds")
+        if not (math.isfinite(self.lease_timeout) and self.lease_timeout >= MIN_LEASE_TIMEOUT):
+            raise ConfigurationError(
+                f"lease_timeout ({self.lease_timeout!r}) must be a finite number of seconds, "
+                f"at least {MIN_LEASE_TIMEOUT:g} (heartbeats must fit in it)"
+            )
         if self.heartbeat_interval is not None and not (
             0 < self.heartbeat_interval < self.lease_timeout
         ):
@@ -75,6 +80,13 @@ class Settings:
             )
         if self.max_workflows < 1:
             raise ConfigurationError("max_workflows must be at least 1")
+        if not all(
+            math.isfinite(x)
+            for x in (self.shutdown_grace, self.recovery_interval, self.poll_interval)
+        ):
+            raise ConfigurationError(
+                "shutdown_grace, recovery_interval and poll_interval must be finite"
+            )
         if self.shutdown_grace < 0:
             raise ConfigurationError("shutdown_grace must be >= 0 seconds")
         if self.suspend_after is not None and not self.suspend_after >= 0:

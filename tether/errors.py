@@ -9,6 +9,7 @@ from __future__ import annotations
 from tether.runtime.errors import (
     CancelledInterrupt,
     ConfigurationError,
+    DatabaseUnavailableError,
     DeduplicatedError,
     DrainingInterrupt,
     LeaseLostInterrupt,
@@ -19,6 +20,7 @@ from tether.runtime.errors import (
     SerializationError,
     StepTimeoutError,
     StoredError,
+    StoreUnavailableInterrupt,
     SuspendedInterrupt,
     TetherError,
     WorkflowCancelledError,
@@ -33,6 +35,7 @@ from tether.runtime.errors import (
 __all__ = [
     "CancelledInterrupt",
     "ConfigurationError",
+    "DatabaseUnavailableError",
     "DeduplicatedError",
     "DrainingInterrupt",
     "LeaseLostInterrupt",
@@ -42,6 +45,7 @@ __all__ = [
     "SchemaError",
     "SerializationError",
     "StepTimeoutError",
+    "StoreUnavailableInterrupt",
     "StoredError",
     "SuspendedInterrupt",
     "TetherError",

@@ -1,4 +1,22 @@
-"""The durable store: one module per concern, composed by :class:`Store`."""
+"""The durable store: one module per concern, composed by :class:`Store`.
+
+One convention for passing a connection:
+
+* A store method that is a *part* of a larger transaction (a fenced effect, a claim, the
+  statements a checkpoint runs) takes ``conn: Connection`` as its first positional
+  argument and never opens a transaction of its own.
+* Every other method takes an optional keyword ``conn: Connection | None = None``: given,
+  it runs on the caller's transaction; None, it opens its own through
+  ``Database.reading`` / ``Database.writing``, which repeat the work on a fresh connection
+  when the connection breaks (failover, idle reaping; see ``retry``) and raise
+  ``DatabaseUnavailableError`` after the retry deadline. Such a method must therefore be
+  safe to repeat: a read, an insert-if-absent, a fenced or compare-and-set update.
+* Writes of a running workflow go through the commit lanes (``Database.run_write``), which
+  apply the same retry policy per item.
+
+The executor heartbeat is the one exception: it is not repeated inside, because the
+executor's heartbeat loop is its retry and must see each failure to judge its own lease.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +41,7 @@ class Store:
     """Everything the runtime persists, for one app in one database."""
 
     def __init__(self, database_url: str, app_name: str, *, pool_size: int = 10) -> None:
-        self.db = Database(database_url, pool_size=pool_size)
+        self.db = Database(database_url, pool_size=pool_size, application_name=f"tether:{app_name}")
         self.app_name = app_name
         self.workflows = WorkflowStore(self.db, app_name)
         self.operations = OperationStore(self.db, app_name)

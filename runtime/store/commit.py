@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
+from .retry import retrying
+
 if TYPE_CHECKING:
     from .database import Database
 
@@ -171,6 +173,10 @@ class _Lane:
             except Exception:  # noqa: BLE001 - already broken
                 pass
 
+    def _discard_all(self) -> None:
+        for single in (True, False):
+            self._discard(single)
+
     def close(self) -> None:
         with self._commit_lock:
             for single in (True, False):
@@ -189,7 +195,13 @@ class _Lane:
                 return
         for it in batch:
             try:
-                it.result = self._transaction(it.single, [it.fn])[0]
+                # A broken connection is replaced and the write repeated (every write is
+                # fenced or insert-if-absent, so a repeat after an unknown commit is safe).
+                it.result = retrying(
+                    lambda it=it: self._transaction(it.single, [it.fn])[0],  # type: ignore[misc]
+                    "commit a write",
+                    on_retry=lambda _exc: self._discard_all(),
+                )
             except BaseException as exc:  # noqa: BLE001 - delivered to the waiting writer
                 it.error = exc
             it.finish()

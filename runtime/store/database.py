@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SchemaError
 from .commit import GroupCommitter, PendingWrite
+from .retry import missing_table, retrying
 
 T = TypeVar("T")
 
@@ -48,13 +49,19 @@ def redact(url: str) -> str:
 class Database:
     """One engine and the transaction helpers every store module uses."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, application_name: str | None = None
+    ) -> None:
         self.url = normalize_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
-            connect_args: dict[str, Any] = {}
+            # A black-holed host must fail a connect in seconds, not the OS TCP timeout.
+            connect_args: dict[str, Any] = {"connect_timeout": _connect_timeout()}
+            if application_name:
+                # Shown in pg_stat_activity: which app a backend serves.
+                connect_args["application_name"] = application_name[:63]
             if os.environ.get("TETHER_PG_TRANSACTION_POOLER", "").lower() in ("1", "true", "yes"):
                 # Behind a transaction-mode pooler (PgBouncer, Cloud SQL's managed pooling)
                 # a server-side prepared statement may land on another backend: never prepare.
@@ -64,7 +71,9 @@ class Database:
                 connect_args=connect_args,
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
-                pool_pre_ping=False,
+                # A pooled connection the server dropped (idle reaping, failover) is
+                # replaced at checkout instead of failing the caller's first statement.
+                pool_pre_ping=True,
                 pool_recycle=1800,
             )
         self.committer = GroupCommitter(self)
@@ -97,6 +106,49 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def reading(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        conn: Connection | None = None,
+        what: str = "read from the database",
+    ) -> T:
+        """``fn`` on ``conn`` (the caller's transaction), or, when None, in a read
+        transaction of its own, repeated on a fresh connection if the connection breaks
+        (see ``retry``). The store's convention: see the package docstring."""
+        if conn is not None:
+            return fn(conn)
+        return retrying(lambda: self._once(self.read, fn), what)
+
+    def writing(
+        self,
+        fn: Callable[[Connection], T],
+        *,
+        conn: Connection | None = None,
+        what: str = "write to the database",
+        single_statement: bool = False,
+    ) -> T:
+        """Like ``reading``, for a write; ``fn`` must be safe to repeat (fenced,
+        insert-if-absent or compare-and-set)."""
+        if conn is not None:
+            return fn(conn)
+        return retrying(lambda: self._once(self.write, fn, single_statement), what)
+
+    @staticmethod
+    def _once(
+        txn: Callable[..., Any], fn: Callable[[Connection], T], single: bool | None = None
+    ) -> T:
+        try:
+            with txn() if single is None else txn(single_statement=single) as conn:
+                return fn(conn)
+        except Exception as exc:
+            if missing_table(exc):
+                raise SchemaError(
+                    "the tether tables do not exist in this database: run `tether migrate` "
+                    "(or launch with migrate=True, the default)"
+                ) from exc
+            raise
+
     def run_write(
         self,
         fn: Callable[[Connection], T],
@@ -123,6 +175,19 @@ class Database:
     def close(self) -> None:
         self.committer.close()
         self.engine.dispose()
+
+
+def _connect_timeout() -> int:
+    raw = os.environ.get("TETHER_PG_CONNECT_TIMEOUT", "10")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"TETHER_PG_CONNECT_TIMEOUT={raw!r} is not a whole number of seconds"
+        ) from None
+    if value < 1:
+        raise ConfigurationError("TETHER_PG_CONNECT_TIMEOUT must be at least 1 (seconds)")
+    return value
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -35,6 +35,7 @@ class ExecutorStore:
         pid: int | None,
         state: str = "RUNNING",
         lease_timeout_ms: int | None = None,
+        conn: Connection | None = None,
     ) -> None:
         now = now_ms()
         stmt = self._insert(X).values(
@@ -62,36 +63,50 @@ class ExecutorStore:
                 "lease_timeout_ms": stmt.excluded.lease_timeout_ms,
             },
         )
-        with self.db.write() as conn:
-            conn.execute(stmt)
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, what="register the executor")
 
-    def heartbeat(self, executor_id: str, *, state: str, runnable: Iterable[str]) -> bool:
-        with self.db.write() as conn:
-            res = conn.execute(
-                update(X)
-                .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
-                .values(
-                    heartbeat_at=now_ms(),
-                    state=state,
-                    runnable_versions=json.dumps(sorted(set(runnable))),
-                )
+    def heartbeat(
+        self,
+        executor_id: str,
+        *,
+        state: str,
+        runnable: Iterable[str],
+        conn: Connection | None = None,
+    ) -> bool:
+        """Renew the executor's lease. Not retried when ``conn`` is None: the executor's
+        heartbeat loop is the retry, and it must see a failure to judge its own lease."""
+        stmt = (
+            update(X)
+            .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
+            .values(
+                heartbeat_at=now_ms(),
+                state=state,
+                runnable_versions=json.dumps(sorted(set(runnable))),
             )
-            return res.rowcount == 1
+        )
+        if conn is not None:
+            return bool(conn.execute(stmt).rowcount == 1)
+        with self.db.write() as c:
+            return bool(c.execute(stmt).rowcount == 1)
 
-    def set_state(self, executor_id: str, state: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                update(X)
-                .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
-                .values(state=state, heartbeat_at=now_ms())
-            )
+    def set_state(self, executor_id: str, state: str, *, conn: Connection | None = None) -> None:
+        stmt = (
+            update(X)
+            .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
+            .values(state=state, heartbeat_at=now_ms())
+        )
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, what="set the executor state")
 
-    def list(self, lease_timeout_ms: int, *, include_stopped: bool = True) -> list[ExecutorRecord]:
+    def list(
+        self,
+        lease_timeout_ms: int,
+        *,
+        include_stopped: bool = True,
+        conn: Connection | None = None,
+    ) -> list[ExecutorRecord]:
         now = now_ms()
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(X).where(X.c.app_name == self.app).order_by(X.c.started_at.desc())
-            ).all()
+        stmt = select(X).where(X.c.app_name == self.app).order_by(X.c.started_at.desc())
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         out = []
         for r in rows:
             # Judged by the executor's own lease timeout when it recorded one.
@@ -120,6 +135,7 @@ class ExecutorStore:
         lease_timeout_ms: int,
         limit: int,
         own_executor_id: str | None = None,
+        conn: Connection | None = None,
     ) -> builtins.list[Any]:
         """PENDING workflows of runnable versions whose holder is released, stopped or dead.
 
@@ -160,8 +176,18 @@ class ExecutorStore:
             .order_by(W.c.updated_at)
             .limit(limit)
         )
-        with self.db.read() as conn:
-            return list(conn.execute(stmt).all())
+        return self.db.reading(lambda c: list(c.execute(stmt).all()), conn=conn)
+
+    def held(self, executor_id: str, conn: Connection | None = None) -> builtins.list[Any]:
+        """PENDING workflows this executor holds (rows shaped like ``find_claimable``'s)."""
+        stmt = select(
+            W.c.workflow_id, W.c.executor_id, W.c.lease_epoch, W.c.recovery_attempts, W.c.name
+        ).where(
+            W.c.app_name == self.app,
+            W.c.executor_id == executor_id,
+            W.c.status == Status.PENDING,
+        )
+        return self.db.reading(lambda c: list(c.execute(stmt).all()), conn=conn)
 
     def claim(
         self,

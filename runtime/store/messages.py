@@ -75,20 +75,19 @@ class MessageStore:
             stmt = stmt.with_for_update(skip_locked=True)
         return conn.execute(stmt).first()
 
-    def has_message(self, dest_id: str, topic: str | None) -> bool:
-        with self.db.read() as conn:
-            return (
-                conn.execute(
-                    select(M.c.id)
-                    .where(
-                        M.c.app_name == self.app,
-                        M.c.dest_id == dest_id,
-                        M.c.topic == (topic or DEFAULT_TOPIC),
-                    )
-                    .limit(1)
-                ).first()
-                is not None
+    def has_message(
+        self, dest_id: str, topic: str | None, *, conn: Connection | None = None
+    ) -> bool:
+        stmt = (
+            select(M.c.id)
+            .where(
+                M.c.app_name == self.app,
+                M.c.dest_id == dest_id,
+                M.c.topic == (topic or DEFAULT_TOPIC),
             )
+            .limit(1)
+        )
+        return bool(self.db.reading(lambda c: c.execute(stmt).first() is not None, conn=conn))
 
     def delete(self, conn: Connection, message_id: int) -> None:
         conn.execute(delete(M).where(M.c.id == message_id))
@@ -107,11 +106,11 @@ class MessageStore:
         )
         conn.execute(stmt)
 
-    def get_event(self, workflow_id: str, key: str) -> str | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(E.c.value).where(
-                    E.c.app_name == self.app, E.c.workflow_id == workflow_id, E.c.key == key
-                )
-            ).first()
+    def get_event(
+        self, workflow_id: str, key: str, *, conn: Connection | None = None
+    ) -> str | None:
+        stmt = select(E.c.value).where(
+            E.c.app_name == self.app, E.c.workflow_id == workflow_id, E.c.key == key
+        )
+        row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         return row.value if row else None

@@ -79,6 +79,19 @@ def _read(conn: Connection) -> dict[str, str]:
     return {r.key: r.value for r in conn.execute(select(schema_info.c.key, schema_info.c.value))}
 
 
+def _number(info: dict[str, str], key: str, default: str | None = None) -> int:
+    """A number recorded in the schema table; a clear SchemaError if it is not one."""
+    raw = info.get(key, default)
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SchemaError(
+            f"the tether schema table records {key}={raw!r}, which is not a revision number; "
+            "the table was edited by hand or by another program: restore it from a backup, "
+            "or set it to the revision the tables are at"
+        ) from None
+
+
 def _write(conn: Connection, key: str, value: str) -> None:
     conn.execute(schema_info.delete().where(schema_info.c.key == key))
     conn.execute(schema_info.insert().values(key=key, value=value))
@@ -87,7 +100,7 @@ def _write(conn: Connection, key: str, value: str) -> None:
 def current_revision(db: Database) -> int | None:
     with db.read() as conn:
         info = _read(conn)
-    return int(info["revision"]) if "revision" in info else None
+    return _number(info, "revision") if "revision" in info else None
 
 
 def migrate(db: Database) -> list[int]:
@@ -103,7 +116,7 @@ def migrate(db: Database) -> list[int]:
             _write(conn, "revision", str(head()))
             _write(conn, "min_code", str(min_code_for(head())))
             return [head()]
-        revision = int(info["revision"])
+        revision = _number(info, "revision")
         for number, module in _migrations():
             if number > revision:
                 module.upgrade(conn, db.dialect)
@@ -124,13 +137,13 @@ def check(db: Database) -> int:
             "the tether tables do not exist in this database: run `tether migrate` "
             "(or launch with migrate=True, the default)"
         )
-    revision = int(info["revision"])
+    revision = _number(info, "revision")
     if revision < head():
         raise SchemaError(
             f"the database schema is at revision {revision} but this code needs {head()}: "
             "run `tether migrate` (or launch with migrate=True)"
         )
-    min_code = int(info.get("min_code", "1"))
+    min_code = _number(info, "min_code", "1")
     if head() < min_code:
         raise SchemaError(
             f"the database schema (revision {revision}) no longer supports code at revision "

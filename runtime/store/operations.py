@@ -8,11 +8,13 @@ No row selected means the lease is gone and nothing is written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, distinct, func, select, update
-from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..clock import now_ms
 from ..records import OperationRecord, Status
@@ -39,14 +41,21 @@ _OP_COLUMNS = [
 
 
 class Fence:
-    """Who may write a workflow's history: the holder at a lease epoch."""
+    """Who may write a workflow's history: the holder at a lease epoch.
 
-    __slots__ = ("workflow_id", "executor_id", "epoch")
+    ``held_since`` (monotonic seconds) is when the holder knew it held the lease: the lease
+    self-check (runtime.selfcheck) compares it with gaps in the holder's heartbeats.
+    """
 
-    def __init__(self, workflow_id: str, executor_id: str, epoch: int) -> None:
+    __slots__ = ("workflow_id", "executor_id", "epoch", "held_since")
+
+    def __init__(
+        self, workflow_id: str, executor_id: str, epoch: int, held_since: float | None = None
+    ) -> None:
         self.workflow_id = workflow_id
         self.executor_id = executor_id
         self.epoch = epoch
+        self.held_since = time.monotonic() if held_since is None else held_since
 
 
 class OperationStore:
@@ -60,9 +69,29 @@ class OperationStore:
         )
         if not db.is_sqlite:
             sel = sel.with_for_update(read=True, of=W)
-        # RETURNING, not rowcount: drivers report -1 for INSERT ... SELECT.
+        # RETURNING, not rowcount: drivers report -1 for INSERT ... SELECT. A position
+        # already recorded inserts nothing (a repeat of a write whose commit was unknown).
+        dialect_insert = sqlite_insert if db.is_sqlite else pg_insert
         self._record = Prepared(
-            sa_insert(O).from_select(_OP_COLUMNS, sel).returning(O.c.position), db.engine
+            dialect_insert(O)
+            .from_select(_OP_COLUMNS, sel)
+            .on_conflict_do_nothing()
+            .returning(O.c.position),
+            db.engine,
+        )
+        self._own = Prepared(
+            select(O.c.output)
+            .select_from(
+                O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
+            )
+            .where(
+                O.c.app_name == bindparam("app_name"),
+                O.c.workflow_id == bindparam("workflow_id"),
+                O.c.position == bindparam("position"),
+                O.c.executor_id == bindparam("executor_id"),
+                held_by(bindparam("executor_id"), bindparam("w_epoch")),
+            ),
+            db.engine,
         )
 
     _HISTORY = (
@@ -85,11 +114,7 @@ class OperationStore:
             .where(O.c.app_name == self.app, O.c.workflow_id == workflow_id)
             .order_by(O.c.position)
         )
-        if conn is None:
-            with self.db.read() as c:
-                rows = c.execute(stmt).all()
-        else:
-            rows = conn.execute(stmt).all()
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [OperationRecord(**r._asdict()) for r in rows]
 
     def histories(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
@@ -138,7 +163,9 @@ class OperationStore:
             },
         ).first()
         if row is None:
-            return False
+            # Fenced out, or this run's own write committed before its connection broke
+            # and was repeated: then it is done (and its effect with it).
+            return self.recorded_by(conn, fence, op.position) is not None
         if then is not None:
             then(conn)
         return True
@@ -155,6 +182,20 @@ class OperationStore:
             )
             .values(error=error, child_id=None)
         )
+
+    def recorded_by(self, conn: Connection, fence: Fence, position: int) -> tuple[Any] | None:
+        """The row at ``position`` if this holder (still holding) recorded it, else None."""
+        row = self._own.execute(
+            conn,
+            {
+                "app_name": self.app,
+                "workflow_id": fence.workflow_id,
+                "position": position,
+                "executor_id": fence.executor_id,
+                "w_epoch": fence.epoch,
+            },
+        ).first()
+        return None if row is None else (row[0],)
 
     # -- by operation name (patch markers) ------------------------------------------------
 

@@ -98,7 +98,17 @@ class WaitStore:
             )
         )
         if res.rowcount != 1:
-            return Suspend.FENCED
+            # A repeat of this very write whose commit was not known (a broken connection)
+            # finds the row suspended one epoch on: that is this run's suspension.
+            again = conn.execute(
+                select(W.c.workflow_id).where(
+                    self._pk(wid),
+                    W.c.status == Status.SUSPENDED,
+                    W.c.executor_id.is_(None),
+                    W.c.lease_epoch == fence.epoch + 1,
+                )
+            ).first()
+            return Suspend.FENCED if again is None else Suspend.SUSPENDED
         return Suspend.SUSPENDED
 
     def _has_message(self, conn: Connection, dest_id: str, topic: str) -> bool:
@@ -126,16 +136,14 @@ class WaitStore:
     def wake_if_ready(self, workflow_id: str, kind: str, target: str, topic: str | None) -> bool:
         """After ``workflow_id`` suspended waiting for another workflow: wake it if that one
         ended (``CHILD``) or set the event (``EVENT``) meanwhile (see the module doc)."""
-        with self.db.read() as conn:
-            if kind == CHILD:
-                ready = self._finished(conn, target)
-            else:
-                ready = self._has_event(conn, target, topic or "")
+        if kind == CHILD:
+            ready = self.db.reading(lambda conn: self._finished(conn, target))
+        else:
+            ready = self.db.reading(lambda conn: self._has_event(conn, target, topic or ""))
         if not ready:
             return False
-        with self.db.write() as conn:
-            where = and_(self._pk(workflow_id), W.c.wait_kind == kind, W.c.wait_target == target)
-            return bool(self._wake(conn, where))
+        where = and_(self._pk(workflow_id), W.c.wait_kind == kind, W.c.wait_target == target)
+        return bool(self.db.writing(lambda conn: self._wake(conn, where)))  # repeat-safe
 
     def wake_event_waiters(self, workflow_id: str, key: str) -> int:
         """After ``workflow_id`` set event ``key``: wake the workflows suspended for it."""
@@ -144,12 +152,10 @@ class WaitStore:
             W.c.wait_target == workflow_id,
             W.c.app_name == self.app,
         )
-        with self.db.read() as conn:  # the common case: nobody waits, one index probe
-            if conn.execute(select(W.c.workflow_id).where(waiting).limit(1)).first() is None:
-                return 0
-        with self.db.write() as conn:
-            where = and_(waiting, W.c.wait_kind == EVENT, W.c.wait_topic == key)
-            return len(self._wake(conn, where))
+        if not self._anyone(waiting):
+            return 0
+        where = and_(waiting, W.c.wait_kind == EVENT, W.c.wait_topic == key)
+        return len(self.db.writing(lambda conn: self._wake(conn, where)))  # repeat-safe
 
     def wake_waiters_of(self, workflow_ids: list[str]) -> int:
         """After ``workflow_ids`` ended: wake the workflows suspended waiting for them."""
@@ -158,11 +164,15 @@ class WaitStore:
             W.c.wait_target.in_(workflow_ids),
             W.c.app_name == self.app,
         )
-        with self.db.read() as conn:  # the common case: nobody waits, one index probe
-            if conn.execute(select(W.c.workflow_id).where(waiting).limit(1)).first() is None:
-                return 0
-        with self.db.write() as conn:
-            return len(self._wake(conn, and_(waiting, W.c.wait_kind == CHILD)))
+        if not self._anyone(waiting):
+            return 0
+        where = and_(waiting, W.c.wait_kind == CHILD)
+        return len(self.db.writing(lambda conn: self._wake(conn, where)))  # repeat-safe
+
+    def _anyone(self, waiting: Any) -> bool:
+        # The common case: nobody waits, one index probe.
+        probe = select(W.c.workflow_id).where(waiting).limit(1)
+        return self.db.reading(lambda conn: conn.execute(probe).first() is not None)
 
     def wake_recv(self, conn: Connection, dest_id: str, topic: str) -> list[str]:
         """In the transaction that sends a message: wake ``dest_id`` if it is suspended in a
@@ -232,11 +242,10 @@ class WaitStore:
 
     def next_due(self, runnable: frozenset[str]) -> int | None:
         """The earliest deadline of a suspended workflow of ``runnable`` versions."""
-        with self.db.read() as conn:
-            return conn.execute(
-                select(func.min(W.c.wake_at)).where(
-                    W.c.status == Status.SUSPENDED,
-                    W.c.app_name == self.app,
-                    W.c.version.in_(sorted(runnable)),
-                )
-            ).scalar()
+        stmt = select(func.min(W.c.wake_at)).where(
+            W.c.status == Status.SUSPENDED,
+            W.c.app_name == self.app,
+            W.c.version.in_(sorted(runnable)),
+        )
+        due: int | None = self.db.reading(lambda conn: conn.execute(stmt).scalar())
+        return due

@@ -266,11 +266,7 @@ class WorkflowStore:
 
     def get(self, workflow_id: str, conn: Connection | None = None) -> WorkflowRecord | None:
         stmt = select(*_COLUMNS).where(self._pk(workflow_id))
-        if conn is not None:
-            row = conn.execute(stmt).first()
-        else:
-            with self.db.read() as c:
-                row = c.execute(stmt).first()
+        row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         return to_record(row) if row else None
 
     def get_raw(self, conn: Connection, workflow_id: str) -> Any:
@@ -280,15 +276,15 @@ class WorkflowStore:
             )
         ).first()
 
-    def statuses(self, workflow_ids: Sequence[str]) -> dict[str, str]:
+    def statuses(
+        self, workflow_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> dict[str, str]:
         if not workflow_ids:
             return {}
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(W.c.workflow_id, W.c.status).where(
-                    W.c.app_name == self.app, W.c.workflow_id.in_(list(workflow_ids))
-                )
-            ).all()
+        stmt = select(W.c.workflow_id, W.c.status).where(
+            W.c.app_name == self.app, W.c.workflow_id.in_(list(workflow_ids))
+        )
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return {r.workflow_id: r.status for r in rows}
 
     def list(
@@ -462,19 +458,28 @@ class WorkflowStore:
             .values(status=status, error=error_json, updated_at=now_ms(), completed_at=now_ms())
         )
 
-    def release_all(self, executor_id: str) -> int:
+    def release_all(self, executor_id: str, *, conn: Connection | None = None) -> int:
         """Drop this executor's leases so peers can claim its open workflows at once."""
-        with self.db.write() as conn:
-            res = conn.execute(
-                update(W)
-                .where(
-                    W.c.app_name == self.app,
-                    W.c.executor_id == executor_id,
-                    W.c.status == Status.PENDING,
-                )
-                .values(executor_id=None, lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
+        stmt = (
+            update(W)
+            .where(
+                W.c.app_name == self.app,
+                W.c.executor_id == executor_id,
+                W.c.status == Status.PENDING,
             )
-            return res.rowcount
+            .values(executor_id=None, lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
+        )
+        return int(self.db.writing(lambda c: c.execute(stmt).rowcount, conn=conn))
+
+    def retake(self, conn: Connection, workflow_id: str, executor_id: str, epoch: int) -> bool:
+        """The holder re-takes its own lease (epoch + 1): no claim a peer prepared against
+        the old epoch can succeed after this (see runtime.selfcheck)."""
+        res = conn.execute(
+            update(W)
+            .where(self._pk(workflow_id), held_by(executor_id, epoch))
+            .values(lease_epoch=W.c.lease_epoch + 1, updated_at=now_ms())
+        )
+        return res.rowcount == 1
 
     def release(self, conn: Connection, workflow_id: str, executor_id: str, epoch: int) -> bool:
         res = conn.execute(

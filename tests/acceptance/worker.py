@@ -61,6 +61,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workflow-timeout", type=float, help="started workflows' timeout (s)")
     p.add_argument("--agents", type=int, default=0, help="how many agent workflows to start")
     p.add_argument("--suspend-after", type=float, default=1.0)
+    p.add_argument("--hold-at", type=int, default=-1, help="before this step, in workflow code")
+    p.add_argument("--hold-file", help="... wait until this file exists (a `holding` line)")
     return p.parse_args(argv)
 
 
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             done = []
             for i in range(steps):
+                if i == args.hold_at and args.hold_file:
+                    note("holding", wid=wid, index=i)  # between two steps, in workflow code
+                    wait_for_file(args.hold_file)
                 done.append(effect(wid, i, pause, gated_from >= 0 and i >= gated_from))
                 if args.stream:
                     tether.write_stream("out", i)

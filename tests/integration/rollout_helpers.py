@@ -21,10 +21,18 @@ OLD, NEW = "svc-1", "svc-2"
 FAST_CLOUD = {"retry_delay": 0.01, "poll_interval": 0.01, "operation_timeout": 5.0}
 
 
-def agent_app(make_app: Callable[..., Tether], version: str, **options: Any) -> Tether:
+def agent_app(
+    make_app: Callable[..., Tether],
+    version: str,
+    register: Callable[[Tether], None] | None = None,
+    **options: Any,
+) -> Tether:
     """An app whose ``work`` workflow fails when asked, and whose ``waiter`` waits for a
-    message after passing a patch gate (so it carries its version's marker)."""
+    message after passing a patch gate (so it carries its version's marker); ``register``
+    adds more workflows before it launches."""
     app = make_app(version=version, **options)
+    if register is not None:
+        register(app)
 
     @app.step()
     def act(x: int, fail: bool) -> int:

@@ -37,7 +37,13 @@ def test_priority_then_fifo(make_app: Callable[..., Tether]) -> None:
 
 def test_dedup_reject_and_return_existing(make_app: Callable[..., Tether]) -> None:
     rec = Recorder()
-    app, q = queued_app(make_app, rec)
+    app, q = queued_app(make_app, rec, launch=False)
+
+    @app.workflow(name="other")
+    def other() -> None:
+        return None
+
+    app.launch()
     first = q.enqueue("job", 1, hold=0.3, dedup_id="customer-7")
     with pytest.raises(DeduplicatedError) as err:
         q.enqueue("job", 2, dedup_id="customer-7")
@@ -51,11 +57,6 @@ def test_dedup_reject_and_return_existing(make_app: Callable[..., Tether]) -> No
     assert rec.order == [1, 4]
     # The same workflow id is idempotent; reused for another workflow it is refused.
     assert q.enqueue("job", 5, workflow_id=again.workflow_id).workflow_id == again.workflow_id
-
-    @app.workflow(name="other")
-    def other() -> None:
-        return None
-
     with pytest.raises(WorkflowConflictError, match="already belongs"):
         q.enqueue(other, workflow_id=again.workflow_id)
 
@@ -168,11 +169,13 @@ def test_bad_queue_options_are_refused(make_app: Callable[..., Tether]) -> None:
 
 def test_enqueue_from_workflow_code_is_recorded_once(make_app: Callable[..., Tether]) -> None:
     rec = Recorder()
-    app, q = queued_app(make_app, rec)
+    app, q = queued_app(make_app, rec, launch=False)
 
     @app.workflow(name="parent")
     def parent() -> object:
         return q.enqueue("job", "child").result(timeout=10)
+
+    app.launch()
 
     assert app.start_workflow("parent", workflow_id="p").result(timeout=20) == "child"
     ops = app.list_steps("p")
@@ -217,12 +220,14 @@ def test_async_workflow_enqueues_in_call_order(make_app: Callable[..., Tether]) 
     import asyncio
 
     rec = Recorder()
-    app, q = queued_app(make_app, rec)
+    app, q = queued_app(make_app, rec, launch=False)
 
     @app.workflow(name="fan_out")
     async def fan_out() -> list[object]:
         handles = await asyncio.gather(q.enqueue_async("job", "a"), q.enqueue_async("job", "b"))
         return [await h.result_async(timeout=10) for h in handles]
+
+    app.launch()
 
     assert app.start_workflow("fan_out", workflow_id="f").result(timeout=20) == ["a", "b"]
     ops = [(op.position, op.kind, op.child_id) for op in app.list_steps("f")]

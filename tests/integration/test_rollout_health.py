@@ -18,12 +18,13 @@ from .rollout_helpers import agent_app
 
 
 def test_health_per_version(make_app: Callable[..., Tether]) -> None:
-    v1 = agent_app(make_app, "v1")
-    v2 = agent_app(make_app, "v2")
+    def with_probe(app: Tether) -> None:
+        @app.workflow(name="tether.probe")
+        def probe() -> None:
+            raise RuntimeError("internal")
 
-    @v1.workflow(name="tether.probe")
-    def probe() -> None:
-        raise RuntimeError("internal")
+    v1 = agent_app(make_app, "v1", with_probe)
+    v2 = agent_app(make_app, "v2")
 
     before = now_ms()
     for i in range(3):

@@ -55,7 +55,11 @@ def test_lease_timeout_env_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"lease_timeout": 0}, "lease_timeout must be > 0"),
+        ({"lease_timeout": 0}, r"lease_timeout \(0\) must be a finite"),
+        ({"lease_timeout": float("nan")}, r"lease_timeout \(nan\)"),
+        ({"lease_timeout": float("inf")}, r"lease_timeout \(inf\)"),
+        ({"lease_timeout": 1e-6}, "at least 0.5"),
+        ({"shutdown_grace": float("inf")}, "must be finite"),
         ({"lease_timeout": 2.0, "heartbeat_interval": 2.0}, "shorter than lease_timeout"),
         ({"heartbeat_interval": 0}, "heartbeat_interval"),
         ({"max_workflows": 0}, "max_workflows"),

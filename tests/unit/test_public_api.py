@@ -7,6 +7,7 @@ import tether
 PUBLIC = [
     "Client",
     "ConfigurationError",
+    "DatabaseUnavailableError",
     "DeduplicatedError",
     "ExecutorRecord",
     "MigrationReport",
