@@ -423,11 +423,15 @@ class QueueStore:
             # re-run it per outer row (a nested-loop semi-join) and claim more than asked.
             picked = pick.cte("picked").prefix_with("MATERIALIZED")
             pick = select(picked.c.workflow_id)
+        # Qualified by hand: SQLite's RETURNING renders the updated table's columns bare,
+        # and a bare ``app_name`` inside this subquery names tether_operations' own column
+        # (then every claim would report a history once any workflow has one).
         has_history = exists(
             select(literal_column("1")).where(
-                O.c.app_name == W.c.app_name, O.c.workflow_id == W.c.workflow_id
+                O.c.app_name == literal_column(f"{W.name}.app_name"),
+                O.c.workflow_id == literal_column(f"{W.name}.workflow_id"),
             )
-        ).correlate(W)
+        )
         return (
             update(W)
             .where(
