@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
-
 from tether.runtime.store import Store
 from tether.runtime.store import queues as queues_module
 from tether.runtime.store.queues import FAIR_WINDOW_MS, Enqueue, sqlalchemy_runner
