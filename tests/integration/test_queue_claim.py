@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from tether.runtime.store import Store
 from tether.runtime.store import queues as queues_module
 from tether.runtime.store.queues import FAIR_WINDOW_MS, Enqueue, sqlalchemy_runner
@@ -356,3 +356,38 @@ def test_partition_budget_is_per_app(store: Store, clock: Clock, database_url: s
         assert claim(store, partition_concurrency=1) == ["a1"]
     finally:
         other.close()
+
+
+# -- Postgres: the pick runs once ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [{}, {"concurrency": 5}, {"partition_concurrency": 1}],
+    ids=["skip-locked", "locked", "partitioned"],
+)
+def test_the_pick_is_a_cte_that_runs_once_on_postgres(
+    store: Store, clock: Clock, backend: str, budget: dict[str, Any]
+) -> None:
+    """Inlined as ``IN (subquery)``, the pick may be re-run per outer row (a nested-loop
+    semi-join) and claim more than asked; a MATERIALIZED CTE is planned once. Postgres
+    never inlines a CTE with FOR UPDATE, but the locked and partitioned picks have none."""
+    if backend != "postgres":
+        pytest.skip("SQLite has no CTE here: its claim is serialized by the writer lock")
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("WITH picked"):
+            seen.append((statement, params))
+
+    for w in "abc":
+        put(store, w, partition_key=w)
+    event.listen(store.db.engine, "before_cursor_execute", capture)
+    try:
+        assert claim(store, 2, **budget) == ["a", "b"]
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", capture)
+    [(statement, params)] = seen
+    with store.db.engine.connect() as conn:
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
+    assert "CTE Scan on picked" in plan, plan
