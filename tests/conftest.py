@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import faulthandler
 import functools
+import io
 import os
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -127,7 +129,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     status = _EXIT_STATUS[-1] or 1  # a thread left blocked is itself a failure
     names = ", ".join(t.name for t in left)
     sys.stderr.write(f"\n{len(left)} thread(s) still blocked at exit ({names}); stacks:\n")
-    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    try:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # stderr is not a file
+        frames = sys._current_frames()
+        for t in left:
+            frame = frames.get(t.ident or -1)
+            stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)\n"
+            sys.stderr.write(f"Thread {t.name}:\n{stack}")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
-from tether.runtime.errors import ConfigurationError, WorkflowConflictError, WorkflowNotFoundError
+from tether.runtime.errors import (
+    ConfigurationError,
+    DrainingInterrupt,
+    WorkflowConflictError,
+    WorkflowNotFoundError,
+)
 from tether.runtime.store.schema import executors as X
 
 import tether
@@ -152,6 +157,11 @@ def test_migration_refusals(make_app: Callable[..., Tether]) -> None:
     assert v2.retrieve_workflow("held").result(timeout=10) == ["one", "x", "two:g", "e"]
     assert "v1:second" not in calls
     assert [op.version for op in v2.list_steps("held")] == ["v1"] * 3 + ["v2"] * 5
+    # v1 was stopped by hand (taken for dead), so its shutdown drains nothing: when v2 won
+    # the race for `go`, the stale thread still waits in recv; end it as a drain would.
+    for wid in v1.engine.running_ids():
+        v1.engine.signal(wid, DrainingInterrupt)
+    wait_until(lambda: not v1.engine.running_ids(), what="v1's stale run to end")
 
 
 def test_fork_copies_history_up_to_a_position(make_app: Callable[..., Tether]) -> None:

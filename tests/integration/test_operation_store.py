@@ -283,3 +283,28 @@ def test_open_holders_name_the_open_workflows_per_name(store: Store, other: Stor
     marker(other, "z", "p1")
     assert store.operations.open_holders("patch", ["p1", "p2"]) == {"p1": {"a", "c"}, "p2": {"d"}}
     assert store.operations.open_holders("patch", []) == {}
+
+
+def test_the_fence_is_per_workflow(store: Store) -> None:
+    """Holding one workflow at an epoch is no licence to write another's history."""
+    workflow(store, "mine", holder="e1", epoch=1)
+    workflow(store, "theirs", holder="e2", epoch=1)
+    assert not record(store, Fence("theirs", "e1", 1), step(0))
+    assert store.operations.history("theirs") == []
+
+
+def test_history_on_the_callers_connection_sees_its_uncommitted_writes(store: Store) -> None:
+    fence = workflow(store, "w")
+    with store.db.write() as conn:
+        assert store.operations.record(conn, fence, step(0), version="v1")
+        assert [o.position for o in store.operations.history("w", conn=conn)] == [0]
+
+
+def test_counts_and_holders_read_the_status_of_this_apps_workflow(
+    store: Store, other: Store
+) -> None:
+    """Another app's workflow of the same id (open there) says nothing about this one."""
+    marker(store, "a", "p1", status="SUCCESS")
+    workflow(other, "a")  # open in the other app
+    assert store.operations.named_counts("patch") == {"p1": (1, 0)}
+    assert store.operations.open_holders("patch", ["p1"]) == {}
