@@ -8,6 +8,7 @@ show them end to end, more slowly.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -186,6 +187,35 @@ def test_only_runnable_versions_of_this_app_and_queue_are_claimed(
         other.close()
 
 
+def test_another_apps_rows_take_no_place_in_the_pick(
+    store: Store, clock: Clock, database_url: str
+) -> None:
+    other = Store(database_url, store.app_name + "x")
+    try:
+        for w in ("o1", "o2"):  # enqueued first, same queue name, same version
+            put(other, w)
+        assert not store.queues.has_waiting("q", {"v1"})
+        for w in ("a", "b"):
+            put(store, w)
+        assert store.queues.has_waiting("q", {"v1"})
+        assert claim(store, 2) == ["a", "b"]
+    finally:
+        other.close()
+
+
+def test_another_apps_running_and_started_rows_spend_none_of_this_apps_budget(
+    store: Store, clock: Clock, database_url: str
+) -> None:
+    other = Store(database_url, store.app_name + "x")
+    try:
+        running(other, "o1", started_at=T0)
+        running(other, "o2", partition_key="A", started_at=T0)
+        put(store, "a", partition_key="A")
+        assert claim(store, concurrency=1, rate_limit=(1, 10.0), partition_concurrency=1) == ["a"]
+    finally:
+        other.close()
+
+
 def test_every_version_when_runnable_says_so(store: Store, clock: Clock) -> None:
     put(store, "a")
     put(store, "b", version="v2")
@@ -259,6 +289,7 @@ def test_rate_limit_counts_queued_starts_in_the_window(store: Store, clock: Cloc
         put(store, w)
     assert claim(store, rate_limit=(3, period_ms / 1000)) == ["a", "b"]
     assert claim(store, rate_limit=(3, period_ms / 1000)) == []
+    assert claim(store, 1, rate_limit=(3, period_ms / 1000)) == []  # even for one
     clock.now = T0 + 1  # "edge" leaves the window
     assert claim(store, rate_limit=(3, period_ms / 1000)) == ["c"]
 
@@ -280,7 +311,8 @@ def test_each_partition_gets_its_free_slots_and_unkeyed_rows_are_unlimited(
     for w, key in (("a1", "A"), ("a2", "A"), ("a3", "A"), ("b1", "B"), ("n1", None)):
         put(store, w, partition_key=key)
     put(store, "n2")
-    assert claim(store, partition_concurrency=2) == ["a1", "a2", "b1", "n1", "n2"]
+    put(store, "n3")
+    assert claim(store, partition_concurrency=2) == ["a1", "a2", "b1", "n1", "n2", "n3"]
     assert claim(store, partition_concurrency=2) == []
 
 
@@ -319,13 +351,46 @@ def test_the_partition_served_least_recently_goes_first(store: Store, clock: Clo
 
 def test_a_start_older_than_the_fair_window_does_not_count(store: Store, clock: Clock) -> None:
     running(store, "a0", partition_key="A", started_at=T0 - FAIR_WINDOW_MS - 1)
-    running(store, "b0", partition_key="B", started_at=T0 - FAIR_WINDOW_MS)
     set_row(store, "a0", status="SUCCESS")
+    put(store, "a1", partition_key="A")
+    put(store, "b1", partition_key="B")
+    # A's start is out of the window: A counts as never served, like B; FIFO between them.
+    assert claim(store, 1, partition_concurrency=5) == ["a1"]
+
+
+def test_a_start_at_the_edge_of_the_fair_window_counts(store: Store, clock: Clock) -> None:
+    running(store, "b0", partition_key="B", started_at=T0 - FAIR_WINDOW_MS)
     set_row(store, "b0", status="SUCCESS")
     put(store, "b1", partition_key="B")
     put(store, "a1", partition_key="A")
-    # B's start is inside the window (served), A's is not (never served): A goes first.
     assert claim(store, 1, partition_concurrency=5) == ["a1"]
+
+
+def test_each_partition_is_ranked_by_its_own_last_start(store: Store, clock: Clock) -> None:
+    running(store, "a0", partition_key="A", started_at=T0 - 50)
+    running(store, "b0", partition_key="B", started_at=T0 - 5)
+    for w in ("a0", "b0"):
+        set_row(store, w, status="SUCCESS")
+    for w in ("b1", "a1", "c1"):
+        put(store, w, partition_key=w[0].upper())
+    assert claim(store, 1, partition_concurrency=5) == ["c1"]  # never served
+    assert claim(store, 1, partition_concurrency=5) == ["a1"]  # served longest ago
+    assert claim(store, 1, partition_concurrency=5) == ["b1"]
+
+
+def test_each_partition_counts_its_own_running_rows(store: Store, clock: Clock) -> None:
+    running(store, "ra", partition_key="A")
+    running(store, "rb", partition_key="B")
+    for w, key in (("a1", "A"), ("a2", "A"), ("b1", "B")):
+        put(store, w, partition_key=key)
+    assert claim(store, partition_concurrency=2) == ["a1", "b1"]
+
+
+def test_within_a_partition_priority_comes_before_enqueue_order(store: Store, clock: Clock) -> None:
+    put(store, "a1", partition_key="A")
+    put(store, "a2", partition_key="A", priority=-1)
+    put(store, "b1", partition_key="B")
+    assert claim(store, partition_concurrency=1) == ["a2", "b1"]
 
 
 def test_starts_in_other_queues_do_not_make_a_partition_served(store: Store, clock: Clock) -> None:
@@ -356,6 +421,49 @@ def test_partition_budget_is_per_app(store: Store, clock: Clock, database_url: s
         assert claim(store, partition_concurrency=1) == ["a1"]
     finally:
         other.close()
+
+
+def test_a_queues_limits_may_change_between_claims(store: Store, clock: Clock) -> None:
+    """One store claims with and without partitions (limits change at run time): each
+    kind of claim keeps its own statement."""
+    for w in ("a1", "a2", "b1"):
+        put(store, w, partition_key=w[0].upper())
+    assert claim(store, 1) == ["a1"]
+    assert claim(store, partition_concurrency=1) == ["b1"]  # A's one slot is taken
+
+
+def test_racing_claims_hold_a_global_limit(store: Store, database_url: str) -> None:
+    """Claimers that start together admit one workflow between them under a limit of one
+    (Postgres: the per-queue advisory lock; SQLite: its writer lock)."""
+    racers = [Store(database_url, store.app_name) for _ in range(4)]
+    try:
+        for rnd in range(12):
+            for i in range(4):
+                put(store, f"r{rnd}-{i}")
+            start = threading.Barrier(len(racers))
+            got: list[str] = []
+
+            def race(
+                s: Store, me: str, start: threading.Barrier = start, got: list[str] = got
+            ) -> None:
+                start.wait()
+                claimed = s.queues.claim(
+                    "q", me=me, runnable={"v1"}, live={"v1"}, capacity=1, concurrency=1
+                )
+                got.extend(c.workflow_id for c in claimed)
+
+            threads = [
+                threading.Thread(target=race, args=(s, f"e{n}")) for n, s in enumerate(racers)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            assert len(got) == 1, f"round {rnd}: {got} admitted under a limit of one"
+            set_row(store, got[0], status="SUCCESS")
+    finally:
+        for s in racers:
+            s.close()
 
 
 # -- Postgres: the pick runs once ------------------------------------------------------------
