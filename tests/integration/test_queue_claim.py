@@ -137,7 +137,7 @@ def test_has_history_says_whether_operations_were_recorded(store: Store, clock: 
     put(store, "a")
     put(store, "b")
     with store.db.write() as conn:
-        for app in (store.app_name, "other-app"):
+        for app in (store.app_name, store.app_name + "x"):
             conn.execute(
                 insert(O).values(
                     app_name=app,
@@ -432,14 +432,21 @@ def test_a_queues_limits_may_change_between_claims(store: Store, clock: Clock) -
     assert claim(store, partition_concurrency=1) == ["b1"]  # A's one slot is taken
 
 
-def test_racing_claims_hold_a_global_limit(store: Store, database_url: str) -> None:
+@pytest.mark.parametrize(
+    "budget",
+    [{"concurrency": 1}, {"rate_limit": (1, 60.0)}, {"partition_concurrency": 1}],
+    ids=["concurrency", "rate", "partition"],
+)
+def test_racing_claims_hold_a_shared_limit(
+    store: Store, database_url: str, budget: dict[str, Any]
+) -> None:
     """Claimers that start together admit one workflow between them under a limit of one
     (Postgres: the per-queue advisory lock; SQLite: its writer lock)."""
     racers = [Store(database_url, store.app_name) for _ in range(4)]
     try:
         for rnd in range(12):
             for i in range(4):
-                put(store, f"r{rnd}-{i}")
+                put(store, f"r{rnd}-{i}", partition_key="P")
             start = threading.Barrier(len(racers))
             got: list[str] = []
 
@@ -448,7 +455,7 @@ def test_racing_claims_hold_a_global_limit(store: Store, database_url: str) -> N
             ) -> None:
                 start.wait()
                 claimed = s.queues.claim(
-                    "q", me=me, runnable={"v1"}, live={"v1"}, capacity=1, concurrency=1
+                    "q", me=me, runnable={"v1"}, live={"v1"}, capacity=1, **budget
                 )
                 got.extend(c.workflow_id for c in claimed)
 
@@ -460,7 +467,7 @@ def test_racing_claims_hold_a_global_limit(store: Store, database_url: str) -> N
             for t in threads:
                 t.join(timeout=30)
             assert len(got) == 1, f"round {rnd}: {got} admitted under a limit of one"
-            set_row(store, got[0], status="SUCCESS")
+            set_row(store, got[0], status="SUCCESS", started_at=0)  # frees every budget
     finally:
         for s in racers:
             s.close()
