@@ -506,3 +506,28 @@ def test_the_pick_is_a_cte_that_runs_once_on_postgres(
     with store.db.engine.connect() as conn:
         plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
     assert "CTE Scan on picked" in plan, plan
+
+
+def test_a_claim_skips_rows_another_transaction_is_taking_on_postgres(
+    store: Store, clock: Clock, backend: str
+) -> None:
+    """With no shared budget, claimers do not queue behind each other: a row locked by
+    another transaction (a claim in flight) is skipped, not waited for."""
+    if backend != "postgres":
+        pytest.skip("SQLite serializes every claim behind its writer lock")
+    put(store, "a")
+    put(store, "b")
+    got: list[str] = []
+    with store.db.engine.connect() as locker, locker.begin():
+        locker.execute(
+            select(W.c.workflow_id)
+            .where(W.c.app_name == store.app_name, W.c.workflow_id == "a")
+            .with_for_update()
+        )
+        worker = threading.Thread(target=lambda: got.extend(claim(store, 1)))
+        worker.start()
+        worker.join(timeout=5)
+        waited = worker.is_alive()
+    worker.join(timeout=30)
+    assert not waited, "the claim waited for the row another transaction holds"
+    assert got == ["b"]
