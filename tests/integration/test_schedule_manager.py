@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -231,7 +233,7 @@ def test_create_refuses_bad_definitions(schedules: Schedules) -> None:
         schedules.create("s", "job", "* * *")
     with pytest.raises(ConfigurationError, match="unknown timezone"):
         schedules.create("s", "job", "* * * * *", timezone="Mars/Olympus")
-    with pytest.raises(ConfigurationError, match="names queue 'q', which no version"):
+    with pytest.raises(ConfigurationError, match="schedule 's' names queue 'q', which no version"):
         schedules.create("s", "job", "* * * * *", queue="q")
     assert schedules.list() == []
 
@@ -350,6 +352,10 @@ def test_backfill_fires_each_tick_in_the_closed_range_once(
     assert sorted(workflows(store)) == sorted(made)
     one = dt.datetime(2027, 1, 15, 7, 40, tzinfo=dt.UTC)
     assert schedules.backfill("s", one, one) == ["s@2027-01-15T07:40:00Z"]
+    past = dt.datetime(2027, 1, 15, 6, 0, 0, 1000, tzinfo=dt.UTC)  # a millisecond after one
+    assert schedules.backfill("s", past, past + dt.timedelta(minutes=10)) == [
+        "s@2027-01-15T06:10:00Z"
+    ]
 
 
 def test_backfill_refuses_a_naive_or_reversed_range(schedules: Schedules) -> None:
@@ -357,9 +363,11 @@ def test_backfill_refuses_a_naive_or_reversed_range(schedules: Schedules) -> Non
     aware = dt.datetime(2027, 1, 15, 7, 0, tzinfo=dt.UTC)
     naive = dt.datetime(2027, 1, 15, 7, 30)
     for start, end in ((naive, aware), (aware, naive)):
-        with pytest.raises(ConfigurationError, match="timezone-aware start and end"):
+        with pytest.raises(
+            ConfigurationError, match="^backfill needs timezone-aware start and end datetimes$"
+        ):
             schedules.backfill("s", start, end)
-    with pytest.raises(ConfigurationError, match="end is before start"):
+    with pytest.raises(ConfigurationError, match="^backfill: end is before start$"):
         schedules.backfill("s", aware, aware - dt.timedelta(milliseconds=1))
     with pytest.raises(ConfigurationError, match="no schedule"):
         schedules.backfill("nope", aware, aware)
@@ -369,7 +377,7 @@ def test_backfill_refuses_a_naive_or_reversed_range(schedules: Schedules) -> Non
 
 
 def test_sync_code_writes_specs_and_prunes_only_what_no_newer_version_declares(
-    schedules: Schedules, store: Store, clock: Clock
+    schedules: Schedules, store: Store, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     schedules.create("runtime", "job", "* * * * *")
     schedules.sync_code(
@@ -383,9 +391,11 @@ def test_sync_code_writes_specs_and_prunes_only_what_no_newer_version_declares(
     store.versions.seen("v2", workflows=["job", "canary_only"])
     schedules.sync_code([ScheduleSpec("c", "canary_only", "* * * * *")], prune=False)
     assert [r.name for r in schedules.list()] == ["a", "b", "c", "runtime"]
+    caplog.set_level(logging.INFO, logger="tether.schedules")
     schedules.sync_code([ScheduleSpec("a", "job", "*/2 * * * *")], prune=True, version="v1")
     # b is gone; c stays (v2, newer than v1, declares its workflow); runtime ones stay.
     assert [r.name for r in schedules.list()] == ["a", "c", "runtime"]
+    assert "removed schedules no longer declared in code: ['b']" in caplog.messages
     assert schedules.get("a").cron == "*/2 * * * *"
     schedules.sync_code([], prune=True, version="v2")
     assert [r.name for r in schedules.list()] == ["runtime"]
@@ -395,8 +405,10 @@ def test_sync_code_writes_specs_and_prunes_only_what_no_newer_version_declares(
 
 
 def test_a_round_fires_due_ticks_advances_and_says_how_long_to_sleep(
-    schedules: Schedules, store: Store, clock: Clock
+    schedules: Schedules, store: Store, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    assert Scheduler(schedules).round() == 1.0  # nothing scheduled: check again in refresh
+    assert Scheduler(schedules, refresh=2.0).round() == 2.0
     schedules.create("s", "job", "* * * * * *")  # every second
     schedules.create("paused", "job", "* * * * * *")
     schedules.pause("paused")
@@ -406,6 +418,7 @@ def test_a_round_fires_due_ticks_advances_and_says_how_long_to_sleep(
     assert sorted(workflows(store)) == [f"s@2027-01-15T08:00:0{i}Z" for i in (1, 2, 3)]
     assert schedules.get("s").last_tick == NOW + 3_000
     assert schedules.get("broken").last_tick == NOW  # its failure stopped only itself
+    assert "schedule 'broken' failed to fire" in caplog.messages
     assert wait == pytest.approx(1.0)  # the next tick is a second away
     clock.now = NOW + 3_400
     assert Scheduler(schedules, refresh=0.25).round() == pytest.approx(0.25)
@@ -417,22 +430,30 @@ def test_a_round_on_a_fresh_row_counts_from_now(
     schedules.create("s", "job", "* * * * * *")
     set_last_tick(store, "s", None)
     clock.now = NOW + 2_500
-    Scheduler(schedules).round()
+    assert Scheduler(schedules, refresh=5.0).round() == 0.5  # the next second's tick
     assert workflows(store) == {}
 
 
-def test_the_scheduler_thread_runs_rounds_until_stopped(schedules: Schedules) -> None:
-    ran = threading.Event()
+def test_the_scheduler_thread_runs_rounds_until_stopped(
+    schedules: Schedules, caplog: pytest.LogCaptureFixture
+) -> None:
+    rounds: list[float] = []
+    five = threading.Event()
+    Scheduler(schedules).stop()  # before start: nothing to stop
     scheduler = Scheduler(schedules, refresh=0.01)
 
     def round_() -> float:
-        ran.set()
+        rounds.append(time.monotonic())
+        if len(rounds) >= 5:
+            five.set()
         raise RuntimeError("a database blip")  # the loop goes on
 
     scheduler.round = round_  # type: ignore[method-assign]
     scheduler.start()
-    assert ran.wait(5)
-    ran.clear()
-    assert ran.wait(5)  # rounds continue after a failed one
+    thread = scheduler._thread
+    assert thread is not None and thread.daemon and thread.name == "tether-scheduler"
+    # Rounds go on after failures, a refresh apart (5 in well under a second; 3 s of margin).
+    assert five.wait(3)
     scheduler.stop()
-    assert scheduler._thread is not None and not scheduler._thread.is_alive()
+    assert not thread.is_alive()
+    assert "scheduler round failed; retrying" in caplog.messages

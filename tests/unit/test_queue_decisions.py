@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from tether.runtime.errors import ConfigurationError
@@ -147,3 +148,15 @@ def test_ticks_stop_at_the_limit_and_six_field_specs_are_valid() -> None:
     assert found == [_ms(2024, 1, 1, 0, 0, 1), _ms(2024, 1, 1, 0, 0, 2)]
     assert ScheduleSpec("s", "wf", "*/10 * * * * *").cron == "*/10 * * * * *"
     assert ScheduleSpec("s", "wf", "*/5 * * * *", "UTC", "skip").missed == "skip"
+
+
+def test_a_ticks_workflow_id_is_in_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert workflow_id_for("s", 1_800_000_000_000) == "s@2027-01-15T08:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
