@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ from tether.runtime.store import Store
 from tether.runtime.store import schedules as store_module
 from tether.runtime.store.schema import schedules as S
 from tether.runtime.store.schema import workflows as W
+
+from tether import Tether
 
 NOW = 1_800_000_000_000  # 2027-01-15T08:00:00Z, a whole minute
 MINUTE = 60_000
@@ -224,7 +226,10 @@ def test_create_get_pause_resume_delete(schedules: Schedules) -> None:
     schedules.delete("nightly")
     assert schedules.list() == []
     for call in (schedules.get, schedules.pause, schedules.resume, schedules.delete):
-        with pytest.raises(ConfigurationError, match="no schedule 'nightly' in app"):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"^no schedule 'nightly' in app '\w+'; list them with `tether schedules list`$",
+        ):
             call("nightly")
 
 
@@ -233,7 +238,10 @@ def test_create_refuses_bad_definitions(schedules: Schedules) -> None:
         schedules.create("s", "job", "* * *")
     with pytest.raises(ConfigurationError, match="unknown timezone"):
         schedules.create("s", "job", "* * * * *", timezone="Mars/Olympus")
-    with pytest.raises(ConfigurationError, match="schedule 's' names queue 'q', which no version"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^schedule 's' names queue 'q', which no version .* or leave queue unset$",
+    ):
         schedules.create("s", "job", "* * * * *", queue="q")
     assert schedules.list() == []
 
@@ -287,9 +295,10 @@ def test_a_tick_on_a_queue_is_enqueued_and_wakes_the_dequeuer(
 ) -> None:
     store.queue_config.declare([("q", {})], "v1")
     schedules.create("s", "job", "0 * * * *", queue="q")
+    rec = schedules.get("s")
+    assert schedules.fire(rec, NOW, "s@0")  # nobody to wake
     woken: list[str] = []
     schedules.on_enqueue = woken.append
-    rec = schedules.get("s")
     assert schedules.fire(rec, NOW, "s@1")
     assert not schedules.fire(rec, NOW, "s@1")
     assert woken == ["q"]
@@ -314,14 +323,22 @@ def test_a_tick_goes_to_the_newest_version_that_declares_its_workflow(
     assert schedules.target_version(schedules.get("b")) == "v2"
 
 
-def test_a_tick_no_version_can_run_is_refused(schedules: Schedules, store: Store) -> None:
+def test_a_tick_no_version_can_run_is_refused(
+    schedules: Schedules, store: Store, clock: Clock
+) -> None:
+    clock.now = NOW + 1
+    store.versions.seen("v2", workflows=["job"])
     schedules.create("s", "nowhere", "* * * * *")
     rec = schedules.get("s")
     with pytest.raises(
         ConfigurationError, match="no version of app .* declares workflow 'nowhere'"
     ):
         schedules.fire(rec, NOW, "s@1")
-    with pytest.raises(ConfigurationError, match=r"\(versions: v1\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"\(versions: v1, v2\); launch a version whose code has it, or delete the "
+        r"schedule \(`tether schedules delete s`\)$",
+    ):
         schedules.fire(rec, NOW, "s@1")
     store.versions.set_routing(Routing(current=None))
     with pytest.raises(ConfigurationError, match="has no current version yet"):
@@ -457,3 +474,45 @@ def test_the_scheduler_thread_runs_rounds_until_stopped(
     scheduler.stop()
     assert not thread.is_alive()
     assert "scheduler round failed; retrying" in caplog.messages
+
+
+# -- firing where the code runs ----------------------------------------------------------------
+
+
+def engine_app(make_app: Callable[..., Tether]) -> Tether:
+    # No recovery rounds during the test: a tick left unheld would wait for one.
+    app = make_app(recovery_interval=60.0)
+
+    @app.workflow(name="job")
+    def job(at: dt.datetime) -> str:
+        return at.isoformat()
+
+    return app.launch()
+
+
+def test_a_tick_fired_where_its_code_runs_starts_here_at_once(
+    make_app: Callable[..., Tether],
+) -> None:
+    app = engine_app(make_app)
+    app.schedules.create("s", "job", "0 0 1 1 *")
+    rec = app.schedules.get("s")
+    assert app.schedules.fire(rec, NOW, "s@1")
+    row = app.get_workflow("s@1")
+    assert (row.executor_id, row.lease_epoch) == (app.executor_id, 0)  # held at once
+    result = app.retrieve_workflow("s@1").result(timeout=20)
+    assert result == "2027-01-15T08:00:00+00:00"
+    assert not app.schedules.fire(rec, NOW, "s@1")  # a repeat starts nothing
+
+
+def test_a_draining_executor_leaves_a_tick_to_the_others(
+    make_app: Callable[..., Tether],
+) -> None:
+    app = engine_app(make_app)
+    app.schedules.create("s", "job", "0 0 1 1 *")
+    app.engine.draining = True
+    try:
+        assert app.schedules.fire(app.schedules.get("s"), NOW, "s@1")
+        row = app.get_workflow("s@1")
+        assert (row.status, row.executor_id) == ("PENDING", None)
+    finally:
+        app.engine.draining = False

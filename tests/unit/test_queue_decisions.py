@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from tether.runtime.schedules import (
     next_tick,
     prev_tick,
     ticks,
+    validate,
     workflow_id_for,
 )
 from tether.runtime.store.queue_stats import percentiles
@@ -160,3 +162,21 @@ def test_a_ticks_workflow_id_is_in_utc_whatever_the_machines_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_six_field_crons_are_validated_seconds_first() -> None:
+    validate("* * * 31 12 *", "UTC")  # day 31 of December (a month 31 if seconds came last)
+    with pytest.raises(ConfigurationError, match=r"^invalid cron expression '\* \* 31 12 \* \*'"):
+        validate("* * 31 12 * *", "UTC")  # hour 31 (valid only if seconds came last)
+    validate("*/5 * * * *", "UTC")  # missed defaults to "skip"
+    message = (
+        "invalid cron expression '* *': use 5 fields (minute hour day month weekday, "
+        "e.g. '*/5 * * * *') or 6 with seconds first (e.g. '*/10 * * * * *')"
+    )
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
+        validate("* *", "UTC")
+
+
+def test_a_schedule_name_is_checked_as_a_schedule_name() -> None:
+    with pytest.raises(ConfigurationError, match="^invalid schedule name 'no spaces'"):
+        ScheduleSpec("no spaces", "job", "* * * * *")
