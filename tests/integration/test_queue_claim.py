@@ -9,6 +9,7 @@ show them end to end, more slowly.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -531,3 +532,43 @@ def test_a_claim_skips_rows_another_transaction_is_taking_on_postgres(
     worker.join(timeout=30)
     assert not waited, "the claim waited for the row another transaction holds"
     assert got == ["b"]
+
+
+def test_a_claim_never_takes_a_row_cancelled_while_it_waited_on_postgres(
+    store: Store, clock: Clock, backend: str
+) -> None:
+    """The claim's UPDATE rechecks ENQUEUED: a row its pick saw waiting, then cancelled by a
+    transaction it had to wait for, stays cancelled (Postgres re-evaluates the WHERE on the
+    committed row)."""
+    if backend != "postgres":
+        pytest.skip("SQLite's writer lock leaves no such window")
+    put(store, "a")
+    got: list[str] = []
+    with store.db.engine.connect() as canceller:
+        tx = canceller.begin()
+        canceller.execute(
+            update(W)
+            .where(W.c.app_name == store.app_name, W.c.workflow_id == "a")
+            .values(status="CANCELLED")
+        )
+        # The locked path (a concurrency budget): its pick takes no row locks, so it sees
+        # "a" waiting and its UPDATE blocks on the canceller's row lock.
+        worker = threading.Thread(target=lambda: got.extend(claim(store, 1, concurrency=5)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _waits_on_a_lock(store):
+            time.sleep(0.01)
+        tx.commit()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert got == []
+    assert row(store, "a").status == "CANCELLED"
+
+
+def _waits_on_a_lock(store: Store) -> bool:
+    with store.db.engine.connect() as conn:
+        n = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'WITH picked%%'"
+        ).scalar()
+    return bool(n)
