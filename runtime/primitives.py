@@ -162,7 +162,7 @@ def send(
         OperationRecord(pos, SEND, t, output=target),
         lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
-    ctx.recorder.notify_addressee(dest_id)
+    ctx.recorder.notify_addressee(dest_id, t)
 
 
 def deliver(
@@ -200,7 +200,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     waiter, recorder = ctx.recorder.waiter, ctx.recorder
     started = now_ms()
     durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-    with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+    with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
         while True:
             ctx.check_interrupt()
             found, value = recorder.consume(ctx, pos, t, started)
@@ -225,7 +225,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
         waiter, recorder = ctx.recorder.waiter, ctx.recorder
         started = now_ms()
         durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-        with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+        with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
             while True:
                 ctx.check_interrupt()
                 found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
@@ -274,16 +274,17 @@ def wait_event(
     k = _key(key)
     deadline = time.monotonic() + _check_seconds(timeout, "get_event() timeout")
     poll = 0.005
-    while True:
-        generation = waiter.signal.generation
-        value_json = waiter.event(workflow_id, k)
-        if value_json is not None:
-            return True, serialization.loads(value_json)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False, None
-        waiter.signal.wait(generation, min(poll, left))
-        poll = min(poll * 2, waiter.poll_interval)
+    with waiter.watching(workflow_id, k) as signal:  # only this event wakes it
+        while True:
+            generation = signal.generation
+            value_json = waiter.event(workflow_id, k)
+            if value_json is not None:
+                return True, serialization.loads(value_json)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, None
+            signal.wait(generation, min(poll, left))
+            poll = min(poll * 2, waiter.poll_interval)
 
 
 def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
@@ -305,12 +306,13 @@ def _wait_event_durably(
     waiter = ctx.recorder.waiter
     durable = Wait(EVENT_WAIT, pos, None, topic=key, target=workflow_id)
     poll = 0.005
-    while True:
-        value_json = waiter.event(workflow_id, key)
-        if value_json is not None:
-            return True, serialization.loads(value_json)
-        ctx.wait(now_ms() + int(_FOREVER * 1000), poll, waiter.signal, durable)
-        poll = min(poll * 2, waiter.poll_interval)
+    with ctx.recorder.watching_event(ctx, workflow_id, key):  # wakes ctx.wakeup
+        while True:
+            value_json = waiter.event(workflow_id, key)
+            if value_json is not None:
+                return True, serialization.loads(value_json)
+            ctx.wait(now_ms() + int(_FOREVER * 1000), poll, None, durable)
+            poll = min(poll * 2, waiter.poll_interval)
 
 
 def get_event(

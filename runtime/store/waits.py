@@ -240,6 +240,23 @@ class WaitStore:
             .returning(W.c.name, W.c.inputs, W.c.lease_epoch)
         ).first()
 
+    def woken(self, runnable: frozenset[str], limit: int = 100) -> list[str]:
+        """Workflows woken from suspension, released and not yet claimed again, of
+        ``runnable`` versions (SQLite's stand-in for the NOTIFY of ``_wake``). Indexed by
+        holder and status: the rows it scans are the released PENDING ones, a handful."""
+        stmt = (
+            select(W.c.workflow_id)
+            .where(
+                W.c.executor_id.is_(None),
+                W.c.status == Status.PENDING,
+                W.c.app_name == self.app,
+                W.c.wait_kind.is_not(None),
+                W.c.version.in_(sorted(runnable)),
+            )
+            .limit(limit)
+        )
+        return self.db.reading(lambda conn: list(conn.execute(stmt).scalars()))
+
     def next_due(self, runnable: frozenset[str]) -> int | None:
         """The earliest deadline of a suspended workflow of ``runnable`` versions."""
         stmt = select(func.min(W.c.wake_at)).where(
