@@ -34,7 +34,8 @@ def _message_each(cluster: Cluster, wids: list[str]) -> list[float]:
     for w in wids:
         sent = time.time()
         cluster.observer.send(w, "go", topic="go")
-        at = cluster.wait(lambda w=w: _step_at(cluster, w, 1), 2 * POLL, f"{w} to resume")
+        # Past BOUND it fails (the old path would have taken POLL).
+        at = cluster.wait(lambda w=w: _step_at(cluster, w, 1), BOUND, f"{w} to resume")
         took.append(at - sent)
     return took
 
@@ -76,11 +77,16 @@ def test_event_set_in_another_process_wakes_a_get_event_held_in_memory(
     cluster: Cluster,
 ) -> None:
     wids = [f"wa-{i}" for i in range(WAITERS)]
+    go = cluster.dir / "go"
     cluster.spawn("A", watchers=WAITERS, wid="wa", target="setter", no_suspend=True, poll=POLL)
-    cluster.wait_ready("A")
+    cluster.spawn("B", set_event=True, wid="setter", poll=POLL, go=go)
+    cluster.wait_ready("A", "B")
     cluster.wait(lambda: all(_step_at(cluster, w, 0) for w in wids), 30, "every watcher to wait")
-    time.sleep(0.2)
-    cluster.spawn("B", set_event=True, wid="setter", poll=POLL)
+    began = max(_step_at(cluster, w, 0) for w in wids)
+    # A get_event polls with a doubling interval: from 10.3 s of waiting on, it next looks
+    # at 20.5 s. Set the event inside that window, so that only a wake-up is in time.
+    time.sleep(max(0.0, began + 11.0 - time.time()))
+    go.touch()
     set_at = cluster.wait(lambda: cluster.effects("set"), 30, "B to set the event")[0]["t"]
-    woke = [cluster.wait(lambda w=w: _step_at(cluster, w, 1), 2 * POLL, w) for w in wids]
+    woke = [cluster.wait(lambda w=w: _step_at(cluster, w, 1), BOUND, w) for w in wids]
     _check([t - set_at for t in woke], "held get_event")
