@@ -89,23 +89,19 @@ class Executor:
         self.wake()
 
     def _claim_woken(self) -> int:
+        """Claim the woken workflows noted since the last round, in one statement, as many
+        as there are free slots; the rest are left for a recovery round (here or a peer's)."""
         with self._woken_lock:
             ids, self._woken = sorted(self._woken), set()
         e = self.engine
+        ids = [wid for wid in ids if not e.is_local(wid)][: max(0, e.free_slots())]
+        if not ids or e.draining or self.health != "RUNNING":
+            return 0
         me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
-        claimed = 0
-        for wid in ids:
-            if e.draining or e.free_slots() <= 0 or self.health != "RUNNING":
-                break  # a recovery round (here or at a peer) finds it
-            if e.is_local(wid):
-                continue
-            row = e.store.db.run_write(
-                partial(waits.take, workflow_id=wid, me=me, runnable=runnable), key=wid
-            )
-            if row is not None:
-                claimed += 1
-                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
-        return claimed
+        rows = e.store.db.run_write(partial(waits.take, workflow_ids=ids, me=me, runnable=runnable))
+        for row in rows:
+            e.run_woken(row.workflow_id, row.name, row.inputs, row.lease_epoch)
+        return len(rows)
 
     def note_due(self, at_ms: int) -> None:
         """A wait suspended here ends at ``at_ms``: run a round then."""
@@ -172,12 +168,13 @@ class Executor:
                 if now >= next_recovery or self._round_due or due:
                     self._round_due = False
                     self._wake.clear()
+                    claimed = self._claim_woken()  # first: a message waits for these
                     timeouts.sweep(self.engine.store)  # cancels; the holder stops below
                     self.poll_cancellations()
                     self.audit()
                     if not self.engine.draining and (due or now >= next_recovery):
                         self.wake_due(due)
-                    claimed = self._claim_woken()
+                    claimed += self._claim_woken()  # woken by the deadlines just passed
                     if not self.engine.draining and (claimed == 0 or now >= next_recovery):
                         claimed += self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a

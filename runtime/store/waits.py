@@ -221,24 +221,30 @@ class WaitStore:
                 conn.execute(select(func.pg_notify(CHANNEL, note)))
         return [r.queue_name or "" for r in rows]
 
-    def take(self, conn: Connection, workflow_id: str, me: str, runnable: frozenset[str]) -> Any:
-        """Claim a woken workflow released for any executor: one fenced statement (the epoch
-        bumps); its name, inputs and new epoch, or None when another executor took it."""
-        return conn.execute(
-            update(W)
-            .where(
-                self._pk(workflow_id),
-                held_by(None, W.c.lease_epoch),
-                W.c.version.in_(sorted(runnable)),
+    def take(
+        self, conn: Connection, workflow_ids: list[str], me: str, runnable: frozenset[str]
+    ) -> list[Any]:
+        """Claim woken workflows released for any executor, in one fenced statement (each
+        epoch bumps): the id, name, inputs and new epoch of each taken; one that another
+        executor took first is left out."""
+        return list(
+            conn.execute(
+                update(W)
+                .where(
+                    W.c.app_name == self.app,
+                    W.c.workflow_id.in_(sorted(workflow_ids)),
+                    held_by(None, W.c.lease_epoch),
+                    W.c.version.in_(sorted(runnable)),
+                )
+                .values(
+                    executor_id=me,
+                    lease_epoch=W.c.lease_epoch + 1,
+                    recovery_attempts=W.c.recovery_attempts + 1,
+                    updated_at=now_ms(),
+                )
+                .returning(W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch)
             )
-            .values(
-                executor_id=me,
-                lease_epoch=W.c.lease_epoch + 1,
-                recovery_attempts=W.c.recovery_attempts + 1,
-                updated_at=now_ms(),
-            )
-            .returning(W.c.name, W.c.inputs, W.c.lease_epoch)
-        ).first()
+        )
 
     def woken(self, runnable: frozenset[str], limit: int = 100) -> list[str]:
         """Workflows woken from suspension, released and not yet claimed again, of
