@@ -103,6 +103,7 @@ class Dispatch:
             self.listener.wakes_channel = WAKES
             self.listener.on_wake = remote.on_note
             self.listener.start()
+            engine.recorder.remote_live = self.listener.connected.is_set
         else:
             from .wakeups import SQLiteWatcher, sqlite_path
 
@@ -116,6 +117,7 @@ class Dispatch:
 
                 self.listener = SQLiteWatcher(path, changed)
                 self.listener.start()
+                engine.recorder.remote_live = self.listener.connected.is_set
         self.scheduler = Scheduler(schedules)
         self.scheduler.start()
 

@@ -197,7 +197,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     rec = ctx.replay_or_none(pos, RECV, t)
     if rec is not None:
         return serialization.loads(rec.output)
-    waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    recorder = ctx.recorder
     started = now_ms()
     durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
     with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
@@ -209,7 +209,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
             if now_ms() >= until:
                 ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
                 return None
-            ctx.wait(until, waiter.poll_interval, durable=durable)
+            ctx.wait(until, recorder.recv_poll, durable=durable)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -222,7 +222,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
     async def run() -> Any:
         if rec is not None:
             return serialization.loads(rec.output)
-        waiter, recorder = ctx.recorder.waiter, ctx.recorder
+        recorder = ctx.recorder
         started = now_ms()
         durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
         with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
@@ -235,7 +235,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
                     op = OperationRecord(pos, RECV, t, output=None, started_at=started)
                     await ctx.arecord(op)
                     return None
-                await ctx.wait_async(until, waiter.poll_interval, durable=durable)
+                await ctx.wait_async(until, recorder.recv_poll, durable=durable)
 
     return ctx.track(pos, run())
 

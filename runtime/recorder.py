@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RECV = "recv"
+# How often a recv waiting in memory looks for its message while wake-ups from other
+# processes are live (see remote_wakes): a safety net only, so a thousand held waiters do
+# not query the database thousands of times a second.
+WOKEN_POLL = 10.0
 # What an operation does in the transaction that records it (send a message, create a
 # child's row): run by the live recorder only.
 Effect = Callable[[Connection, "Store"], Any]
@@ -85,6 +89,11 @@ class Recorder(Protocol):
 
     def event_set(self, workflow_id: str, key: str) -> None:
         """After ``workflow_id`` committed event ``key``: wake who waits for it."""
+        ...
+
+    @property
+    def recv_poll(self) -> float:
+        """Seconds a recv waiting in memory sleeps before it looks again unprompted."""
         ...
 
     @property
@@ -141,6 +150,8 @@ class LiveRecorder:
         self.store = store
         self.version = version
         self.suspend_after = suspend_after
+        # True while messages sent by other processes wake waiters here (set by dispatch).
+        self.remote_live: Callable[[], bool] = lambda: False
         self.clock = clock if clock is not None else LeaseClock(float("inf"))
         self.signal = Signal()  # notified when a local workflow ends or a message lands
         self.mailboxes = Mailboxes()  # recv waiters, by workflow id and topic
@@ -159,6 +170,11 @@ class LiveRecorder:
         self, ctx: WorkflowContext, position: int, kind: str, name: str
     ) -> OperationRecord | None:
         return ctx.history.get(position)
+
+    @property
+    def recv_poll(self) -> float:
+        poll = self.waiter.poll_interval
+        return max(poll, WOKEN_POLL) if self.remote_live() else poll
 
     def _fenced(
         self, ctx: WorkflowContext, write: Callable[[Connection], bool], single: bool
@@ -410,6 +426,7 @@ class ReplayRecorder:
         pass
 
     suspend_after = 0.0  # a replay never waits: a wait not answered by history stops it
+    recv_poll = 0.0
 
     def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
         raise ReplayStop(ctx.workflow_id, wait.position, f"the code waits ({wait.kind})")

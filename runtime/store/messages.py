@@ -136,7 +136,7 @@ class MessageStore:
 
     def waiting_for(self, waiting: Iterable[str]) -> set[tuple[str, str]]:
         """Of the workflow ids ``waiting``, which have a message, on which topics: one
-        indexed read (per 500 ids), the SQLite watcher's question after a commit."""
+        indexed read (on Postgres, per 500 ids), the SQLite watcher's question."""
         return self._pairs(M.c.dest_id, M.c.topic, waiting)
 
     def events_for(self, watched: Iterable[str]) -> set[tuple[str, str]]:
@@ -144,15 +144,22 @@ class MessageStore:
         return self._pairs(E.c.workflow_id, E.c.key, watched)
 
     def _pairs(self, id_col: Any, topic_col: Any, ids: Iterable[str]) -> set[tuple[str, str]]:
-        table = id_col.table
+        table, wanted = id_col.table, sorted(set(ids))
+
+        def statement(chunk: list[str]) -> Any:
+            if self.db.is_sqlite:
+                # The ids as one JSON array: one statement of one shape (compiled once), one
+                # bound value however many wait, and the index probed per id inside SQLite.
+                listed = func.json_each(json.dumps(chunk)).table_valued("value")
+                among = id_col.in_(select(listed.c.value))
+            else:
+                among = id_col.in_(chunk)
+            return select(id_col, topic_col).where(table.c.app_name == self.app, among).distinct()
 
         def read(conn: Connection) -> set[tuple[str, str]]:
             found: set[tuple[str, str]] = set()
-            for chunk in _chunks(sorted(set(ids))):
-                stmt = select(id_col, topic_col).where(
-                    table.c.app_name == self.app, id_col.in_(chunk)
-                )
-                found.update((r[0], r[1]) for r in conn.execute(stmt.distinct()))
+            for chunk in [wanted] if self.db.is_sqlite else _chunks(wanted):
+                found.update((r[0], r[1]) for r in conn.execute(statement(chunk)))
             return found
 
         return self.db.reading(read)
