@@ -115,7 +115,7 @@ class Dispatch:
                         self.wake(None)
                     remote.on_change()
 
-                self.listener = SQLiteWatcher(path, changed)
+                self.listener = SQLiteWatcher(path, changed, on_tick=remote.on_tick)
                 self.listener.start()
                 engine.recorder.remote_live = self.listener.connected.is_set
         self.scheduler = Scheduler(schedules)

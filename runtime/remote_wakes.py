@@ -16,20 +16,28 @@ reaches it:
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from .store.messages import EVENT, MESSAGE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .engine import Engine
 
 log = logging.getLogger("tether.wakeups")
+# SQLite: the look for woken workflows runs at most this often (a busy database changes
+# every few milliseconds); a change inside the gap is looked at when it ends (``on_tick``).
+WOKEN_GAP = 0.01
 
 
 class RemoteWakes:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.recorder = engine.recorder
+        self._woken_at = 0.0  # when the last look for woken workflows ran (monotonic)
+        self._woken_owed = False  # a change came inside the gap: look once it ends
 
     def on_note(self, app: str, kind: str, workflow_id: str, topic: str) -> None:
         """A Postgres note (see ``store.messages.WAKES``): wake the waiters it names."""
@@ -48,10 +56,21 @@ class RemoteWakes:
 
     def on_change(self) -> None:
         """SQLite: something committed elsewhere. Wake the waiters it may concern."""
+        self._woken_owed = True
+        self._look(self._messages, self._events)
+        self.on_tick()
+
+    def on_tick(self) -> None:
+        """SQLite, between changes: the look for woken workflows put off by the gap."""
+        if self._woken_owed and time.monotonic() - self._woken_at >= WOKEN_GAP:
+            self._woken_owed = False
+            self._woken_at = time.monotonic()
+            self._look(self._woken)
+
+    def _look(self, *looks: Callable[[], None]) -> None:
         try:
-            self._messages()
-            self._events()
-            self._woken()
+            for look in looks:
+                look()
         except Exception as exc:  # noqa: BLE001 - the next change (or a poll) looks again
             log.warning("looking for messages and wake-ups failed (%s); retrying", exc)
 

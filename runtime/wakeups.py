@@ -124,10 +124,17 @@ class SQLiteWatcher(_Background):
 
     thread_name = "tether-watch"
 
-    def __init__(self, path: str, on_change: Callable[[], None], interval: float = 0.005) -> None:
+    def __init__(
+        self,
+        path: str,
+        on_change: Callable[[], None],
+        interval: float = 0.005,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.on_change = on_change
         self.interval = interval
+        self.on_tick = on_tick  # every interval, changed or not (for work put off)
         super().__init__()
 
     def _run(self) -> None:
@@ -145,6 +152,8 @@ class SQLiteWatcher(_Background):
                         if version != last:
                             last = version
                             self.on_change()
+                        elif self.on_tick is not None:
+                            self.on_tick()
                 finally:
                     conn.close()
                     self.connected.clear()
