@@ -154,14 +154,17 @@ def _database_checks(client: Any) -> dict[str, Any]:
             .group_by(O.c.workflow_id)
         ).all()
         left = conn.execute(select(func.count()).where(M.c.app_name == APP)).scalar_one()
-        # The `after` step is position 2 (before = 0, recv = 1): who checkpointed it.
-        writers = conn.execute(
-            select(O.c.workflow_id, O.c.executor_id).where(O.c.app_name == APP, O.c.position == 2)
+        # The `after` step is each agent's last operation: who checkpointed it.
+        ops = conn.execute(
+            select(O.c.workflow_id, O.c.position, O.c.executor_id)
+            .where(O.c.app_name == APP)
+            .order_by(O.c.workflow_id, O.c.position)
         ).all()
+    writers = {r.workflow_id: r.executor_id for r in ops}  # the last position wins
     return {
         "recv_recorded_twice": sum(1 for r in recvs if r[1] != 1),
         "messages_left": left,
-        "after_writer": {r[0]: r[1] for r in writers},
+        "after_writer": writers,
     }
 
 
@@ -177,6 +180,7 @@ def _effect_checks(path: str, after_writer: dict[str, str]) -> dict[str, int]:
             # Re-run after a committed checkpoint: the first runner is the one that wrote it.
             if after_writer.get(wid) == who[0]:
                 completed += 1
+                print(f"  after step of {wid} ran on {who}; checkpointed by {who[0]} first")
             else:
                 in_flight += 1
     return {
