@@ -104,7 +104,7 @@ class Executor:
             )
             if row is not None:
                 claimed += 1
-                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
+                e.run_woken(wid, row.name, row.inputs, row.lease_epoch, row.trace_context)
         return claimed
 
     def note_due(self, at_ms: int) -> None:
