@@ -20,7 +20,7 @@ from .clock import now_ms
 from .engine import decode_inputs
 from .queue_limits import LimitCache
 from .queues import QueueSpec
-from .records import Status
+from .records import OperationRecord, Status
 from .run import Run
 from .store import Fence
 from .store.queues import Claimed
@@ -177,7 +177,7 @@ class QueueRunner:
         with self._lock:
             self._mine.add(c.workflow_id)
         fence = Fence(c.workflow_id, e.executor_id, c.epoch)
-        history = None if c.has_history else []
+        history: list[OperationRecord] | None = None if c.has_history else []
         run = Run(wdef, c.workflow_id, args, kwargs, fence, history)
         run.reason, run.trace_context = observe.DEQUEUE, c.trace_context
         observer = e.observer

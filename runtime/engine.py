@@ -424,6 +424,7 @@ class Engine:
             run.reason,
             run.fence.epoch,
             run.trace_context,
+            run.crashed,
         )
         return observer.run(info)
 
@@ -565,7 +566,9 @@ class Engine:
 
     # -- recovery entry point (called by the executor loop) -----------------------------------
 
-    def run_claimed(self, wid: str, epoch: int, reason: str = observe.RECOVERY) -> None:
+    def run_claimed(
+        self, wid: str, epoch: int, reason: str = observe.RECOVERY, crashed: bool = False
+    ) -> None:
         rec = self.store.workflows.get(wid)
         if rec is None or rec.status != Status.PENDING:
             return
@@ -577,7 +580,8 @@ class Engine:
             self.recorder.finish(fence, Status.ERROR, error_json=err)
             return
         args, kwargs = decode_inputs(rec.inputs)
-        self.submit(Run(wdef, wid, args, kwargs, fence, None, None, reason, rec.trace_context))
+        run = Run(wdef, wid, args, kwargs, fence, None, None, reason, rec.trace_context, crashed)
+        self.submit(run)
 
     def run_woken(
         self, wid: str, name: str, inputs_json: str, epoch: int, trace_context: str | None = None

@@ -363,7 +363,7 @@ class Executor:
 
         if not store.db.run_write(write, key=wid):
             return False
-        e.run_claimed(wid, epoch + 1)
+        e.run_claimed(wid, epoch + 1, crashed=crashed)
         return True
 
     def drain(self, grace: float | None = None) -> int:

@@ -37,7 +37,9 @@ from .errors import (
 # Why a run starts.
 START = "start"  # started or called here (a fresh workflow, or a child its parent started)
 DEQUEUE = "dequeue"  # taken from a queue
-RECOVERY = "recovery"  # taken over from a holder that crashed, drained or released it
+# Taken over by a recovery claim: from a holder that crashed or drained, or after a release
+# (an operator's resume, a migration); ``RunInfo.crashed`` says which.
+RECOVERY = "recovery"
 RESUME = "resume"  # woken from a durable wait it was suspended in
 
 # How a run ends. The first four end the workflow; the others hand it on.
@@ -83,6 +85,7 @@ class RunInfo:
     reason: str  # START, DEQUEUE, RECOVERY or RESUME
     lease_epoch: int
     trace_context: str | None  # the W3C traceparent stored at its start, if any
+    crashed: bool = False  # a recovery from a holder that crashed (a recovery attempt)
 
     @property
     def recovered(self) -> bool:

@@ -28,6 +28,7 @@ class Run:
     pending_row: PendingRow | None = None  # a direct call's row, queued behind the body
     reason: str = observe.START  # why it runs here (see runtime.observe)
     trace_context: str | None = None  # the W3C traceparent stored with the workflow
+    crashed: bool = False  # recovered from a holder that crashed (see runtime.observe)
 
 
 @dataclass
