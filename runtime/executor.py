@@ -104,7 +104,7 @@ class Executor:
             )
             if row is not None:
                 claimed += 1
-                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
+                e.run_woken(wid, row.name, row.inputs, row.lease_epoch, row.trace_context)
         return claimed
 
     def note_due(self, at_ms: int) -> None:
@@ -363,7 +363,7 @@ class Executor:
 
         if not store.db.run_write(write, key=wid):
             return False
-        e.run_claimed(wid, epoch + 1)
+        e.run_claimed(wid, epoch + 1, crashed=crashed)
         return True
 
     def drain(self, grace: float | None = None) -> int:

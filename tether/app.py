@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.runtime import primitives
 from tether.runtime.children import start_child
@@ -41,6 +41,12 @@ from .rollouts import Rollouts
 from .routing import RoutingManager
 from .versions import Versions
 
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from .otel import Telemetry
+
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("tether")
 
@@ -69,6 +75,7 @@ class Tether:
         suspend_after: float | None = 1.0,
         migrate: bool = True,
         install_signal_handlers: bool = True,
+        telemetry: bool = False,
     ) -> None:
         if version is not None:
             check_version(version)
@@ -105,6 +112,9 @@ class Tether:
         self._dispatch = Dispatch()  # queues and schedules
         self._runnable: RunnableSet | None = None
         self._shutdown_lock = threading.Lock()
+        # OpenTelemetry (tether[otel]): instrumented at launch with the global providers.
+        self._telemetry_wanted = telemetry
+        self._telemetry: Telemetry | None = None
         # Built eagerly: it registers the controller workflows, which every executor must
         # know so that any of them can resume a rollout.
         self.rollouts = Rollouts(self)
@@ -232,6 +242,10 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
+        if self._telemetry is not None:
+            self._engine.observer = self._telemetry
+        elif self._telemetry_wanted:
+            self.instrument()
         patches = patch_scan.names(self.registry.workflows.values())
         store.versions.seen(
             version,
@@ -257,6 +271,36 @@ class Tether:
             redact(store.db.url),
         )
         return self
+
+    def instrument(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> Telemetry:
+        """Trace and measure this app's runs with OpenTelemetry (``pip install
+        'tether[otel]'``): spans per run and step, metrics (see ``tether.otel``). Before or
+        after ``launch()``; the global providers unless given."""
+        from .otel import Telemetry
+
+        self.uninstrument()
+        self._telemetry = Telemetry(
+            self.app_name,
+            self.store,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
+        if self._engine is not None:
+            self._engine.observer = self._telemetry
+        return self._telemetry
+
+    def uninstrument(self) -> None:
+        """Stop observing this app's runs (what ``instrument`` started)."""
+        if self._engine is not None:
+            self._engine.observer = None
+        if self._telemetry is not None:
+            self._telemetry.close()
+            self._telemetry = None
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         previous = self._previous_sigterm
@@ -286,6 +330,7 @@ class Tether:
                 self._executor.drain(grace)
             if self._engine is not None:
                 self._engine.close()
+            self.uninstrument()  # after the drain: the runs it stopped end their spans
 
     def recover_now(self) -> list[str]:
         """Claim recoverable workflows now rather than at the next recovery round (the

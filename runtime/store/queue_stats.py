@@ -111,3 +111,18 @@ def percentiles(values: list[int], points: Mapping[str, float] | None = None) ->
         rank = max(1, -(-int(p * 1000) * len(ordered) // 1000))  # ceil(p * n)
         out[name] = float(ordered[min(rank, len(ordered)) - 1])
     return out
+
+
+def queue_depths(db: Database, app: str) -> list[tuple[str, str, str, int]]:
+    """(queue, version, state, count) of open queued workflows: ``waiting`` (ENQUEUED) and
+    ``running`` (PENDING); a cheap read for a metrics gauge (the status indexes bound it)."""
+    out: list[tuple[str, str, str, int]] = []
+    with db.read() as conn:
+        for state, status in (("waiting", _ENQUEUED), ("running", _PENDING)):
+            for q, v, n in conn.execute(
+                select(W.c.queue_name, W.c.version, func.count())
+                .where(W.c.status == status, W.c.app_name == app, _QUEUED)
+                .group_by(W.c.queue_name, W.c.version)
+            ):
+                out.append((q, v, state, int(n)))
+    return out

@@ -143,6 +143,7 @@ class Enqueue:
     partition_key: str | None = None
     delay_ms: int = 0  # due this long after the row's creation time
     timeout_ms: int | None = None  # the deadline is this long after its dequeue
+    trace_context: str | None = None  # the enqueuer's W3C traceparent (see runtime.observe)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,8 @@ class Claimed:
     inputs: str
     epoch: int
     has_history: bool
+    trace_context: str | None = None
+    due_at: int | None = None  # when it became due (epoch ms): its wait in the queue began
 
 
 def live_filter(versions: Iterable[str] | None) -> Any:
@@ -222,6 +225,7 @@ class QueueStore:
                 not_before=now + e.delay_ms if e.delay_ms > 0 else None,
                 queue_seq=next_seq(),
                 timeout_ms=e.timeout_ms,
+                trace_context=e.trace_context,
                 recovery_attempts=0,
                 created_at=now,
                 updated_at=now,
@@ -400,7 +404,8 @@ class QueueStore:
         params = {"queue": queue, "app": self.app, "now": now, "me": me, "n": n}
         params["pc"] = partition_concurrency or 0
         return [
-            Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in stmt.execute(conn, params)
+            Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5], r[6])
+            for r in stmt.execute(conn, params)
         ]
 
     def _claim_statement(
@@ -447,7 +452,13 @@ class QueueStore:
                 deadline_at=func.coalesce(W.c.deadline_at, bindparam("now") + W.c.timeout_ms),
             )
             .returning(
-                W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")
+                W.c.workflow_id,
+                W.c.name,
+                W.c.inputs,
+                W.c.lease_epoch,
+                has_history.label("h"),
+                W.c.trace_context,
+                func.coalesce(W.c.not_before, W.c.created_at).label("due"),
             )
         )
 

@@ -237,7 +237,7 @@ class WaitStore:
                 recovery_attempts=W.c.recovery_attempts + 1,
                 updated_at=now_ms(),
             )
-            .returning(W.c.name, W.c.inputs, W.c.lease_epoch)
+            .returning(W.c.name, W.c.inputs, W.c.lease_epoch, W.c.trace_context)
         ).first()
 
     def next_due(self, runnable: frozenset[str]) -> int | None:

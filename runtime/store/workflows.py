@@ -43,6 +43,7 @@ _COLUMNS = [
     W.c.wait_topic,
     W.c.wait_target,
     W.c.wake_at,
+    W.c.trace_context,
 ]
 
 
@@ -66,6 +67,7 @@ def to_record(row: Any) -> WorkflowRecord:
         completed_at=row.completed_at,
         forked_from=row.forked_from,
         forked_from_position=row.forked_from_position,
+        trace_context=row.trace_context,
         **_wait(row),
     )
 
@@ -115,6 +117,7 @@ _INSERT_FIELDS = [
     "created_at",
     "updated_at",
     "started_at",
+    "trace_context",
 ]
 
 
@@ -174,6 +177,7 @@ class WorkflowStore:
         created_at: int,
         parent: tuple[str | None, int | None] = (None, None),
         queue_name: str | None = None,
+        trace_context: str | None = None,
     ) -> dict[str, Any]:
         """Values of a new row (every column the prepared inserts bind)."""
         return {
@@ -193,6 +197,7 @@ class WorkflowStore:
             "created_at": created_at,
             "updated_at": now_ms(),
             "started_at": created_at if status == Status.PENDING else None,
+            "trace_context": trace_context,
         }
 
     def insert(
@@ -209,8 +214,10 @@ class WorkflowStore:
         parent_position: int | None = None,
         queue_name: str | None = None,
         extra: dict[str, Any] | None = None,
+        trace_context: str | None = None,
     ) -> bool:
-        """Insert the row unless the id exists; True when this call created it."""
+        """Insert the row unless the id exists; True when this call created it
+        (``trace_context``: the starter's W3C traceparent, see runtime.observe)."""
         values = self._row(
             workflow_id=workflow_id,
             name=name,
@@ -221,6 +228,7 @@ class WorkflowStore:
             created_at=now_ms(),
             parent=(parent_id, parent_position),
             queue_name=queue_name,
+            trace_context=trace_context,
         )
         if not extra:
             return self._insert_plain.execute(conn, values).first() is not None
@@ -246,6 +254,7 @@ class WorkflowStore:
         output_json: str | None,
         error_json: str | None,
         started_at: int,
+        trace_context: str | None = None,
     ) -> bool:
         """Create a workflow row already finished: one statement for a run with no step."""
         values = self._row(
@@ -256,6 +265,7 @@ class WorkflowStore:
             status=status,
             executor_id=executor_id,
             created_at=started_at,
+            trace_context=trace_context,
         )
         values.update(
             started_at=started_at, output=output_json, error=error_json, completed_at=now_ms()
