@@ -147,13 +147,14 @@ class RolloutStore:
             self._insert(E)
             .values(app_name=self.app, rollout_id=rollout_id, key=key, **values)
             .on_conflict_do_nothing(index_elements=["app_name", "rollout_id", "key"])
+            .returning(E.c.key)  # not rowcount: psycopg reports -1 for a conflicting INSERT
         )
         stored = select(E.c.kind, E.c.detail, E.c.at).where(
             E.c.app_name == self.app, E.c.rollout_id == rollout_id, E.c.key == key
         )
 
         def write(c: Connection) -> bool:
-            if c.execute(stmt).rowcount:
+            if c.execute(stmt).first() is not None:
                 return True
             # Already there: recorded by this very call when its commit was acknowledged
             # to no one and the write was repeated (the same values), or else by another.

@@ -214,3 +214,14 @@ def test_nothing_opens_a_transaction_directly_except_the_listed() -> None:
 )
 def test_direct_transactions_are_found(source: str, expected: list[tuple[str, int]]) -> None:
     assert direct_transactions(source) == expected
+
+
+def test_postgres_connections_are_checked_at_checkout() -> None:
+    """A pooled Postgres connection the server dropped (failover, idle reaping) is replaced
+    when it is checked out, before the caller's statement. SQLite needs no such check: its
+    connection is a file handle in this process, which no server can drop."""
+    db = Database("postgresql://nobody@127.0.0.1:9/none")  # an engine connects lazily
+    try:
+        assert db.engine.pool._pre_ping  # noqa: SLF001 - no public accessor
+    finally:
+        db.close()
