@@ -26,6 +26,8 @@ from .suspension import Wait
 from .waiting import Waiter
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from .store import Store
 
 SLEEP, DEADLINE, SEND, SET_EVENT, GET_EVENT = (
@@ -181,10 +183,19 @@ def deliver(
     key = check_idempotency_key(idempotency_key)
     payload = serialization.dumps(message, f"message to {dest_id!r}")
 
-    with store.db.write() as conn:
-        dest = store.workflows.get(dest_id, conn)
+    def write(conn: Connection) -> bool:
+        dest = store.workflows.get(dest_id, conn=conn)
         check_destination(dest_id, dest, allow_missing=allow_missing, app_name=store.app_name)
         return store.messages.send(conn, dest_id, t, payload, key)
+
+    if key is not None:
+        # Repeatable: the key is inserted if absent. A repeat whose first commit was
+        # acknowledged to no one delivers nothing again (and reports False).
+        return store.db.writing(write, what="send a message")
+    # Not repeated on a broken connection: without an idempotency key, a repeat whose first
+    # commit was acknowledged to no one would deliver the message twice.
+    with store.db.write() as conn:
+        return write(conn)
 
 
 def recv(topic: str | None = None, timeout: float | None = None) -> Any:

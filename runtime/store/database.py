@@ -191,6 +191,8 @@ def _connect_timeout() -> int:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    # No liveness check at checkout (Postgres has pool_pre_ping): a SQLite connection is a
+    # file handle in this process, which no server can drop.
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

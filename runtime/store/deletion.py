@@ -45,13 +45,21 @@ class DeletionStore:
             first = False
         return found
 
-    def delete(self, workflow_id: str, *, children: bool = True) -> list[str]:
+    def delete(
+        self, workflow_id: str, *, children: bool = True, conn: Connection | None = None
+    ) -> list[str]:
         """Delete ``workflow_id`` (and its descendants); returns the ids deleted.
 
         Refuses, deleting nothing, while any of them may still run: cancel it first.
         """
-        with self.db.write() as conn:
+        # The ids an earlier attempt found: when that attempt's commit was acknowledged to no
+        # one and the repeat finds nothing left, they are what this call deleted.
+        earlier: list[str] = []
+
+        def write(conn: Connection) -> list[str]:
             tree = self._tree(conn, workflow_id, children)
+            if not tree and earlier:
+                return earlier
             if not tree:
                 raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in app {self.app!r}")
             running = sorted(w for w, s in tree.items() if s in Status.RUNNABLE)
@@ -61,9 +69,12 @@ class DeletionStore:
                     "still run; cancel it first (`tether workflows cancel ID`)"
                 )
             ids = sorted(tree)
+            earlier[:] = ids
             for table, column in OWNED:
                 conn.execute(
                     delete(table).where(table.c.app_name == self.app, table.c[column].in_(ids))
                 )
             conn.execute(delete(W).where(W.c.app_name == self.app, W.c.workflow_id.in_(ids)))
-        return ids
+            return ids
+
+        return self.db.writing(write, conn=conn, what="delete a workflow")

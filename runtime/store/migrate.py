@@ -98,14 +98,16 @@ def _write(conn: Connection, key: str, value: str) -> None:
 
 
 def current_revision(db: Database) -> int | None:
-    with db.read() as conn:
-        info = _read(conn)
+    info = db.reading(_read, what="read the schema revision")
     return _number(info, "revision") if "revision" in info else None
 
 
 def migrate(db: Database) -> list[int]:
     """Bring the schema to this code's head; returns the revisions applied."""
     applied: list[int] = []
+    # Not repeated on a broken connection, unlike the store's other writes: the migration
+    # either committed or rolled back, and its caller (``tether migrate``, a launch) should
+    # hear which failed; running it again applies only what is missing.
     with db.write() as conn:
         if not db.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
@@ -130,8 +132,7 @@ def migrate(db: Database) -> list[int]:
 
 def check(db: Database) -> int:
     """Refuse to run on a schema this code cannot use; returns the database's revision."""
-    with db.read() as conn:
-        info = _read(conn)
+    info = db.reading(_read, what="read the schema revision")
     if "revision" not in info:
         raise SchemaError(
             "the tether tables do not exist in this database: run `tether migrate` "

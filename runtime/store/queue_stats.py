@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnClause, func, literal_column, select, text
+from sqlalchemy import ColumnClause, Connection, func, literal_column, select, text
 
 from ..clock import now_ms
 from ..records import Status
@@ -21,10 +21,17 @@ _ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _SUSPENDED: ColumnClause[str] = literal_column(f"'{Status.SUSPENDED}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
+_Key = tuple[str, str]  # (queue, version)
+_Samples = dict[_Key, list[int]]
 
 
 def queue_stats(
-    db: Database, app: str, window: float, *, samples: int = 10_000
+    db: Database,
+    app: str,
+    window: float,
+    *,
+    samples: int = 10_000,
+    conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """Per queue and version: waiting, running, suspended, oldest wait, and the last
     ``window`` s.
@@ -34,12 +41,13 @@ def queue_stats(
     """
     now = now_ms()
     cutoff = now - int(window * 1000)
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def row(queue: str, version: str) -> dict[str, Any]:
-        return rows.setdefault((queue, version), _empty(queue, version))
+    def read(conn: Connection) -> tuple[dict[_Key, dict[str, Any]], _Samples, _Samples]:
+        rows: dict[_Key, dict[str, Any]] = {}  # afresh on each attempt
 
-    with db.read() as conn:
+        def row(queue: str, version: str) -> dict[str, Any]:
+            return rows.setdefault((queue, version), _empty(queue, version))
+
         for q, v, n, oldest in conn.execute(
             select(W.c.queue_name, W.c.version, func.count(), func.min(W.c.created_at))
             .where(W.c.status == _ENQUEUED, W.c.app_name == app, _QUEUED)
@@ -68,8 +76,8 @@ def queue_stats(
         ):
             r = row(q, v)
             r["finished"][status] = int(n)
-        waits: dict[tuple[str, str], list[int]] = {}
-        runs: dict[tuple[str, str], list[int]] = {}
+        waits: _Samples = {}
+        runs: _Samples = {}
         for q, v, created, started, completed in conn.execute(
             select(W.c.queue_name, W.c.version, W.c.created_at, W.c.started_at, W.c.completed_at)
             .where(*done, W.c.started_at.is_not(None))
@@ -78,6 +86,9 @@ def queue_stats(
         ):
             waits.setdefault((q, v), []).append(started - created)
             runs.setdefault((q, v), []).append(completed - started)
+        return rows, waits, runs
+
+    rows, waits, runs = db.reading(read, conn=conn, what="read queue statistics")
     for key, r in rows.items():
         r["throughput_per_s"] = sum(r["finished"].values()) / window if window > 0 else 0.0
         r["start_latency_ms"] = percentiles(waits.get(key, []))

@@ -10,7 +10,17 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -97,6 +107,15 @@ def held_by(executor_id: Any, epoch: Any) -> Any:
         func.coalesce(W.c.executor_id, literal_column("''")) == executor_id,
         func.coalesce(W.c.status, literal_column("''")) == literal_column(f"'{Status.PENDING}'"),
         W.c.lease_epoch == epoch,
+    )
+
+
+def open_or_cancelled_at(statuses: Any, stamp: int) -> Any:
+    """Rows in ``statuses``, or cancelled at ``stamp``: by this very call, when its commit was
+    acknowledged to no one and it was repeated (so the repeat reports what it cancelled)."""
+    return or_(
+        W.c.status.in_(statuses),
+        and_(W.c.status == Status.CANCELLED, W.c.completed_at == stamp),
     )
 
 
@@ -274,7 +293,7 @@ class WorkflowStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, workflow_id: str, conn: Connection | None = None) -> WorkflowRecord | None:
+    def get(self, workflow_id: str, *, conn: Connection | None = None) -> WorkflowRecord | None:
         stmt = select(*_COLUMNS).where(self._pk(workflow_id))
         row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         return to_record(row) if row else None
@@ -312,6 +331,7 @@ class WorkflowStore:
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = True,
+        conn: Connection | None = None,
     ) -> list[WorkflowRecord]:
         """Workflows matching every filter given; ``created`` and ``completed`` are
         (from, to) windows in epoch ms, either end open (None), from inclusive, to exclusive."""
@@ -338,8 +358,7 @@ class WorkflowStore:
         order = W.c.created_at.desc() if newest_first else W.c.created_at.asc()
         tiebreak = W.c.workflow_id.desc() if newest_first else W.c.workflow_id.asc()
         stmt = stmt.order_by(order, tiebreak).limit(limit).offset(offset)
-        with self.db.read() as conn:
-            return [to_record(r) for r in conn.execute(stmt)]
+        return self.db.reading(lambda c: [to_record(r) for r in c.execute(stmt)], conn=conn)
 
     def children(self, conn: Connection, workflow_ids: Sequence[str]) -> builtins.list[str]:
         rows = conn.execute(
@@ -349,17 +368,17 @@ class WorkflowStore:
         ).all()
         return [r.workflow_id for r in rows]
 
-    def open_counts(self) -> builtins.list[tuple[str, str, int]]:
+    def open_counts(self, *, conn: Connection | None = None) -> builtins.list[tuple[str, str, int]]:
         """(version, status, count) for every non-terminal workflow."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(W.c.version, W.c.status, func.count())
-                .where(
-                    W.c.app_name == self.app,
-                    W.c.status.in_(sorted(Status.OPEN)),
-                )
-                .group_by(W.c.version, W.c.status)
-            ).all()
+        stmt = (
+            select(W.c.version, W.c.status, func.count())
+            .where(
+                W.c.app_name == self.app,
+                W.c.status.in_(sorted(Status.OPEN)),
+            )
+            .group_by(W.c.version, W.c.status)
+        )
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- fenced completion -------------------------------------------------------------------
@@ -394,10 +413,14 @@ class WorkflowStore:
 
     # -- administrative transitions -----------------------------------------------------------
 
-    def cancel_tree(self, workflow_id: str) -> builtins.list[str]:
+    def cancel_tree(
+        self, workflow_id: str, *, conn: Connection | None = None
+    ) -> builtins.list[str]:
         """Cancel a workflow and its open descendants; returns the ids that changed."""
-        changed: list[str] = []
-        with self.db.write() as conn:
+        stamp = now_ms()  # one completion time for every attempt (see open_or_cancelled_at)
+
+        def write(conn: Connection) -> builtins.list[str]:
+            changed: list[str] = []
             frontier = [workflow_id]
             seen: set[str] = set()
             while frontier:
@@ -407,24 +430,30 @@ class WorkflowStore:
                     .where(
                         W.c.app_name == self.app,
                         W.c.workflow_id.in_(frontier),
-                        W.c.status.in_(sorted(Status.OPEN)),
+                        open_or_cancelled_at(sorted(Status.OPEN), stamp),
                     )
-                    .values(status=Status.CANCELLED, updated_at=now_ms(), completed_at=now_ms())
+                    .values(status=Status.CANCELLED, updated_at=stamp, completed_at=stamp)
                     .returning(W.c.workflow_id)
                 )
                 changed.extend(r.workflow_id for r in res)
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
-        return changed
+            return changed
 
-    def resume_tree(self, workflow_id: str) -> builtins.list[str]:
+        return self.db.writing(write, conn=conn, what="cancel a workflow")
+
+    def resume_tree(
+        self, workflow_id: str, *, conn: Connection | None = None
+    ) -> builtins.list[str]:
         """Reopen a workflow (and descendants cancelled with it) for any capable executor.
 
         A workflow that came through a queue goes back to its queue (ENQUEUED, keeping its
-        priority and place), so resuming never bypasses the queue's limits.
+        priority and place), so resuming never bypasses the queue's limits. Repeatable: a
+        reopened row is no longer resumable, so a repeat changes nothing it already changed.
         """
         resumable = sorted(Status.RESUMABLE)
-        changed: list[str] = []
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> builtins.list[str]:
+            changed: list[str] = []
             frontier = [workflow_id]
             first = True
             seen: set[str] = set()
@@ -459,7 +488,9 @@ class WorkflowStore:
                 changed.extend(r.workflow_id for r in res)
                 first = False
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
-        return changed
+            return changed
+
+        return self.db.writing(write, conn=conn, what="resume a workflow")
 
     def mark(self, conn: Connection, workflow_id: str, *, status: str, error_json: str) -> None:
         conn.execute(
