@@ -127,8 +127,9 @@ def percentiles(values: list[int], points: Mapping[str, float] | None = None) ->
 def queue_depths(db: Database, app: str) -> list[tuple[str, str, str, int]]:
     """(queue, version, state, count) of open queued workflows: ``waiting`` (ENQUEUED) and
     ``running`` (PENDING); a cheap read for a metrics gauge (the status indexes bound it)."""
-    out: list[tuple[str, str, str, int]] = []
-    with db.read() as conn:
+
+    def read(conn: Connection) -> list[tuple[str, str, str, int]]:
+        out: list[tuple[str, str, str, int]] = []
         for state, status in (("waiting", _ENQUEUED), ("running", _PENDING)):
             for q, v, n in conn.execute(
                 select(W.c.queue_name, W.c.version, func.count())
@@ -136,4 +137,6 @@ def queue_depths(db: Database, app: str) -> list[tuple[str, str, str, int]]:
                 .group_by(W.c.queue_name, W.c.version)
             ):
                 out.append((q, v, state, int(n)))
-    return out
+        return out
+
+    return db.reading(read, what="read queue depths")
