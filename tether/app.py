@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -560,15 +560,14 @@ class Tether:
             return primitives.get_event(None, workflow_id, key, timeout)
         return primitives.wait_event(self._waiter(), workflow_id, key, timeout)[1]
 
-    async def get_event_async(
+    def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
-    ) -> Any:
-        """``get_event`` for async code: the value (None after ``timeout``)."""
-        import asyncio
-
-        waiter = self._waiter()
-        found = await asyncio.to_thread(primitives.wait_event, waiter, workflow_id, key, timeout)
-        return found[1]
+    ) -> Coroutine[Any, Any, Any]:
+        """``get_event`` for async code: the value (None after ``timeout``). In an async
+        workflow it is recorded and durable like ``get_event`` there."""
+        if maybe_current() is not None:
+            return primitives.get_event_async(None, workflow_id, key, timeout)
+        return primitives.get_event_async(self._waiter(), workflow_id, key, timeout)
 
     def _waiter(self) -> Waiter:
         """How this process waits on workflows: the engine's, else one polling the store."""
