@@ -48,6 +48,7 @@ class Executor:
         self._due_checked = 0.0  # when next_due was last read (monotonic)
         if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
             engine.recorder.wake_hooks.append(self.wake)
+            engine.store.waits.woken_hooks.append(self.wake)
         engine.recorder.due_hooks.append(self.note_due)
         engine.recorder.woken_hooks.append(self.claim_woken)
         self._woken: set[str] = set()
@@ -230,12 +231,15 @@ class Executor:
         no peer would ever take. One indexed read every half lease finds them; a row
         found twice at the same epoch is re-taken (epoch + 1, so a forgotten run can no
         longer write) and run again from its checkpoints. Returns the ids re-run.
+        It also wakes workflows suspended on a child that ended while their wake was
+        lost (``WaitStore.wake_stranded``).
         """
         e = self.engine
         now = time.monotonic()
         if (not force and now < self._next_audit) or e.draining or self.health != "RUNNING":
             return []
         self._next_audit = now + e.settings.lease_timeout / 2
+        e.store.waits.wake_stranded()
         rows = {r.workflow_id: r for r in e.store.executors.held(e.executor_id)}
         with e._lock:  # fenced out here: held by its new holder, maybe one with our id
             e.fenced_out &= set(rows)
@@ -390,6 +394,9 @@ class Executor:
         return released
 
     def stop(self) -> None:
+        hooks = self.engine.store.waits.woken_hooks
+        if self.wake in hooks:
+            hooks.remove(self.wake)
         self._stop.set()
         self._wake.set()
         self.stopped = True

@@ -490,9 +490,7 @@ class Tether:
     def cancel(self, workflow_id: str) -> list[str]:
         """Cancel a workflow and its children; running ones stop at their next step."""
         self.get_workflow(workflow_id)
-        changed = self.store.workflows.cancel_tree(workflow_id)
-        if changed:
-            self.store.waits.wake_waiters_of(changed)  # parents suspended on a cancelled child
+        changed = self.store.workflows.cancel_tree(workflow_id)  # wakes suspended parents
         if self._engine is not None:
             from tether.runtime.errors import CancelledInterrupt
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import serialization
 from ..clock import now_ms
 from ..records import Status, WorkflowRecord
+from .commit import note_ended
 from .database import Database, Prepared
 from .schema import workflows as W
 
@@ -366,6 +367,10 @@ class WorkflowStore:
         error_json: str | None = None,
     ) -> bool:
         now = now_ms()
+        if status != Status.PENDING:
+            # Also when the fence refuses it: a repeat of a write whose commit was not known
+            # finds the row ended already, and waking its waiters again is harmless.
+            note_ended(conn, [workflow_id])
         res = self._finish.execute(
             conn,
             {
@@ -404,6 +409,7 @@ class WorkflowStore:
                 )
                 changed.extend(r.workflow_id for r in res)
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
+            note_ended(conn, changed)
         return changed
 
     def resume_tree(self, workflow_id: str) -> builtins.list[str]:
@@ -452,6 +458,8 @@ class WorkflowStore:
         return changed
 
     def mark(self, conn: Connection, workflow_id: str, *, status: str, error_json: str) -> None:
+        """End a workflow administratively (RECOVERY_EXHAUSTED), whoever holds it."""
+        note_ended(conn, [workflow_id])
         conn.execute(
             update(W)
             .where(self._pk(workflow_id))
