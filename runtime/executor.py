@@ -142,6 +142,7 @@ class Executor:
         deadline = self.engine.settings.lease_timeout
         if self.health == "RUNNING" and now - self._failing_since >= deadline:
             self.health = "DISCONNECTED"
+            self._say_disconnected()
             log.error(
                 "executor %s: database unreachable for %.0fs; it stops claiming work, and "
                 "its runs stop at their next step until it can renew its lease (%s)",
@@ -149,6 +150,15 @@ class Executor:
                 now - self._failing_since,
                 exc,
             )
+
+    def _say_disconnected(self) -> None:
+        """Show DISCONNECTED in ``tether executors`` when any write still gets through (a
+        heartbeat path that fails while others work); when none does, the heartbeat's age
+        says it, and its lease lapses as a dead executor's would."""
+        try:
+            self.engine.store.executors.note_disconnected(self.engine.executor_id)
+        except Exception:  # noqa: BLE001 - the database is away: nothing more to say
+            pass
 
     def _beat_ok(self) -> None:
         if self.health != "RUNNING":
