@@ -248,7 +248,10 @@ class WorkflowStore:
         error_json: str | None,
         started_at: int,
     ) -> bool:
-        """Create a workflow row already finished: one statement for a run with no step."""
+        """Create a workflow row already finished: one statement for a run with no step.
+
+        No ``note_ended``: nothing can be suspended on a row that did not exist (a wait on a
+        missing workflow counts as ended and never suspends; see ``store.waits``)."""
         values = self._row(
             workflow_id=workflow_id,
             name=name,
