@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -535,9 +535,7 @@ class Tether:
     def cancel(self, workflow_id: str) -> list[str]:
         """Cancel a workflow and its children; running ones stop at their next step."""
         self.get_workflow(workflow_id)
-        changed = self.store.workflows.cancel_tree(workflow_id)
-        if changed:
-            self.store.waits.wake_waiters_of(changed)  # parents suspended on a cancelled child
+        changed = self.store.workflows.cancel_tree(workflow_id)  # wakes suspended parents
         if self._engine is not None:
             from tether.runtime.errors import CancelledInterrupt
 
@@ -605,15 +603,14 @@ class Tether:
             return primitives.get_event(None, workflow_id, key, timeout)
         return primitives.wait_event(self._waiter(), workflow_id, key, timeout)[1]
 
-    async def get_event_async(
+    def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
-    ) -> Any:
-        """``get_event`` for async code: the value (None after ``timeout``)."""
-        import asyncio
-
-        waiter = self._waiter()
-        found = await asyncio.to_thread(primitives.wait_event, waiter, workflow_id, key, timeout)
-        return found[1]
+    ) -> Coroutine[Any, Any, Any]:
+        """``get_event`` for async code: the value (None after ``timeout``). In an async
+        workflow it is recorded and durable like ``get_event`` there."""
+        if maybe_current() is not None:
+            return primitives.get_event_async(None, workflow_id, key, timeout)
+        return primitives.get_event_async(self._waiter(), workflow_id, key, timeout)
 
     def _waiter(self) -> Waiter:
         """How this process waits on workflows: the engine's, else one polling the store."""

@@ -62,6 +62,9 @@ class Store:
         self.timeouts = TimeoutStore(self.db, app_name)
         self.queue_config = QueueConfigStore(self.db, app_name)
         self.waits = WaitStore(self.db, app_name)
+        # Whatever path ends a workflow (its run, cancel, timeout, recovery exhausted,
+        # deletion), the commit that ends it wakes the workflows suspended on it.
+        self.db.on_ended.append(self.waits.wake_waiters_of)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

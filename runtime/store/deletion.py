@@ -7,6 +7,7 @@ from sqlalchemy import Connection, delete, select
 
 from ..errors import ConfigurationError, WorkflowNotFoundError
 from ..records import Status
+from .commit import note_ended
 from .database import Database
 from .schema import events, message_keys, messages, operations, streams, workflow_moves
 from .schema import workflows as W
@@ -75,6 +76,7 @@ class DeletionStore:
                     delete(table).where(table.c.app_name == self.app, table.c[column].in_(ids))
                 )
             conn.execute(delete(W).where(W.c.app_name == self.app, W.c.workflow_id.in_(ids)))
+            note_ended(conn, ids)  # a missing workflow counts as ended for its waiters
             return ids
 
         return self.db.writing(write, conn=conn, what="delete a workflow")

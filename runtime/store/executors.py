@@ -98,6 +98,23 @@ class ExecutorStore:
         )
         self.db.writing(lambda c: c.execute(stmt), conn=conn, what="set the executor state")
 
+    def note_disconnected(self, executor_id: str) -> bool:
+        """Record, if the database can be reached at all, that this executor cannot renew
+        its lease: state DISCONNECTED, its heartbeat left as it was (peers still take its
+        workflows once the lease lapses). One attempt, no retry: the caller's heartbeat
+        loop tries again, and its next successful heartbeat writes RUNNING back."""
+        stmt = (
+            update(X)
+            .where(
+                X.c.app_name == self.app,
+                X.c.executor_id == executor_id,
+                X.c.state == "RUNNING",
+            )
+            .values(state="DISCONNECTED")
+        )
+        with self.db.write() as c:
+            return bool(c.execute(stmt).rowcount == 1)
+
     def list(
         self,
         lease_timeout_ms: int,

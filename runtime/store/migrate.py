@@ -126,12 +126,21 @@ def migrate(db: Database) -> list[int]:
                 revision = number
         if applied:
             _write(conn, "revision", str(revision))
-            _write(conn, "min_code", str(min_code_for(revision)))
+        # Also when nothing was applied: a database migrated before a revision declared its
+        # MIN_CODE still records the older floor; it only ever rises.
+        floor = max(_number(info, "min_code", "1"), min_code_for(revision))
+        if applied or str(floor) != info.get("min_code"):
+            _write(conn, "min_code", str(floor))
     return applied
 
 
-def check(db: Database) -> int:
-    """Refuse to run on a schema this code cannot use; returns the database's revision."""
+def check(db: Database, *, code: int | None = None) -> int:
+    """Refuse to run on a schema this code cannot use; returns the database's revision.
+
+    ``code``: the schema revision the checking code was written for (default: this code's
+    head); a test passes an older one to see what older code would say.
+    """
+    code = head() if code is None else code
     info = db.reading(_read, what="read the schema revision")
     if "revision" not in info:
         raise SchemaError(
@@ -139,15 +148,15 @@ def check(db: Database) -> int:
             "(or launch with migrate=True, the default)"
         )
     revision = _number(info, "revision")
-    if revision < head():
+    if revision < code:
         raise SchemaError(
-            f"the database schema is at revision {revision} but this code needs {head()}: "
+            f"the database schema is at revision {revision} but this code needs {code}: "
             "run `tether migrate` (or launch with migrate=True)"
         )
     min_code = _number(info, "min_code", "1")
-    if head() < min_code:
+    if code < min_code:
         raise SchemaError(
             f"the database schema (revision {revision}) no longer supports code at revision "
-            f"{head()} (it needs at least {min_code}): deploy a newer tether"
+            f"{code} (it needs at least {min_code}): deploy a newer tether"
         )
     return revision

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, delete, exists, 
 from sqlalchemy.orm import aliased
 
 from ..records import Status
+from .commit import note_ended
 from .database import Database
 from .deletion import OWNED
 from .schema import workflows as W
@@ -94,6 +95,7 @@ class RetentionStore:
             .returning(W.c.workflow_id)
         )
         ids = [r[0] for r in conn.execute(gone)]
+        note_ended(conn, ids)  # ended long ago; said anyway, as every deletion does
         rows = 0
         if ids:
             for table, column in OWNED:  # the same rows deleting one workflow removes

@@ -12,6 +12,7 @@ from .. import serialization
 from ..clock import now_ms
 from ..errors import WorkflowTimeoutError
 from ..records import Status
+from .commit import note_ended
 from .database import Database
 from .schema import DEADLINE_OPEN
 from .schema import workflows as W
@@ -94,4 +95,5 @@ class TimeoutStore:
                 select(W.c.workflow_id).where(W.c.app_name == self.app, W.c.parent_id.in_(frontier))
             ).all()
             frontier = [k[0] for k in kids if k[0] not in seen]
+        note_ended(conn, changed)
         return changed

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import serialization
 from ..clock import now_ms
 from ..records import Status, WorkflowRecord
+from .commit import note_ended
 from .database import Database, Prepared
 from .schema import workflows as W
 
@@ -275,7 +276,10 @@ class WorkflowStore:
         started_at: int,
         trace_context: str | None = None,
     ) -> bool:
-        """Create a workflow row already finished: one statement for a run with no step."""
+        """Create a workflow row already finished: one statement for a run with no step.
+
+        No ``note_ended``: nothing can be suspended on a row that did not exist (a wait on a
+        missing workflow counts as ended and never suspends; see ``store.waits``)."""
         values = self._row(
             workflow_id=workflow_id,
             name=name,
@@ -395,6 +399,10 @@ class WorkflowStore:
         error_json: str | None = None,
     ) -> bool:
         now = now_ms()
+        if status != Status.PENDING:
+            # Also when the fence refuses it: a repeat of a write whose commit was not known
+            # finds the row ended already, and waking its waiters again is harmless.
+            note_ended(conn, [workflow_id])
         res = self._finish.execute(
             conn,
             {
@@ -437,6 +445,7 @@ class WorkflowStore:
                 )
                 changed.extend(r.workflow_id for r in res)
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
+            note_ended(conn, changed)
             return changed
 
         return self.db.writing(write, conn=conn, what="cancel a workflow")
@@ -493,6 +502,8 @@ class WorkflowStore:
         return self.db.writing(write, conn=conn, what="resume a workflow")
 
     def mark(self, conn: Connection, workflow_id: str, *, status: str, error_json: str) -> None:
+        """End a workflow administratively (RECOVERY_EXHAUSTED), whoever holds it."""
+        note_ended(conn, [workflow_id])
         conn.execute(
             update(W)
             .where(self._pk(workflow_id))

@@ -35,6 +35,10 @@ DIRECT = {
     ("runtime/store/executors.py", "ExecutorStore.heartbeat"): (
         "the heartbeat loop is the retry and must see each failure to judge its own lease"
     ),
+    ("runtime/store/executors.py", "ExecutorStore.note_disconnected"): (
+        "one attempt by design: the heartbeat loop tries again, and its next success writes "
+        "RUNNING back"
+    ),
     ("runtime/store/queues.py", "QueueStore.claim"): (
         "a repeat after an unacknowledged commit would claim a second batch; the dequeue "
         "loop is the retry"
