@@ -48,6 +48,7 @@ class Executor:
         self._due_checked = 0.0  # when next_due was last read (monotonic)
         if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
             engine.recorder.wake_hooks.append(self.wake)
+            engine.store.waits.woken_hooks.append(self.wake)
         engine.recorder.due_hooks.append(self.note_due)
         engine.recorder.woken_hooks.append(self.claim_woken)
         self._woken: set[str] = set()
@@ -100,7 +101,7 @@ class Executor:
         me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
         rows = e.store.db.run_write(partial(waits.take, workflow_ids=ids, me=me, runnable=runnable))
         for row in rows:
-            e.run_woken(row.workflow_id, row.name, row.inputs, row.lease_epoch)
+            e.run_woken(row.workflow_id, row.name, row.inputs, row.lease_epoch, row.trace_context)
         return len(rows)
 
     def note_due(self, at_ms: int) -> None:
@@ -137,6 +138,7 @@ class Executor:
         deadline = self.engine.settings.lease_timeout
         if self.health == "RUNNING" and now - self._failing_since >= deadline:
             self.health = "DISCONNECTED"
+            self._say_disconnected()
             log.error(
                 "executor %s: database unreachable for %.0fs; it stops claiming work, and "
                 "its runs stop at their next step until it can renew its lease (%s)",
@@ -144,6 +146,15 @@ class Executor:
                 now - self._failing_since,
                 exc,
             )
+
+    def _say_disconnected(self) -> None:
+        """Show DISCONNECTED in ``tether executors`` when any write still gets through (a
+        heartbeat path that fails while others work); when none does, the heartbeat's age
+        says it, and its lease lapses as a dead executor's would."""
+        try:
+            self.engine.store.executors.note_disconnected(self.engine.executor_id)
+        except Exception:  # noqa: BLE001 - the database is away: nothing more to say
+            pass
 
     def _beat_ok(self) -> None:
         if self.health != "RUNNING":
@@ -227,12 +238,15 @@ class Executor:
         no peer would ever take. One indexed read every half lease finds them; a row
         found twice at the same epoch is re-taken (epoch + 1, so a forgotten run can no
         longer write) and run again from its checkpoints. Returns the ids re-run.
+        It also wakes workflows suspended on a child that ended while their wake was
+        lost (``WaitStore.wake_stranded``).
         """
         e = self.engine
         now = time.monotonic()
         if (not force and now < self._next_audit) or e.draining or self.health != "RUNNING":
             return []
         self._next_audit = now + e.settings.lease_timeout / 2
+        e.store.waits.wake_stranded()
         rows = {r.workflow_id: r for r in e.store.executors.held(e.executor_id)}
         with e._lock:  # fenced out here: held by its new holder, maybe one with our id
             e.fenced_out &= set(rows)
@@ -360,7 +374,7 @@ class Executor:
 
         if not store.db.run_write(write, key=wid):
             return False
-        e.run_claimed(wid, epoch + 1)
+        e.run_claimed(wid, epoch + 1, crashed=crashed)
         return True
 
     def drain(self, grace: float | None = None) -> int:
@@ -387,6 +401,9 @@ class Executor:
         return released
 
     def stop(self) -> None:
+        hooks = self.engine.store.waits.woken_hooks
+        if self.wake in hooks:
+            hooks.remove(self.wake)
         self._stop.set()
         self._wake.set()
         self.stopped = True

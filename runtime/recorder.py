@@ -297,10 +297,7 @@ class LiveRecorder:
             single_statement=True,
             key=fence.workflow_id,
         )
-        if status != Status.PENDING:
-            self.store.waits.wake_waiters_of([fence.workflow_id])  # a parent suspended on it
-            self.events.notify(fence.workflow_id)  # its event waiters look once more
-        return done
+        return done  # a parent suspended on it was woken at the commit (store.note_ended)
 
     def notify(self) -> None:
         self.signal.notify()
