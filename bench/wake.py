@@ -28,26 +28,24 @@ import tempfile
 import time
 from typing import Any
 
-from .common import drop_pg_database, fresh_pg_database, fresh_sqlite_file, quiet_logs, run_db_name
+from .common import (
+    drop_pg_database,
+    fresh_pg_database,
+    fresh_sqlite_file,
+    latency_ms,
+    quiet_logs,
+    register_inbox,
+    run_db_name,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = "bench_wake"
-
-
-def pct(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50_ms": round(ordered[len(ordered) // 2], 1),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
-        "max_ms": round(ordered[-1], 1),
-    }
 
 
 # -- the waiting process ----------------------------------------------------------------------
 
 
 def tether_waiter(url: str, n: int, mode: str, steps: int) -> None:
-    import tether
     from tether import Tether
 
     app = Tether(
@@ -59,20 +57,11 @@ def tether_waiter(url: str, n: int, mode: str, steps: int) -> None:
         suspend_after=None if mode == "held" else 0.2,
     )
 
-    @app.step()
-    def step(i: int) -> int:
-        return i
-
-    @app.workflow(name="inbox")
-    def inbox(k: int) -> float:
-        for i in range(k):
-            step(i)
-        sent = tether.recv("go")
-        return time.time() * 1000 - float(sent)
+    register_inbox(app)
 
     app.launch()
     for i in range(n):
-        app.start_workflow(inbox, steps, workflow_id=f"w{i}")
+        app.start_workflow("inbox", steps, workflow_id=f"w{i}")
     print("STARTED", flush=True)
     while True:
         time.sleep(1)
@@ -137,9 +126,9 @@ def measure(engine: str, url: str, n: int, mode: str, steps: int, gap: float) ->
             if not _ready(url, n, mode):
                 raise SystemExit("waiters did not all wait in time")
             time.sleep(2.0 if mode == "held" else 0.5)  # held: until each is inside recv
-            return {**pct(_tether_send(url, n, gap)), "n": n}
+            return {**latency_ms(_tether_send(url, n, gap)), "n": n}
         time.sleep(max(5.0, n / 200))  # DBOS: until each is inside recv
-        return {**pct(_dbos_send(url, n, gap)), "n": n}
+        return {**latency_ms(_dbos_send(url, n, gap)), "n": n}
     finally:
         proc.kill()
         proc.wait()
