@@ -122,3 +122,30 @@ def quiet_logs() -> None:
     logging.basicConfig(level=logging.WARNING)
     for name in ("tether", "tether.executor", "dbos", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def latency_ms(values: list[float]) -> dict[str, float]:
+    """p50, p99 and max of latencies in ms (nearest rank), rounded to 0.1 ms."""
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(ordered[len(ordered) // 2], 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def register_inbox(app: Any) -> None:
+    """The latency benches' waiter: ``k`` steps, then a recv of "go" whose message carries
+    the sender's clock (ms); it returns the message-to-resume latency in ms."""
+    import tether
+
+    @app.step()
+    def step(i: int) -> int:
+        return i
+
+    @app.workflow(name="inbox")
+    def inbox(k: int) -> float:
+        for i in range(k):
+            step(i)
+        sent = tether.recv("go")
+        return time.time() * 1000 - float(sent)

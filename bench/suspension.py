@@ -29,16 +29,7 @@ from typing import Any
 import tether
 from tether import Tether
 
-from .common import quiet_logs
-
-
-def pct(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50_ms": ordered[len(ordered) // 2],
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        "max_ms": ordered[-1],
-    }
+from .common import latency_ms, quiet_logs, register_inbox
 
 
 def rss_mb() -> float:
@@ -155,16 +146,7 @@ def tether_idle(url: str, n: int, measure_idle: float, grace: float) -> dict[str
 def tether_latency(url: str, m: int, gap: float, grace: float, steps: int = 0) -> dict[str, Any]:
     app = make_app(url, grace, "lat")
 
-    @app.step()
-    def step(i: int) -> int:
-        return i
-
-    @app.workflow(name="inbox")
-    def inbox(k: int) -> float:
-        for i in range(k):
-            step(i)
-        sent = tether.recv("go")
-        return time.time() * 1000 - float(sent)
+    register_inbox(app)
 
     app.launch()
     handles = [app.start_workflow("inbox", steps, workflow_id=f"w{i}") for i in range(m)]
@@ -175,7 +157,7 @@ def tether_latency(url: str, m: int, gap: float, grace: float, steps: int = 0) -
         time.sleep(gap)
     lat = [h.result(timeout=120) for h in handles]
     app.shutdown(grace=1.0)
-    return {"n": m, "prior_steps": steps, **{k: round(v, 1) for k, v in pct(lat).items()}}
+    return {"n": m, "prior_steps": steps, **{k: round(v, 1) for k, v in latency_ms(lat).items()}}
 
 
 # -- DBOS (its own process: DBOS is a singleton) ----------------------------------------------
@@ -239,7 +221,7 @@ def dbos_run(url: str, n: int, m: int, gap: float, measure_idle: float) -> dict[
             DBOS.send(h.get_workflow_id(), time.time() * 1000, topic="go")
             time.sleep(gap)
         lat = [h.get_result() for h in handles]
-        latency = {"n": m, **{k: round(v, 1) for k, v in pct(lat).items()}}
+        latency = {"n": m, **{k: round(v, 1) for k, v in latency_ms(lat).items()}}
         return {"idle": idle, "latency": latency}
     finally:
         DBOS.destroy(destroy_registry=True)

@@ -294,16 +294,19 @@ class Actions:
             version = self._code_version()
         wid = drain_id(rid)
         store = self.store
-        with store.db.write() as conn:
-            store.workflows.insert(
+        inputs_json = encode_inputs(wid, DRAINER, tuple(args), {})
+        store.db.writing(  # insert-if-absent: repeatable
+            lambda conn: store.workflows.insert(
                 conn,
                 workflow_id=wid,
                 name=DRAINER,
-                inputs_json=encode_inputs(wid, DRAINER, tuple(args), {}),
+                inputs_json=inputs_json,
                 version=version,
                 status=Status.PENDING,
                 executor_id=None,
-            )
+            ),
+            what="leave the drain workflow",
+        )
         self.record(rid, "handoff", "handoff", {"drain": wid, "version": version})
         return wid
 

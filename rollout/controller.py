@@ -27,6 +27,8 @@ from .split import Side, promote_split, stage_split
 
 CONTROL = "tether.rollout.control"
 ACTIONS = ("pause", "resume", "approve", "promote", "abort")
+# How a rollout paused at an approval point says so (its reason starts with it).
+AWAITING_APPROVAL = "waiting for approval"
 GATE_POLL = 5.0  # seconds between health reads while waiting for the minimum sample
 
 
@@ -165,7 +167,7 @@ def register(registry: Registry, actions: Actions) -> Callable[..., Any]:
                         "await-approval",
                         {"percent": stage.percent},
                         state="paused",
-                        reason=f"waiting for approval to shift to {stage.percent}%",
+                        reason=f"{AWAITING_APPROVAL} to shift to {stage.percent}%",
                     )
                     told = wait(rid, None, paused=True)
                     if told in ("promote", "abort"):

@@ -32,6 +32,7 @@ from .waiting import Signal, pause, pause_async
 
 if TYPE_CHECKING:
     from .children import Spawner
+    from .observe import RunObservation
     from .recorder import Effect, Recorder
     from .store.commit import PendingWrite
 
@@ -45,6 +46,7 @@ class PendingRow:
     write: PendingWrite
     inputs_json: str
     started_at: int
+    trace_context: str | None = None
 
 
 @dataclass(eq=False)
@@ -74,6 +76,8 @@ class WorkflowContext:
     # Positions reserved by awaitables that have not finished yet (async operations, maybe in
     # sibling tasks): code whose position must not depend on scheduling checks it is empty.
     in_flight: set[int] = field(default_factory=set)
+    # The observer's view of this run (None: nothing observes it; see runtime.observe).
+    observed: RunObservation | None = None
 
     def take_pending_row(self) -> PendingWrite | None:
         """The queued row write to wait for before user code with side effects first runs."""

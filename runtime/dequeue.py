@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from . import serialization
+from . import observe, serialization
+from .clock import now_ms
 from .engine import decode_inputs
 from .queue_limits import LimitCache
 from .queues import QueueSpec
-from .records import Status
+from .records import OperationRecord, Status
 from .run import Run
 from .store import Fence
 from .store.queues import Claimed
@@ -149,7 +150,7 @@ class QueueRunner:
                 partition_concurrency=spec.partition_concurrency,
             )
             for c in claimed:
-                self._start(c)
+                self._start(c, name)
             if claimed:
                 self._idle.discard(name)
             else:
@@ -162,11 +163,11 @@ class QueueRunner:
                 self._backlog.discard(name)
         return wait
 
-    def _start(self, c: Claimed) -> None:
+    def _start(self, c: Claimed, queue: str) -> None:
         e = self.engine
         wdef = e.registry.workflows.get(c.name)
         if wdef is None:
-            e.run_claimed(c.workflow_id, c.epoch)  # records a clear error for an unknown name
+            e.run_claimed(c.workflow_id, c.epoch, observe.DEQUEUE)  # a clear error: unknown name
             return
         try:
             args, kwargs = decode_inputs(serialization.loads(c.inputs))
@@ -176,7 +177,14 @@ class QueueRunner:
         with self._lock:
             self._mine.add(c.workflow_id)
         fence = Fence(c.workflow_id, e.executor_id, c.epoch)
-        e.submit(Run(wdef, c.workflow_id, args, kwargs, fence, None if c.has_history else []))
+        history: list[OperationRecord] | None = None if c.has_history else []
+        run = Run(wdef, c.workflow_id, args, kwargs, fence, history)
+        run.reason, run.trace_context = observe.DEQUEUE, c.trace_context
+        observer = e.observer
+        if observer is not None and c.due_at is not None:
+            waited = max(0.0, (now_ms() - c.due_at) / 1000)
+            observer.dequeued(queue, c.name, waited)
+        e.submit(run)
 
     def _fail(self, c: Claimed, exc: Exception) -> None:
         """End a claimed workflow in ERROR (fenced), rather than hold it forever."""

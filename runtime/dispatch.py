@@ -14,7 +14,9 @@ from .errors import ConfigurationError
 from .leases import is_alive
 from .queue_limits import LimitCache
 from .queues import Enqueuer, QueueSpec
+from .remote_wakes import RemoteWakes
 from .schedules import Scheduler, Schedules, ScheduleSpec
+from .store.messages import WAKES
 from .store.queues import CHANNEL
 
 if TYPE_CHECKING:
@@ -88,21 +90,34 @@ class Dispatch:
         if store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
             # A queued workflow woken from suspension goes back to its queue (store.waits).
             engine.recorder.wake_hooks.append(lambda: self.wake(None))
+        remote = RemoteWakes(engine)
         if not store.db.is_sqlite:
             from .wakeups import Listener, SQLiteWatcher
 
-            self.listener = Listener(
-                store.db.url, CHANNEL, self._on_notify, on_connect=lambda: self.wake(None)
-            )
+            def connected() -> None:
+                self.wake(None)
+                remote.on_reconnect()
+
+            self.listener = Listener(store.db.url, CHANNEL, self._on_notify, on_connect=connected)
             self.listener.on_woken = self._on_woken
+            self.listener.wakes_channel = WAKES
+            self.listener.on_wake = remote.on_note
             self.listener.start()
-        elif self.queues:
+            engine.recorder.remote_live = self.listener.connected.is_set
+        else:
             from .wakeups import SQLiteWatcher, sqlite_path
 
             path = sqlite_path(store.db.url)
-            if path is not None:
-                self.listener = SQLiteWatcher(path, lambda: self.wake(None))
+            if path is not None:  # messages, events and woken workflows from elsewhere
+
+                def changed() -> None:
+                    if self.queues:
+                        self.wake(None)
+                    remote.on_change()
+
+                self.listener = SQLiteWatcher(path, changed, on_tick=remote.on_tick)
                 self.listener.start()
+                engine.recorder.remote_live = self.listener.connected.is_set
         self.scheduler = Scheduler(schedules)
         self.scheduler.start()
 

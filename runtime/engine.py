@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import children, serialization, timeouts
+from . import children, observe, serialization, timeouts
 from .clock import now_ms
 from .context import _CURRENT, PendingRow, WorkflowContext, maybe_current
 from .errors import (
@@ -39,6 +39,7 @@ from .errors import (
 )
 from .handles import WorkflowHandle
 from .ids import check_workflow_id
+from .observe import Observer, RunInfo, RunObservation
 from .recorder import Effect, LiveRecorder
 from .records import Status
 from .registry import Registry, WorkflowDef
@@ -108,6 +109,8 @@ class Engine:
         # Workflows whose run here was fenced out: another holder took them, possibly a
         # process reusing this executor id, so the self-audit must not take them back.
         self.fenced_out: set[str] = set()
+        # Told of runs, steps and queue waits (see runtime.observe); None: nothing is.
+        self.observer: Observer | None = None
 
     # -- capacity -----------------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Engine:
         parent: tuple[str, int] | None = None,
         timeout: float | None = None,
         held: bool = True,
+        trace_context: str | None = None,
     ) -> bool:
         return self.store.workflows.insert(
             conn,
@@ -185,6 +189,7 @@ class Engine:
             parent_id=parent[0] if parent else None,
             parent_position=parent[1] if parent else None,
             extra=timeouts.columns(self.store, conn, wdef, timeout, parent),
+            trace_context=trace_context,
         )
 
     def _check_existing(self, wdef: WorkflowDef, wid: str) -> None:
@@ -203,10 +208,16 @@ class Engine:
             )
 
     def _fresh(
-        self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        wdef: WorkflowDef,
+        wid: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        trace_context: str | None = None,
     ) -> Run:
         """A run of a workflow this executor just created (epoch 0, no history)."""
-        return Run(wdef, wid, args, kwargs, Fence(wid, self.executor_id, 0))
+        fence = Fence(wid, self.executor_id, 0)
+        return Run(wdef, wid, args, kwargs, fence, trace_context=trace_context)
 
     def start(
         self,
@@ -224,12 +235,15 @@ class Engine:
         self._refuse_if_draining()
         wid = str(uuid.uuid4()) if workflow_id is None else check_workflow_id(workflow_id)
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
+        trace = observe.capture()
         # Beyond max_workflows the row is written unheld: visible, and claimable by any
         # executor (this one too, when a slot frees) instead of queued invisibly here.
         held = self._take_slot(wid, bounded=True)
         try:
             created = self.store.db.run_write(
-                lambda c: self._create(wdef, wid, inputs_json, c, timeout=timeout, held=held),
+                lambda c: self._create(
+                    wdef, wid, inputs_json, c, timeout=timeout, held=held, trace_context=trace
+                ),
                 single_statement=True,
             )
             if not created:
@@ -240,7 +254,7 @@ class Engine:
             self._release_slot(wid, held)
             raise
         if created and held:
-            self._launch(self._fresh(wdef, wid, args, kwargs))
+            self._launch(self._fresh(wdef, wid, args, kwargs, trace))
             return self.handle(wid)
         self._release_slot(wid, held)
         if not created:
@@ -334,12 +348,15 @@ class Engine:
         wid = str(uuid.uuid4())
         inputs_json = encode_inputs(wid, wdef.name, args, kwargs)
         started = now_ms()
+        trace = observe.capture()
         write = self.store.db.submit_write(
-            lambda c: self._create(wdef, wid, inputs_json, c), single_statement=True, key=wid
+            lambda c: self._create(wdef, wid, inputs_json, c, trace_context=trace),
+            single_statement=True,
+            key=wid,
         )
         self._take_slot(wid)
-        run = self._fresh(wdef, wid, args, kwargs)
-        run.pending_row = PendingRow(write, inputs_json, started)
+        run = self._fresh(wdef, wid, args, kwargs, trace)
+        run.pending_row = PendingRow(write, inputs_json, started, trace)
         return run
 
     def deliver(self, wid: str, outcome: Outcome) -> Any:
@@ -362,7 +379,10 @@ class Engine:
     def create_child(
         self, wdef: WorkflowDef, wid: str, inputs_json: str, parent: str, pos: int
     ) -> Effect:
-        return lambda conn, _store: self._create(wdef, wid, inputs_json, conn, parent=(parent, pos))
+        trace = observe.capture()  # here, in the parent's thread: its run is the current span
+        return lambda conn, _store: self._create(
+            wdef, wid, inputs_json, conn, parent=(parent, pos), trace_context=trace
+        )
 
     def adopt(self, wid: str) -> None:
         rec = self.store.workflows.get(wid)
@@ -370,20 +390,20 @@ class Engine:
             wdef = self.registry.workflow_def(rec.name)
             args, kwargs = decode_inputs(rec.inputs)
             fence = Fence(wid, self.executor_id, rec.lease_epoch)
-            self.submit(Run(wdef, wid, args, kwargs, fence, None))
+            self.submit(Run(wdef, wid, args, kwargs, fence, None, trace_context=rec.trace_context))
 
     def run_inline(
         self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Outcome:
         self._take_slot(wid)
-        run = self._fresh(wdef, wid, args, kwargs)
+        run = self._fresh(wdef, wid, args, kwargs, observe.capture())
         return contextvars.Context().run(self._execute, run)
 
     async def run_inline_async(
         self, wdef: WorkflowDef, wid: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Outcome:
         self._take_slot(wid)
-        run = self._fresh(wdef, wid, args, kwargs)
+        run = self._fresh(wdef, wid, args, kwargs, observe.capture())
         if wdef.is_async:
             coro = self._execute_async(run)
             return await asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
@@ -392,7 +412,25 @@ class Engine:
 
     # -- execution ----------------------------------------------------------------------------
 
-    def _context(self, run: Run, history: list[Any]) -> WorkflowContext:
+    def _observe(self, run: Run) -> RunObservation | None:
+        observer = self.observer
+        if observer is None:
+            return None
+        info = RunInfo(
+            run.workflow_id,
+            run.wdef.name,
+            self.version,
+            self.executor_id,
+            run.reason,
+            run.fence.epoch,
+            run.trace_context,
+            run.crashed,
+        )
+        return observer.run(info)
+
+    def _context(
+        self, run: Run, history: list[Any], observed: RunObservation | None
+    ) -> WorkflowContext:
         ctx = WorkflowContext(
             recorder=self.recorder,
             workflow_id=run.workflow_id,
@@ -403,6 +441,7 @@ class Engine:
             is_async=run.wdef.is_async,
             spawner=self,
             pending_row=run.pending_row,
+            observed=observed,
         )
         with self._lock:
             self._running[run.workflow_id] = ctx
@@ -412,11 +451,12 @@ class Engine:
 
     def _execute(self, run: Run) -> Outcome:
         outcome = Outcome()
+        observed = None if self.observer is None else self._observe(run)
         try:
             history = run.history
             if history is None:
                 history = self.store.operations.history(run.workflow_id)
-            ctx = self._context(run, history)
+            ctx = self._context(run, history, observed)
             token = _CURRENT.set(ctx)
             try:
                 outcome.value = run.wdef.fn(*run.args, **run.kwargs)
@@ -428,17 +468,20 @@ class Engine:
         except BaseException as exc:  # noqa: BLE001 - store failure while finishing
             outcome.error = outcome.error or exc
         finally:
+            if observed is not None:
+                observed.ended(observe.outcome_of(outcome.error), outcome.error)
             self._forget(run.workflow_id)
         return outcome
 
     async def _execute_async(self, run: Run) -> Outcome:
         outcome = Outcome()
+        observed = None if self.observer is None else self._observe(run)
         try:
             history = run.history
             if history is None:
                 wid = run.workflow_id
                 history = await self.in_io(lambda: self.store.operations.history(wid))
-            ctx = self._context(run, history)
+            ctx = self._context(run, history, observed)
             token = _CURRENT.set(ctx)
             try:
                 outcome.value = await run.wdef.fn(*run.args, **run.kwargs)
@@ -450,6 +493,8 @@ class Engine:
         except BaseException as exc:  # noqa: BLE001
             outcome.error = outcome.error or exc
         finally:
+            if observed is not None:
+                observed.ended(observe.outcome_of(outcome.error), outcome.error)
             self._forget(run.workflow_id)
         return outcome
 
@@ -512,6 +557,7 @@ class Engine:
                 output_json=output_json,
                 error_json=error_json,
                 started_at=row.started_at,
+                trace_context=row.trace_context,
             ),
             single_statement=True,
             key=ctx.workflow_id,
@@ -520,7 +566,9 @@ class Engine:
 
     # -- recovery entry point (called by the executor loop) -----------------------------------
 
-    def run_claimed(self, wid: str, epoch: int) -> None:
+    def run_claimed(
+        self, wid: str, epoch: int, reason: str = observe.RECOVERY, crashed: bool = False
+    ) -> None:
         rec = self.store.workflows.get(wid)
         if rec is None or rec.status != Status.PENDING:
             return
@@ -532,16 +580,20 @@ class Engine:
             self.recorder.finish(fence, Status.ERROR, error_json=err)
             return
         args, kwargs = decode_inputs(rec.inputs)
-        self.submit(Run(wdef, wid, args, kwargs, fence, None))
+        run = Run(wdef, wid, args, kwargs, fence, None, None, reason, rec.trace_context, crashed)
+        self.submit(run)
 
-    def run_woken(self, wid: str, name: str, inputs_json: str, epoch: int) -> None:
+    def run_woken(
+        self, wid: str, name: str, inputs_json: str, epoch: int, trace_context: str | None = None
+    ) -> None:
         """Resume a workflow woken from suspension that this executor just claimed."""
         wdef = self.registry.workflows.get(name)
         if wdef is None:
             self.run_claimed(wid, epoch)  # records a clear error for an unknown name
             return
         args, kwargs = decode_inputs(serialization.loads(inputs_json))
-        self.submit(Run(wdef, wid, args, kwargs, Fence(wid, self.executor_id, epoch), None))
+        fence = Fence(wid, self.executor_id, epoch)
+        self.submit(Run(wdef, wid, args, kwargs, fence, None, None, observe.RESUME, trace_context))
 
     def close(self, wait: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)

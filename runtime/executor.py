@@ -48,6 +48,7 @@ class Executor:
         self._due_checked = 0.0  # when next_due was last read (monotonic)
         if engine.store.db.is_sqlite:  # Postgres: the waking transaction's NOTIFY says it
             engine.recorder.wake_hooks.append(self.wake)
+            engine.store.waits.woken_hooks.append(self.wake)
         engine.recorder.due_hooks.append(self.note_due)
         engine.recorder.woken_hooks.append(self.claim_woken)
         self._woken: set[str] = set()
@@ -89,23 +90,19 @@ class Executor:
         self.wake()
 
     def _claim_woken(self) -> int:
+        """Claim the woken workflows noted since the last round, in one statement, as many
+        as there are free slots; the rest are left for a recovery round (here or a peer's)."""
         with self._woken_lock:
             ids, self._woken = sorted(self._woken), set()
         e = self.engine
+        ids = [wid for wid in ids if not e.is_local(wid)][: max(0, e.free_slots())]
+        if not ids or e.draining or self.health != "RUNNING":
+            return 0
         me, runnable, waits = e.executor_id, e.runnable(), e.store.waits
-        claimed = 0
-        for wid in ids:
-            if e.draining or e.free_slots() <= 0 or self.health != "RUNNING":
-                break  # a recovery round (here or at a peer) finds it
-            if e.is_local(wid):
-                continue
-            row = e.store.db.run_write(
-                partial(waits.take, workflow_id=wid, me=me, runnable=runnable), key=wid
-            )
-            if row is not None:
-                claimed += 1
-                e.run_woken(wid, row.name, row.inputs, row.lease_epoch)
-        return claimed
+        rows = e.store.db.run_write(partial(waits.take, workflow_ids=ids, me=me, runnable=runnable))
+        for row in rows:
+            e.run_woken(row.workflow_id, row.name, row.inputs, row.lease_epoch, row.trace_context)
+        return len(rows)
 
     def note_due(self, at_ms: int) -> None:
         """A wait suspended here ends at ``at_ms``: run a round then."""
@@ -141,6 +138,7 @@ class Executor:
         deadline = self.engine.settings.lease_timeout
         if self.health == "RUNNING" and now - self._failing_since >= deadline:
             self.health = "DISCONNECTED"
+            self._say_disconnected()
             log.error(
                 "executor %s: database unreachable for %.0fs; it stops claiming work, and "
                 "its runs stop at their next step until it can renew its lease (%s)",
@@ -148,6 +146,15 @@ class Executor:
                 now - self._failing_since,
                 exc,
             )
+
+    def _say_disconnected(self) -> None:
+        """Show DISCONNECTED in ``tether executors`` when any write still gets through (a
+        heartbeat path that fails while others work); when none does, the heartbeat's age
+        says it, and its lease lapses as a dead executor's would."""
+        try:
+            self.engine.store.executors.note_disconnected(self.engine.executor_id)
+        except Exception:  # noqa: BLE001 - the database is away: nothing more to say
+            pass
 
     def _beat_ok(self) -> None:
         if self.health != "RUNNING":
@@ -172,12 +179,13 @@ class Executor:
                 if now >= next_recovery or self._round_due or due:
                     self._round_due = False
                     self._wake.clear()
+                    claimed = self._claim_woken()  # first: a message waits for these
                     timeouts.sweep(self.engine.store)  # cancels; the holder stops below
                     self.poll_cancellations()
                     self.audit()
                     if not self.engine.draining and (due or now >= next_recovery):
                         self.wake_due(due)
-                    claimed = self._claim_woken()
+                    claimed += self._claim_woken()  # woken by the deadlines just passed
                     if not self.engine.draining and (claimed == 0 or now >= next_recovery):
                         claimed += self.recover()
                     # A round takes a bounded share; after a claim, look again sooner so a
@@ -230,12 +238,15 @@ class Executor:
         no peer would ever take. One indexed read every half lease finds them; a row
         found twice at the same epoch is re-taken (epoch + 1, so a forgotten run can no
         longer write) and run again from its checkpoints. Returns the ids re-run.
+        It also wakes workflows suspended on a child that ended while their wake was
+        lost (``WaitStore.wake_stranded``).
         """
         e = self.engine
         now = time.monotonic()
         if (not force and now < self._next_audit) or e.draining or self.health != "RUNNING":
             return []
         self._next_audit = now + e.settings.lease_timeout / 2
+        e.store.waits.wake_stranded()
         rows = {r.workflow_id: r for r in e.store.executors.held(e.executor_id)}
         with e._lock:  # fenced out here: held by its new holder, maybe one with our id
             e.fenced_out &= set(rows)
@@ -363,7 +374,7 @@ class Executor:
 
         if not store.db.run_write(write, key=wid):
             return False
-        e.run_claimed(wid, epoch + 1)
+        e.run_claimed(wid, epoch + 1, crashed=crashed)
         return True
 
     def drain(self, grace: float | None = None) -> int:
@@ -390,6 +401,9 @@ class Executor:
         return released
 
     def stop(self) -> None:
+        hooks = self.engine.store.waits.woken_hooks
+        if self.wake in hooks:
+            hooks.remove(self.wake)
         self._stop.set()
         self._wake.set()
         self.stopped = True

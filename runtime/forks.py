@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Connection
+
 from .errors import ConfigurationError, WorkflowConflictError, WorkflowNotFoundError
 from .primitives import SET_EVENT
 from .records import OperationRecord, WorkflowRecord
@@ -44,13 +46,19 @@ def write_fork(
     if not isinstance(new_id, str) or not new_id or len(new_id) > ID_MAX:
         raise ConfigurationError(f"invalid workflow id {new_id!r}: use 1-{ID_MAX} characters")
     events = events_before([op for op in history if op.position < from_position])
-    with store.db.write() as conn:
+
+    def write(conn: Connection) -> bool:
         created = store.lineage.fork(
             conn, origin_id=workflow_id, new_id=new_id, position=from_position, version=target
         )
         if created:
             for key, value in events.items():
                 store.messages.set_event(conn, new_id, key, value)
+        return created
+
+    # Insert-if-absent: a repeat whose first commit was acknowledged to no one finds the fork
+    # made (not created, and checked below like any existing one).
+    created = store.db.writing(write, what="fork a workflow")
     rec = store.workflows.get(new_id)
     assert rec is not None
     if not created and (

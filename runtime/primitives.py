@@ -8,9 +8,10 @@ Operations that wait have an ``_async`` twin that reserves its position at call 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from . import serialization
@@ -26,6 +27,8 @@ from .suspension import Wait
 from .waiting import Waiter
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from .store import Store
 
 SLEEP, DEADLINE, SEND, SET_EVENT, GET_EVENT = (
@@ -162,7 +165,7 @@ def send(
         OperationRecord(pos, SEND, t, output=target),
         lambda conn, store: store.messages.send(conn, dest_id, t, payload, key),
     )
-    ctx.recorder.notify_addressee(dest_id)
+    ctx.recorder.notify_addressee(dest_id, t)
 
 
 def deliver(
@@ -181,10 +184,19 @@ def deliver(
     key = check_idempotency_key(idempotency_key)
     payload = serialization.dumps(message, f"message to {dest_id!r}")
 
-    with store.db.write() as conn:
-        dest = store.workflows.get(dest_id, conn)
+    def write(conn: Connection) -> bool:
+        dest = store.workflows.get(dest_id, conn=conn)
         check_destination(dest_id, dest, allow_missing=allow_missing, app_name=store.app_name)
         return store.messages.send(conn, dest_id, t, payload, key)
+
+    if key is not None:
+        # Repeatable: the key is inserted if absent. A repeat whose first commit was
+        # acknowledged to no one delivers nothing again (and reports False).
+        return store.db.writing(write, what="send a message")
+    # Not repeated on a broken connection: without an idempotency key, a repeat whose first
+    # commit was acknowledged to no one would deliver the message twice.
+    with store.db.write() as conn:
+        return write(conn)
 
 
 def recv(topic: str | None = None, timeout: float | None = None) -> Any:
@@ -197,10 +209,10 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
     rec = ctx.replay_or_none(pos, RECV, t)
     if rec is not None:
         return serialization.loads(rec.output)
-    waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    recorder = ctx.recorder
     started = now_ms()
     durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-    with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+    with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
         while True:
             ctx.check_interrupt()
             found, value = recorder.consume(ctx, pos, t, started)
@@ -209,7 +221,7 @@ def recv(topic: str | None = None, timeout: float | None = None) -> Any:
             if now_ms() >= until:
                 ctx.record(OperationRecord(pos, RECV, t, output=None, started_at=started))
                 return None
-            ctx.wait(until, waiter.poll_interval, durable=durable)
+            ctx.wait(until, recorder.recv_poll, durable=durable)
 
 
 def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaitable[Any]:
@@ -222,10 +234,10 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
     async def run() -> Any:
         if rec is not None:
             return serialization.loads(rec.output)
-        waiter, recorder = ctx.recorder.waiter, ctx.recorder
+        recorder = ctx.recorder
         started = now_ms()
         durable = Wait(RECV_WAIT, pos, None if timeout is None else until, t)
-        with recorder.addressed(ctx):  # a send to this workflow (or an interrupt) wakes it
+        with recorder.addressed(ctx, t):  # a send to this workflow (or an interrupt) wakes it
             while True:
                 ctx.check_interrupt()
                 found, value = await recorder.in_io(lambda: recorder.consume(ctx, pos, t, started))
@@ -235,7 +247,7 @@ def recv_async(topic: str | None = None, timeout: float | None = None) -> Awaita
                     op = OperationRecord(pos, RECV, t, output=None, started_at=started)
                     await ctx.arecord(op)
                     return None
-                await ctx.wait_async(until, waiter.poll_interval, durable=durable)
+                await ctx.wait_async(until, recorder.recv_poll, durable=durable)
 
     return ctx.track(pos, run())
 
@@ -274,16 +286,17 @@ def wait_event(
     k = _key(key)
     deadline = time.monotonic() + _check_seconds(timeout, "get_event() timeout")
     poll = 0.005
-    while True:
-        generation = waiter.signal.generation
-        value_json = waiter.event(workflow_id, k)
-        if value_json is not None:
-            return True, serialization.loads(value_json)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False, None
-        waiter.signal.wait(generation, min(poll, left))
-        poll = min(poll * 2, waiter.poll_interval)
+    with waiter.watching(workflow_id, k) as signal:  # only this event wakes it
+        while True:
+            generation = signal.generation
+            value_json = waiter.event(workflow_id, k)
+            if value_json is not None:
+                return True, serialization.loads(value_json)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, None
+            signal.wait(generation, min(poll, left))
+            poll = min(poll * 2, waiter.poll_interval)
 
 
 def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
@@ -298,19 +311,66 @@ def event_name(ctx: WorkflowContext, workflow_id: str, key: str) -> str:
     return f":{key}"
 
 
+def _event_deadline(
+    ctx: WorkflowContext, name: str, timeout: float | None, what: str
+) -> int | None:
+    """The recorded deadline of a ``get_event`` from workflow code (None: it waits forever).
+
+    A finite timeout is recorded like recv's (``_deadline``, at the position before the
+    read), so a run resumed after a crash or a suspension waits only for what is left and
+    times out at the same moment. A history that recorded the read itself next was written
+    before reads kept their deadline: it replays as it is, with no deadline position.
+    """
+    if timeout is None:
+        return None
+    seconds = _check_seconds(timeout, f"{what} timeout")
+    rec = ctx.peek()
+    if rec is not None and rec.kind == GET_EVENT and rec.name == name:
+        return None
+    return _deadline(ctx, f"{GET_EVENT}:{name}", seconds)
+
+
+def _event_wait(workflow_id: str, key: str, pos: int, until: int | None) -> tuple[Wait, int]:
+    """The durable wait of a ``get_event`` at ``pos``, and the time it gives up (epoch ms)."""
+    durable = Wait(EVENT_WAIT, pos, until, topic=key, target=workflow_id)
+    return durable, now_ms() + int(_FOREVER * 1000) if until is None else until
+
+
 def _wait_event_durably(
-    ctx: WorkflowContext, pos: int, workflow_id: str, key: str
+    ctx: WorkflowContext, pos: int, workflow_id: str, key: str, until: int | None
 ) -> tuple[bool, Any]:
-    """Wait for an event with no timeout from workflow code: past the grace it suspends."""
+    """Wait for an event from workflow code until ``until`` (epoch ms; None: forever): past
+    the grace it suspends; it resumes when the event is set or at the deadline. Like recv,
+    it looks before it gives up: a value there when it looks is taken."""
     waiter = ctx.recorder.waiter
-    durable = Wait(EVENT_WAIT, pos, None, topic=key, target=workflow_id)
+    durable, give_up = _event_wait(workflow_id, key, pos, until)
     poll = 0.005
-    while True:
-        value_json = waiter.event(workflow_id, key)
-        if value_json is not None:
-            return True, serialization.loads(value_json)
-        ctx.wait(now_ms() + int(_FOREVER * 1000), poll, waiter.signal, durable)
-        poll = min(poll * 2, waiter.poll_interval)
+    with ctx.recorder.watching_event(ctx, workflow_id, key):  # wakes ctx.wakeup
+        while True:
+            value_json = waiter.event(workflow_id, key)
+            if value_json is not None:
+                return True, serialization.loads(value_json)
+            if now_ms() >= give_up:
+                return False, None
+            ctx.wait(give_up, poll, None, durable)
+            poll = min(poll * 2, waiter.poll_interval)
+
+
+async def _wait_event_durably_async(
+    ctx: WorkflowContext, pos: int, workflow_id: str, key: str, until: int | None
+) -> tuple[bool, Any]:
+    waiter, recorder = ctx.recorder.waiter, ctx.recorder
+    durable, give_up = _event_wait(workflow_id, key, pos, until)
+    poll = 0.005
+    with recorder.watching_event(ctx, workflow_id, key):  # wakes ctx.wakeup
+        while True:
+            value_json = await recorder.in_io(lambda: waiter.event(workflow_id, key))
+            if value_json is not None:
+                return True, serialization.loads(value_json)
+            if now_ms() >= give_up:
+                return False, None
+            await ctx.wait_async(give_up, poll, None, durable)
+            poll = min(poll * 2, waiter.poll_interval)
 
 
 def get_event(
@@ -319,7 +379,8 @@ def get_event(
     """The event's value, or None after ``timeout`` seconds.
 
     Inside a workflow the value read is recorded, so replay sees the same value (and
-    ``waiter`` is the workflow's own); outside, ``waiter`` is the app's.
+    ``waiter`` is the workflow's own), and the wait is durable: it may suspend, and a
+    finite timeout keeps its deadline across a resume. Outside, ``waiter`` is the app's.
     """
     ctx = maybe_current()
     if ctx is None:
@@ -327,16 +388,48 @@ def get_event(
             raise ConfigurationError("the app is not launched: call app.launch() first")
         return wait_event(waiter, workflow_id, key, timeout)[1]
     sync_only(ctx, "get_event")
-    name = event_name(ctx, workflow_id, key)
+    k = _key(key)
+    name = event_name(ctx, workflow_id, k)
+    until = _event_deadline(ctx, name, timeout, "get_event()")
     pos = ctx.reserve()
     rec = ctx.replay_or_none(pos, GET_EVENT, name)
     if rec is not None:
         return serialization.loads(rec.output)
     started = now_ms()
-    if timeout is None:  # no deadline to keep across a resume: the wait may suspend
-        found, value = _wait_event_durably(ctx, pos, workflow_id, _key(key))
-    else:
-        found, value = wait_event(ctx.recorder.waiter, workflow_id, key, timeout)
+    found, value = _wait_event_durably(ctx, pos, workflow_id, k, until)
     output = serialization.dumps(value, "event") if found else None
     ctx.record(OperationRecord(pos, GET_EVENT, name, output=output, started_at=started))
     return value
+
+
+def get_event_async(
+    waiter: Waiter | None, workflow_id: str, key: str, timeout: float | None = 60.0
+) -> Coroutine[Any, Any, Any]:
+    """``get_event`` for async code: in an async workflow, recorded and durable like
+    ``get_event`` (its positions reserved at the call); outside, a wait in a thread."""
+    ctx = maybe_current()
+    if ctx is None:
+        if waiter is None:
+            raise ConfigurationError("the app is not launched: call app.launch() first")
+        return _value(asyncio.to_thread(wait_event, waiter, workflow_id, key, timeout))
+    k = _key(key)
+    name = event_name(ctx, workflow_id, k)
+    until = _event_deadline(ctx, name, timeout, "get_event_async()")
+    pos = ctx.reserve()
+    rec = ctx.replay_or_none(pos, GET_EVENT, name)
+
+    async def run() -> Any:
+        if rec is not None:
+            return serialization.loads(rec.output)
+        started = now_ms()
+        found, value = await _wait_event_durably_async(ctx, pos, workflow_id, k, until)
+        output = serialization.dumps(value, "event") if found else None
+        op = OperationRecord(pos, GET_EVENT, name, output=output, started_at=started)
+        await ctx.arecord(op)
+        return value
+
+    return ctx.track(pos, run())  # type: ignore[return-value]
+
+
+async def _value(found: Awaitable[tuple[bool, Any]]) -> Any:
+    return (await found)[1]

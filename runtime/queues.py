@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import serialization
+from . import observe, serialization
 from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError, DeduplicatedError, WorkflowConflictError
@@ -90,7 +90,8 @@ class Enqueuer:
     """Enqueues into one app's queues, from a launched app, an idle one, or a Client.
 
     ``resolve`` turns a workflow function or name into its registered name; ``handle``
-    builds the handle returned; ``wake`` (optional) tells a local dequeuer about new work.
+    builds the handle returned; ``wake`` (optional) tells a local dequeuer about new work;
+    ``observer`` (optional) returns who to tell of each enqueue (see runtime.observe).
     """
 
     def __init__(
@@ -101,8 +102,10 @@ class Enqueuer:
         handle: Callable[[str], WorkflowHandle],
         wake: Callable[[str], None] | None = None,
         timeout_of: Callable[[str], int | None] | None = None,
+        observer: Callable[[], observe.Observer | None] | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.timeout_of = timeout_of  # a workflow's declared timeout (ms), by name
         self.queues = store.queues
         self.resolve = resolve
@@ -182,9 +185,16 @@ class Enqueuer:
             )
         if outcome.duplicate_of is not None and policy == "reject":
             raise DeduplicatedError(spec.name, dedup_id or "", outcome.duplicate_of)
-        if outcome.created and self.wake is not None:
-            self.wake(spec.name)
+        if outcome.created:
+            self._enqueued(e)
+            if self.wake is not None:
+                self.wake(spec.name)
         return self.handle(outcome.workflow_id)
+
+    def _enqueued(self, e: Enqueue) -> None:
+        observer = None if self.observer is None else self.observer()
+        if observer is not None:
+            observer.enqueued(e.queue, e.name, e.version)
 
     def _spec(
         self,
@@ -217,6 +227,7 @@ class Enqueuer:
             dedup_id=dedup_id,
             partition_key=partition_key,
             delay_ms=int(delay * 1000) if delay else 0,
+            trace_context=observe.capture(),
         )
 
     def _enqueue_durably(
@@ -271,6 +282,7 @@ class Enqueuer:
         ctx.record(OperationRecord(pos, ENQUEUE, name, child_id=wid, started_at=started), then)
         if refused:
             raise refused[0]
+        self._enqueued(e)
         if self.wake is not None:
             self.wake(spec.name)
         return self.handle(wid)

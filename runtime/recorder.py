@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RECV = "recv"
+# How often a recv waiting in memory looks for its message while wake-ups from other
+# processes are live (see remote_wakes): a safety net only, so a thousand held waiters do
+# not query the database thousands of times a second.
+WOKEN_POLL = 10.0
 # What an operation does in the transaction that records it (send a message, create a
 # child's row): run by the live recorder only.
 Effect = Callable[[Connection, "Store"], Any]
@@ -88,6 +92,11 @@ class Recorder(Protocol):
         ...
 
     @property
+    def recv_poll(self) -> float:
+        """Seconds a recv waiting in memory sleeps before it looks again unprompted."""
+        ...
+
+    @property
     def suspend_after(self) -> float | None:
         """Seconds a durable wait waits in memory before it suspends (None: never)."""
         ...
@@ -101,11 +110,20 @@ class Recorder(Protocol):
         """True when the run certainly still holds its lease (no I/O; see selfcheck)."""
         ...
 
-    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
-        """While open, a message sent to this run's workflow wakes its ``ctx.wakeup``."""
+    def addressed(
+        self, ctx: WorkflowContext, topic: str | None = None
+    ) -> AbstractContextManager[None]:
+        """While open, a message sent to this run's workflow (on ``topic``; None: any)
+        wakes its ``ctx.wakeup``, from this process or another (see ``remote_wakes``)."""
         ...
 
-    def notify_addressee(self, workflow_id: str) -> None:
+    def watching_event(
+        self, ctx: WorkflowContext, workflow_id: str, key: str
+    ) -> AbstractContextManager[None]:
+        """While open, event ``key`` of ``workflow_id`` being set wakes ``ctx.wakeup``."""
+        ...
+
+    def notify_addressee(self, workflow_id: str, topic: str | None = None) -> None:
         """A message to ``workflow_id`` committed: wake its waiters here (only theirs)."""
         ...
 
@@ -132,10 +150,13 @@ class LiveRecorder:
         self.store = store
         self.version = version
         self.suspend_after = suspend_after
+        # True while messages sent by other processes wake waiters here (set by dispatch).
+        self.remote_live: Callable[[], bool] = lambda: False
         self.clock = clock if clock is not None else LeaseClock(float("inf"))
         self.signal = Signal()  # notified when a local workflow ends or a message lands
-        self.waiter = StoreWaiter(store, poll_interval, self.signal)
-        self.mailboxes = Mailboxes()
+        self.mailboxes = Mailboxes()  # recv waiters, by workflow id and topic
+        self.events = Mailboxes()  # get_event waiters, by the workflow that sets it and key
+        self.waiter = StoreWaiter(store, poll_interval, self.signal, self.events)
         self.io = ThreadPoolExecutor(16, thread_name_prefix="tether-io")
         # Called after a message or event was committed here: it may have woken a suspended
         # workflow that this process can claim now (see store.waits).
@@ -149,6 +170,11 @@ class LiveRecorder:
         self, ctx: WorkflowContext, position: int, kind: str, name: str
     ) -> OperationRecord | None:
         return ctx.history.get(position)
+
+    @property
+    def recv_poll(self) -> float:
+        poll = self.waiter.poll_interval
+        return max(poll, WOKEN_POLL) if self.remote_live() else poll
 
     def _fenced(
         self, ctx: WorkflowContext, write: Callable[[Connection], bool], single: bool
@@ -212,11 +238,18 @@ class LiveRecorder:
     def lease_ok(self, ctx: WorkflowContext) -> bool:
         return self.clock.verdict(ctx.fence.held_since) is Verdict.OK
 
-    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
-        return self.mailboxes.listening(ctx.workflow_id, ctx.wakeup)
+    def addressed(
+        self, ctx: WorkflowContext, topic: str | None = None
+    ) -> AbstractContextManager[None]:
+        return self.mailboxes.listening(ctx.workflow_id, ctx.wakeup, topic)
 
-    def notify_addressee(self, workflow_id: str) -> None:
-        self.mailboxes.notify(workflow_id)
+    def watching_event(
+        self, ctx: WorkflowContext, workflow_id: str, key: str
+    ) -> AbstractContextManager[None]:
+        return self.events.listening(workflow_id, ctx.wakeup, key)
+
+    def notify_addressee(self, workflow_id: str, topic: str | None = None) -> None:
+        self.mailboxes.notify(workflow_id, topic)
         for hook in self.wake_hooks:  # the message may have woken it from suspension
             hook()
 
@@ -264,9 +297,7 @@ class LiveRecorder:
             single_statement=True,
             key=fence.workflow_id,
         )
-        if status != Status.PENDING:
-            self.store.waits.wake_waiters_of([fence.workflow_id])  # a parent suspended on it
-        return done
+        return done  # a parent suspended on it was woken at the commit (store.note_ended)
 
     def notify(self) -> None:
         self.signal.notify()
@@ -275,7 +306,9 @@ class LiveRecorder:
 
     def event_set(self, workflow_id: str, key: str) -> None:
         self.store.waits.wake_event_waiters(workflow_id, key)  # suspended in get_event
-        self.notify()
+        self.events.notify(workflow_id, key)  # only who waits for this event
+        for hook in self.wake_hooks:
+            hook()
 
     def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
         from .store.waits import Suspend
@@ -347,6 +380,9 @@ class ReplayWaiter:
     def event(self, workflow_id: str, key: str) -> str | None:
         raise ReplayStop(self.parent, reason=f"waits for event {key!r} of {workflow_id!r}")
 
+    def watching(self, workflow_id: str, key: str) -> AbstractContextManager[Signal]:
+        return nullcontext(self.signal)
+
 
 class ReplayRecorder:
     """Answers from history only; where it ends, the run stops (see ``ReplayStop``)."""
@@ -387,6 +423,7 @@ class ReplayRecorder:
         pass
 
     suspend_after = 0.0  # a replay never waits: a wait not answered by history stops it
+    recv_poll = 0.0
 
     def suspend(self, ctx: WorkflowContext, wait: Wait) -> bool:
         raise ReplayStop(ctx.workflow_id, wait.position, f"the code waits ({wait.kind})")
@@ -394,10 +431,17 @@ class ReplayRecorder:
     def lease_ok(self, ctx: WorkflowContext) -> bool:
         return True  # a replay holds nothing and writes nothing
 
-    def addressed(self, ctx: WorkflowContext) -> AbstractContextManager[None]:
+    def addressed(
+        self, ctx: WorkflowContext, topic: str | None = None
+    ) -> AbstractContextManager[None]:
         return nullcontext()
 
-    def notify_addressee(self, workflow_id: str) -> None:
+    def watching_event(
+        self, ctx: WorkflowContext, workflow_id: str, key: str
+    ) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def notify_addressee(self, workflow_id: str, topic: str | None = None) -> None:
         pass
 
     def revalidate(self, ctx: WorkflowContext) -> None:

@@ -67,6 +67,8 @@ class WorkflowRecord:
     wait_kind: str | None = None
     wait_on: str | None = None
     wake_at: int | None = None
+    # The W3C traceparent it was started under (None: started unobserved); see observe.
+    trace_context: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

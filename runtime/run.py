@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import observe
 from .context import PendingRow
 from .records import OperationRecord
 from .store import Fence
@@ -25,6 +26,9 @@ class Run:
     fence: Fence
     history: list[OperationRecord] | None = field(default_factory=list)
     pending_row: PendingRow | None = None  # a direct call's row, queued behind the body
+    reason: str = observe.START  # why it runs here (see runtime.observe)
+    trace_context: str | None = None  # the W3C traceparent stored with the workflow
+    crashed: bool = False  # recovered from a holder that crashed (see runtime.observe)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from croniter import croniter
 
-from . import placement
+from . import observe, placement
 from .clock import now_ms
 from .engine import encode_inputs
 from .errors import ConfigurationError
@@ -320,7 +320,7 @@ class Schedules:
             )
         )
         if created and holder is not None and engine is not None:
-            engine.run_claimed(wid, 0)
+            engine.run_claimed(wid, 0, observe.START)
         return bool(created)
 
     def target_version(self, rec: ScheduleRecord) -> str | None:

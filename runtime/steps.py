@@ -27,6 +27,7 @@ from .errors import SerializationError, StepTimeoutError, WorkflowInterrupt
 from .records import OperationRecord
 
 if TYPE_CHECKING:
+    from .observe import StepObservation
     from .registry import StepDef
 
 STEP = "step"
@@ -68,7 +69,13 @@ def attempt_loop(sdef: StepDef) -> Generator[_Call | float, Attempted | None, Do
         yield sdef.delay(attempt)
 
 
-def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any) -> Done:
+def _run_sync(
+    ctx: WorkflowContext | None,
+    sdef: StepDef,
+    args: Any,
+    kwargs: Any,
+    seen: StepObservation | None = None,
+) -> Done:
     loop = attempt_loop(sdef)
     try:
         request = next(loop)
@@ -86,6 +93,8 @@ def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any
                 finally:
                     _IN_STEP.reset(token)
                 request = loop.send(attempted)
+                if seen is not None and attempted[1] is not None and not isinstance(request, _Call):
+                    seen.retrying(attempted[1], request)
             else:
                 if ctx is None:
                     time.sleep(request)
@@ -97,7 +106,13 @@ def _run_sync(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any
         return done
 
 
-async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwargs: Any) -> Done:
+async def _run_async(
+    ctx: WorkflowContext | None,
+    sdef: StepDef,
+    args: Any,
+    kwargs: Any,
+    seen: StepObservation | None = None,
+) -> Done:
     loop = attempt_loop(sdef)
     try:
         request = next(loop)
@@ -122,6 +137,8 @@ async def _run_async(ctx: WorkflowContext | None, sdef: StepDef, args: Any, kwar
                 finally:
                     _IN_STEP.reset(token)
                 request = loop.send(attempted)
+                if seen is not None and attempted[1] is not None and not isinstance(request, _Call):
+                    seen.retrying(attempted[1], request)
             else:
                 if ctx is None:
                     await asyncio.sleep(request)
@@ -220,8 +237,18 @@ def call(sdef: StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if row is not None:
         row.wait()
     started = now_ms()
-    done = _run_sync(ctx, sdef, args, kwargs)
-    op, error = _checkpoint(ctx, sdef, pos, started, done)
+    if ctx.observed is None:
+        done = _run_sync(ctx, sdef, args, kwargs)
+        op, error = _checkpoint(ctx, sdef, pos, started, done)
+    else:
+        seen = ctx.observed.step(sdef.name, pos)
+        try:
+            done = _run_sync(ctx, sdef, args, kwargs, seen)
+            op, error = _checkpoint(ctx, sdef, pos, started, done)
+        except BaseException as exc:  # an interrupt: the step stopped without an outcome
+            seen.ended(0, exc)
+            raise
+        seen.ended(done.attempts, error)
     ctx.record(op)
     if error is not None:
         raise error
@@ -251,8 +278,18 @@ async def _step_async(
     if row is not None:
         await ctx.recorder.in_io(row.wait)
     started = now_ms()
-    done = await _run_async(ctx, sdef, args, kwargs)
-    op, error = _checkpoint(ctx, sdef, pos, started, done)
+    if ctx.observed is None:
+        done = await _run_async(ctx, sdef, args, kwargs)
+        op, error = _checkpoint(ctx, sdef, pos, started, done)
+    else:
+        seen = ctx.observed.step(sdef.name, pos)
+        try:
+            done = await _run_async(ctx, sdef, args, kwargs, seen)
+            op, error = _checkpoint(ctx, sdef, pos, started, done)
+        except BaseException as exc:  # an interrupt: the step stopped without an outcome
+            seen.ended(0, exc)
+            raise
+        seen.ended(done.attempts, error)
     await ctx.arecord(op)
     if error is not None:
         raise error

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from .clock import now_ms
@@ -80,36 +80,53 @@ def _resolve_all(futures: set[asyncio.Future[None]]) -> None:
 
 
 class Mailboxes:
-    """Per-workflow wake-ups: a message wakes only its addressee's waiters.
+    """Per-workflow wake-ups: a message (or an event) wakes only the waiters that want it.
 
-    A waiting ``recv`` registers its run's own signal under its workflow id; a send to
-    that id notifies just that signal, so one send costs one wake-up and one query, not a
-    wake-up and a query for every waiter in the process.
+    A waiting ``recv`` registers its run's own signal under its workflow id and topic; a
+    send to that id notifies just those signals, so one send costs one wake-up and one
+    query, not a wake-up and a query for every waiter in the process. The same structure
+    keys event waiters by the workflow that sets the event and the event's key. A send from
+    another process reaches it through ``remote_wakes``.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: dict[str, list[Signal]] = {}
+        self._by_id: dict[str, list[tuple[str | None, Signal]]] = {}
 
     @contextmanager
-    def listening(self, workflow_id: str, signal: Signal) -> Iterator[None]:
+    def listening(
+        self, workflow_id: str, signal: Signal, topic: str | None = None
+    ) -> Iterator[None]:
+        """While open, ``notify(workflow_id, topic)`` wakes ``signal`` (``topic`` None: any)."""
+        entry = (topic, signal)
         with self._lock:
-            self._by_id.setdefault(workflow_id, []).append(signal)
+            self._by_id.setdefault(workflow_id, []).append(entry)
         try:
             yield
         finally:
             with self._lock:
-                signals = self._by_id.get(workflow_id, [])
-                if signal in signals:
-                    signals.remove(signal)
-                if not signals:
+                entries = self._by_id.get(workflow_id, [])
+                if entry in entries:
+                    entries.remove(entry)
+                if not entries:
                     self._by_id.pop(workflow_id, None)
 
-    def notify(self, workflow_id: str) -> None:
+    def notify(self, workflow_id: str, topic: str | None = None) -> None:
+        """Wake who waits on ``workflow_id`` for ``topic`` (None: whatever they wait for)."""
         with self._lock:
-            signals = list(self._by_id.get(workflow_id, ()))
-        for signal in signals:
-            signal.notify()
+            entries = list(self._by_id.get(workflow_id, ()))
+        for wanted, signal in entries:
+            if topic is None or wanted is None or wanted == topic:
+                signal.notify()
+
+    def waiting(self) -> dict[str, set[str | None]]:
+        """A snapshot: each workflow id waited on, with the topics wanted (None: any)."""
+        with self._lock:
+            return {wid: {t for t, _ in entries} for wid, entries in self._by_id.items()}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_id)
 
 
 class Waiter(Protocol):
@@ -126,21 +143,43 @@ class Waiter(Protocol):
 
     def event(self, workflow_id: str, key: str) -> str | None: ...
 
+    def watching(self, workflow_id: str, key: str) -> AbstractContextManager[Signal]:
+        """While open: the signal to wait on for event ``key`` of ``workflow_id``."""
+        ...
+
 
 class StoreWaiter:
     """The live :class:`Waiter`: reads the store; ``signal`` is notified by a local engine
     (or by nobody, for a process that only enqueues and watches)."""
 
-    def __init__(self, store: Store, poll_interval: float, signal: Signal | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        poll_interval: float,
+        signal: Signal | None = None,
+        events: Mailboxes | None = None,
+    ) -> None:
         self.store = store
         self.poll_interval = poll_interval
         self.signal = signal if signal is not None else Signal()
+        self.events = events  # an engine's: event waiters by the workflow that sets them
 
     def workflow(self, workflow_id: str) -> WorkflowRecord | None:
         return self.store.workflows.get(workflow_id)
 
     def event(self, workflow_id: str, key: str) -> str | None:
         return self.store.messages.get_event(workflow_id, key)
+
+    @contextmanager
+    def watching(self, workflow_id: str, key: str) -> Iterator[Signal]:
+        """A signal of its own that only event ``key`` of ``workflow_id`` wakes (in an
+        engine); elsewhere the shared one, which only the poll interval moves on."""
+        if self.events is None:
+            yield self.signal
+            return
+        signal = Signal()
+        with self.events.listening(workflow_id, signal, key):
+            yield signal
 
 
 def pause(

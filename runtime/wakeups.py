@@ -1,4 +1,6 @@
-"""Wake-ups for new queued work, so it starts in milliseconds rather than a poll later.
+"""Wake-ups from other processes: new queued work, a woken suspended workflow, a message
+or an event for a workflow waiting in memory, so each is seen in milliseconds rather than a
+poll later (what each wake-up does: ``dispatch`` and ``remote_wakes``).
 
 Postgres: LISTEN on one psycopg connection in autocommit mode outside the pool, which
 reconnects with backoff when it breaks; after every (re)connect it asks for a poll, since
@@ -64,6 +66,9 @@ class Listener(_Background):
         self.on_message = on_message  # (app_name, queue_name)
         self.on_connect = on_connect
         self.on_woken: Callable[[str, str], None] | None = None  # (app_name, workflow_id)
+        # (app_name, kind, workflow_id, topic) from ``wakes_channel``: see store.messages
+        self.on_wake: Callable[[str, str, str, str], None] | None = None
+        self.wakes_channel: str | None = None
         super().__init__()
 
     def _run(self) -> None:
@@ -74,12 +79,17 @@ class Listener(_Background):
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {self.channel}")
+                    if self.wakes_channel is not None:
+                        conn.execute(f"LISTEN {self.wakes_channel}")
                     self.connected.set()
                     self.on_connect()
                     backoff = 0.1
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
-                            self._deliver(note.payload)
+                            if note.channel == self.wakes_channel:
+                                self._deliver_wake(note.payload)
+                            else:
+                                self._deliver(note.payload)
             except Exception as exc:  # noqa: BLE001 - reconnect on any failure
                 self.connected.clear()
                 if self._stop.is_set():
@@ -98,6 +108,14 @@ class Listener(_Background):
         else:
             self.on_message(str(app), str(queue))
 
+    def _deliver_wake(self, payload: str) -> None:
+        try:
+            app, kind, workflow_id, topic = json.loads(payload)
+        except (ValueError, TypeError):
+            return
+        if self.on_wake is not None:
+            self.on_wake(str(app), str(kind), str(workflow_id), str(topic))
+
 
 class SQLiteWatcher(_Background):
     """SQLite has no NOTIFY: watch ``PRAGMA data_version`` instead, which changes whenever
@@ -106,10 +124,17 @@ class SQLiteWatcher(_Background):
 
     thread_name = "tether-watch"
 
-    def __init__(self, path: str, on_change: Callable[[], None], interval: float = 0.005) -> None:
+    def __init__(
+        self,
+        path: str,
+        on_change: Callable[[], None],
+        interval: float = 0.005,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.on_change = on_change
         self.interval = interval
+        self.on_tick = on_tick  # every interval, changed or not (for work put off)
         super().__init__()
 
     def _run(self) -> None:
@@ -127,6 +152,8 @@ class SQLiteWatcher(_Background):
                         if version != last:
                             last = version
                             self.on_change()
+                        elif self.on_tick is not None:
+                            self.on_tick()
                 finally:
                     conn.close()
                     self.connected.clear()

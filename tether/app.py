@@ -6,9 +6,9 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.runtime import primitives
 from tether.runtime.children import start_child
@@ -41,6 +41,12 @@ from .rollouts import Rollouts
 from .routing import RoutingManager
 from .versions import Versions
 
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from .otel import Telemetry
+
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("tether")
 
@@ -69,6 +75,7 @@ class Tether:
         suspend_after: float | None = 1.0,
         migrate: bool = True,
         install_signal_handlers: bool = True,
+        telemetry: bool = False,
     ) -> None:
         if version is not None:
             check_version(version)
@@ -105,6 +112,9 @@ class Tether:
         self._dispatch = Dispatch()  # queues and schedules
         self._runnable: RunnableSet | None = None
         self._shutdown_lock = threading.Lock()
+        # OpenTelemetry (tether[otel]): instrumented at launch with the global providers.
+        self._telemetry_wanted = telemetry
+        self._telemetry: Telemetry | None = None
         # Built eagerly: it registers the controller workflows, which every executor must
         # know so that any of them can resume a rollout.
         self.rollouts = Rollouts(self)
@@ -232,6 +242,10 @@ class Tether:
             ),
         )
         self.registry.engine = self._engine
+        if self._telemetry is not None:
+            self._engine.observer = self._telemetry
+        elif self._telemetry_wanted:
+            self.instrument()
         patches = patch_scan.names(self.registry.workflows.values())
         store.versions.seen(
             version,
@@ -257,6 +271,36 @@ class Tether:
             redact(store.db.url),
         )
         return self
+
+    def instrument(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> Telemetry:
+        """Trace and measure this app's runs with OpenTelemetry (``pip install
+        'tether[otel]'``): spans per run and step, metrics (see ``tether.otel``). Before or
+        after ``launch()``; the global providers unless given."""
+        from .otel import Telemetry
+
+        self.uninstrument()
+        self._telemetry = Telemetry(
+            self.app_name,
+            self.store,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
+        if self._engine is not None:
+            self._engine.observer = self._telemetry
+        return self._telemetry
+
+    def uninstrument(self) -> None:
+        """Stop observing this app's runs (what ``instrument`` started)."""
+        if self._engine is not None:
+            self._engine.observer = None
+        if self._telemetry is not None:
+            self._telemetry.close()
+            self._telemetry = None
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         previous = self._previous_sigterm
@@ -286,6 +330,7 @@ class Tether:
                 self._executor.drain(grace)
             if self._engine is not None:
                 self._engine.close()
+            self.uninstrument()  # after the drain: the runs it stopped end their spans
 
     def recover_now(self) -> list[str]:
         """Claim recoverable workflows now rather than at the next recovery round (the
@@ -490,9 +535,7 @@ class Tether:
     def cancel(self, workflow_id: str) -> list[str]:
         """Cancel a workflow and its children; running ones stop at their next step."""
         self.get_workflow(workflow_id)
-        changed = self.store.workflows.cancel_tree(workflow_id)
-        if changed:
-            self.store.waits.wake_waiters_of(changed)  # parents suspended on a cancelled child
+        changed = self.store.workflows.cancel_tree(workflow_id)  # wakes suspended parents
         if self._engine is not None:
             from tether.runtime.errors import CancelledInterrupt
 
@@ -560,15 +603,14 @@ class Tether:
             return primitives.get_event(None, workflow_id, key, timeout)
         return primitives.wait_event(self._waiter(), workflow_id, key, timeout)[1]
 
-    async def get_event_async(
+    def get_event_async(
         self, workflow_id: str, key: str, timeout: float | None = 60.0
-    ) -> Any:
-        """``get_event`` for async code: the value (None after ``timeout``)."""
-        import asyncio
-
-        waiter = self._waiter()
-        found = await asyncio.to_thread(primitives.wait_event, waiter, workflow_id, key, timeout)
-        return found[1]
+    ) -> Coroutine[Any, Any, Any]:
+        """``get_event`` for async code: the value (None after ``timeout``). In an async
+        workflow it is recorded and durable like ``get_event`` there."""
+        if maybe_current() is not None:
+            return primitives.get_event_async(None, workflow_id, key, timeout)
+        return primitives.get_event_async(self._waiter(), workflow_id, key, timeout)
 
     def _waiter(self) -> Waiter:
         """How this process waits on workflows: the engine's, else one polling the store."""

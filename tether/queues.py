@@ -165,5 +165,6 @@ class Queues:
                 handle=handle,
                 wake=self._dispatch.wake,
                 timeout_of=timeout_of,
+                observer=lambda: engine.observer if (engine := self._engine()) else None,
             )
         return self._dispatch.enqueuer

@@ -247,16 +247,19 @@ class Rollouts:
             raise RolloutError(
                 "the app has no current version yet: launch an executor of it before a rollout"
             )
-        with store.db.write() as conn:
-            store.workflows.insert(
+        inputs_json = encode_inputs(rid, CONTROLLER, args, {})
+        store.db.writing(  # insert-if-absent: repeatable
+            lambda conn: store.workflows.insert(
                 conn,
                 workflow_id=rid,
                 name=CONTROLLER,
-                inputs_json=encode_inputs(rid, CONTROLLER, args, {}),
+                inputs_json=inputs_json,
                 version=version,
                 status=Status.PENDING,
                 executor_id=None,
-            )
+            ),
+            what="submit the rollout controller",
+        )
 
     # -- watching and steering ----------------------------------------------------------------
 

@@ -10,12 +10,18 @@ One convention for passing a connection:
   ``Database.reading`` / ``Database.writing``, which repeat the work on a fresh connection
   when the connection breaks (failover, idle reaping; see ``retry``) and raise
   ``DatabaseUnavailableError`` after the retry deadline. Such a method must therefore be
-  safe to repeat: a read, an insert-if-absent, a fenced or compare-and-set update.
+  safe to repeat: a read, an insert-if-absent, a fenced or compare-and-set update. A write
+  whose commit may have happened unheard (the connection broke after ``COMMIT``) must also
+  *report* what it did when repeated: it recognises its own earlier work (a completion time
+  or log row it stamped, the rows an earlier attempt chose) instead of saying "nothing to do".
 * Writes of a running workflow go through the commit lanes (``Database.run_write``), which
   apply the same retry policy per item.
 
-The executor heartbeat is the one exception: it is not repeated inside, because the
-executor's heartbeat loop is its retry and must see each failure to judge its own lease.
+Not repeated, each for its reason (tests/unit/test_store_connections.py lists them): the
+executor heartbeat (its loop is the retry and must see each failure to judge its own
+lease), queue claims (a repeat would claim a second batch; the dequeue loop is the retry),
+``migrate`` (its caller must hear that it failed), and a send without an idempotency key
+(a repeat would deliver the message twice).
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ class Store:
         self.timeouts = TimeoutStore(self.db, app_name)
         self.queue_config = QueueConfigStore(self.db, app_name)
         self.waits = WaitStore(self.db, app_name)
+        # Whatever path ends a workflow (its run, cancel, timeout, recovery exhausted,
+        # deletion), the commit that ends it wakes the workflows suspended on it.
+        self.db.on_ended.append(self.waits.wake_waiters_of)
 
     def migrate(self) -> list[int]:
         return migrations.migrate(self.db)

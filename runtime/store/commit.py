@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
@@ -21,6 +21,21 @@ if TYPE_CHECKING:
     from .database import Database
 
 T = TypeVar("T")
+_ENDED = "tether_ended"  # conn.info key: workflows this transaction ended
+
+
+def note_ended(conn: Connection, workflow_ids: Iterable[str]) -> None:
+    """In a write transaction: these workflows end with it (a terminal status, parked, or
+    deleted). Once it commits, the database's ``on_ended`` listeners run (see
+    :meth:`Database.ended`). Every write that ends a workflow says so here, so that nothing
+    waiting for it (a suspended parent) depends on each caller remembering to look."""
+    conn.info.setdefault(_ENDED, set()).update(workflow_ids)
+
+
+def take_ended(conn: Connection) -> set[str]:
+    """What the transaction on ``conn`` noted as ended (and forget it)."""
+    ended: set[str] = conn.info.pop(_ENDED, None) or set()
+    return ended
 
 
 class PendingWrite:
@@ -89,6 +104,7 @@ class _Lane:
         # Connections owned by the committer and used only under the commit lock: a write
         # pays no pool checkout/reset (several round trips on Postgres).
         self._conns: dict[bool, Connection] = {}
+        self._ended: set[str] = set()  # workflows ended by committed batches (commit lock)
 
     def run(self, fn: Callable[[Connection], T], *, single_statement: bool = False) -> T:
         item = PendingWrite(fn, single_statement, self)
@@ -142,6 +158,8 @@ class _Lane:
                     del self._pending[: self.max_batch]
                 if batch:
                     self._execute(batch)
+                ended, self._ended = self._ended, set()
+            self.db.ended(ended)  # outside the lock: the lane commits on meanwhile
 
     def _connection(self, single: bool) -> Connection:
         autocommit = single and not self.db.is_sqlite
@@ -157,13 +175,16 @@ class _Lane:
 
     def _transaction(self, single: bool, fns: list[Callable[[Connection], Any]]) -> list[Any]:
         conn = self._connection(single)
+        take_ended(conn)  # nothing left from a transaction that did not commit
         try:
             with conn.begin():
-                return [fn(conn) for fn in fns]
+                results = [fn(conn) for fn in fns]
         except BaseException:
             if conn.invalidated or not _healthy(conn):
                 self._discard(single)
             raise
+        self._ended |= take_ended(conn)
+        return results
 
     def _discard(self, single: bool) -> None:
         conn = self._conns.pop(single and not self.db.is_sqlite, None)

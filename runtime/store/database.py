@@ -9,6 +9,7 @@ COMMIT without ever reporting a write before its commit is durable.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -19,10 +20,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from ..errors import ConfigurationError, SchemaError
-from .commit import GroupCommitter, PendingWrite
+from .commit import GroupCommitter, PendingWrite, take_ended
 from .retry import missing_table, retrying
 
 T = TypeVar("T")
+log = logging.getLogger("tether.store")
 
 
 def normalize_url(url: str) -> str:
@@ -77,6 +79,8 @@ class Database:
                 pool_recycle=1800,
             )
         self.committer = GroupCommitter(self)
+        # Called with the ids of workflows whose end was just committed (see note_ended).
+        self.on_ended: list[Callable[[list[str]], object]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,8 +98,11 @@ class Database:
                 conn = conn.execution_options(tether_immediate=True)
             elif single_statement:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            take_ended(conn)  # nothing left from a transaction that did not commit
             with conn.begin():
                 yield conn
+            ended = take_ended(conn)
+        self.ended(ended)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -172,6 +179,23 @@ class Database:
         """Queue ``fn`` for the next group commit without waiting; ``.wait()`` for its result."""
         return self.committer.submit(fn, single_statement=single_statement, key=key)
 
+    def ended(self, workflow_ids: set[str]) -> None:
+        """After the commit that ended ``workflow_ids``: tell the ``on_ended`` listeners.
+
+        After, not inside: a listener looks for waiters, and a waiter that suspends looks
+        for the end after its own commit; each looking after its own commit is what makes
+        one of them see the other (see ``store.waits``). A listener's failure is logged,
+        not raised: the end is durable, and waiters left asleep are found by the sweep.
+        """
+        if not workflow_ids:
+            return
+        ids = sorted(workflow_ids)
+        for listener in self.on_ended:
+            try:
+                listener(ids)
+            except Exception:  # noqa: BLE001 - the write succeeded; see the docstring
+                log.exception("after workflows %s ended: waking their waiters failed", ids[:5])
+
     def close(self) -> None:
         self.committer.close()
         self.engine.dispose()
@@ -191,6 +215,8 @@ def _connect_timeout() -> int:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    # No liveness check at checkout (Postgres has pool_pre_ping): a SQLite connection is a
+    # file handle in this process, which no server can drop.
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

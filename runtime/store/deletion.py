@@ -7,6 +7,7 @@ from sqlalchemy import Connection, delete, select
 
 from ..errors import ConfigurationError, WorkflowNotFoundError
 from ..records import Status
+from .commit import note_ended
 from .database import Database
 from .schema import events, message_keys, messages, operations, streams, workflow_moves
 from .schema import workflows as W
@@ -45,13 +46,21 @@ class DeletionStore:
             first = False
         return found
 
-    def delete(self, workflow_id: str, *, children: bool = True) -> list[str]:
+    def delete(
+        self, workflow_id: str, *, children: bool = True, conn: Connection | None = None
+    ) -> list[str]:
         """Delete ``workflow_id`` (and its descendants); returns the ids deleted.
 
         Refuses, deleting nothing, while any of them may still run: cancel it first.
         """
-        with self.db.write() as conn:
+        # The ids an earlier attempt found: when that attempt's commit was acknowledged to no
+        # one and the repeat finds nothing left, they are what this call deleted.
+        earlier: list[str] = []
+
+        def write(conn: Connection) -> list[str]:
             tree = self._tree(conn, workflow_id, children)
+            if not tree and earlier:
+                return earlier
             if not tree:
                 raise WorkflowNotFoundError(f"no workflow {workflow_id!r} in app {self.app!r}")
             running = sorted(w for w, s in tree.items() if s in Status.RUNNABLE)
@@ -61,9 +70,13 @@ class DeletionStore:
                     "still run; cancel it first (`tether workflows cancel ID`)"
                 )
             ids = sorted(tree)
+            earlier[:] = ids
             for table, column in OWNED:
                 conn.execute(
                     delete(table).where(table.c.app_name == self.app, table.c[column].in_(ids))
                 )
             conn.execute(delete(W).where(W.c.app_name == self.app, W.c.workflow_id.in_(ids)))
-        return ids
+            note_ended(conn, ids)  # a missing workflow counts as ended for its waiters
+            return ids
+
+        return self.db.writing(write, conn=conn, what="delete a workflow")

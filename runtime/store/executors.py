@@ -73,8 +73,9 @@ class ExecutorStore:
         runnable: Iterable[str],
         conn: Connection | None = None,
     ) -> bool:
-        """Renew the executor's lease. Not retried when ``conn`` is None: the executor's
-        heartbeat loop is the retry, and it must see a failure to judge its own lease."""
+        """Renew the executor's lease. Not repeated when ``conn`` is None (the one write
+        that opens its own transaction directly): the executor's heartbeat loop is the
+        retry, and it must see each failure to judge its own lease."""
         stmt = (
             update(X)
             .where(X.c.app_name == self.app, X.c.executor_id == executor_id)
@@ -96,6 +97,23 @@ class ExecutorStore:
             .values(state=state, heartbeat_at=now_ms())
         )
         self.db.writing(lambda c: c.execute(stmt), conn=conn, what="set the executor state")
+
+    def note_disconnected(self, executor_id: str) -> bool:
+        """Record, if the database can be reached at all, that this executor cannot renew
+        its lease: state DISCONNECTED, its heartbeat left as it was (peers still take its
+        workflows once the lease lapses). One attempt, no retry: the caller's heartbeat
+        loop tries again, and its next successful heartbeat writes RUNNING back."""
+        stmt = (
+            update(X)
+            .where(
+                X.c.app_name == self.app,
+                X.c.executor_id == executor_id,
+                X.c.state == "RUNNING",
+            )
+            .values(state="DISCONNECTED")
+        )
+        with self.db.write() as c:
+            return bool(c.execute(stmt).rowcount == 1)
 
     def list(
         self,
@@ -178,7 +196,7 @@ class ExecutorStore:
         )
         return self.db.reading(lambda c: list(c.execute(stmt).all()), conn=conn)
 
-    def held(self, executor_id: str, conn: Connection | None = None) -> builtins.list[Any]:
+    def held(self, executor_id: str, *, conn: Connection | None = None) -> builtins.list[Any]:
         """PENDING workflows this executor holds (rows shaped like ``find_claimable``'s)."""
         stmt = select(
             W.c.workflow_id, W.c.executor_id, W.c.lease_epoch, W.c.recovery_attempts, W.c.name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from ..records import Status
 from .database import Database
@@ -53,7 +53,8 @@ def version_health(
     own = [W.c.app_name == app, W.c.version == version]
     if exclude:
         own.append(_not_prefixed(exclude))
-    with db.read() as conn:
+
+    def read(conn: Connection) -> tuple[dict[str, int], int, list[int]]:
         # Through ix_tether_wf_version_done: the version's rows finished since the step began
         # (completed_at is set on terminal and parked rows only; status is filtered here).
         by_status = conn.execute(
@@ -90,6 +91,9 @@ def version_health(
                 )
             )
         ]
+        return counts, int(parked), durations
+
+    counts, parked, durations = db.reading(read, what="read a version's health")
     p95 = percentiles(durations, {"p95": 0.95}).get("p95")
     return VersionHealth(
         version=version,
@@ -106,15 +110,15 @@ def open_work(db: Database, app: str, *, exclude: str | None = None) -> dict[str
     where = [W.c.app_name == app, W.c.status.in_(OPEN_WORK)]
     if exclude:
         where.append(_not_prefixed(exclude))
+    # Grouped by status first, so the (status, version, app_name) index serves it.
+    stmt = (
+        select(W.c.status, W.c.version, func.count())
+        .where(*where)
+        .group_by(W.c.status, W.c.version)
+    )
     out: dict[str, int] = {}
-    with db.read() as conn:
-        # Grouped by status first, so the (status, version, app_name) index serves it.
-        for _, v, n in conn.execute(
-            select(W.c.status, W.c.version, func.count())
-            .where(*where)
-            .group_by(W.c.status, W.c.version)
-        ):
-            out[str(v)] = out.get(str(v), 0) + int(n)
+    for _, v, n in db.reading(lambda c: c.execute(stmt).all()):
+        out[str(v)] = out.get(str(v), 0) + int(n)
     return out
 
 
@@ -125,7 +129,8 @@ def open_patch_markers(
     where = [W.c.app_name == app, W.c.version == version, W.c.status.in_(OPEN_WORK)]
     if exclude:
         where.append(_not_prefixed(exclude))
-    with db.read() as conn:
+
+    def read(conn: Connection) -> dict[str, list[str]]:
         ids = [r[0] for r in conn.execute(select(W.c.workflow_id).where(*where).limit(limit))]
         out: dict[str, list[str]] = {wid: [] for wid in ids}
         for i in range(0, len(ids), 500):
@@ -139,7 +144,9 @@ def open_patch_markers(
                 .order_by(O.c.workflow_id, O.c.position)
             ):
                 out[wid].append(name)
-    return out
+        return out
+
+    return db.reading(read, what="read open patch markers")
 
 
 def _not_prefixed(prefix: str) -> Any:

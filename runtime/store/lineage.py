@@ -68,6 +68,7 @@ class LineageStore:
         lease_timeout_ms: int,
         moved_by: str,
         detail: dict[str, Any],
+        conn: Connection | None = None,
     ) -> bool:
         """Move one workflow if nothing changed since it was checked; False otherwise."""
         not_running = or_(
@@ -76,6 +77,19 @@ class LineageStore:
             ~self.running_holder(lease_timeout_ms),
         )
         now = now_ms()
+        log = {
+            "app_name": self.app,
+            "workflow_id": workflow_id,
+            "from_version": from_version,
+            "to_version": to_version,
+            "kind": "migrate",
+            "moved_by": moved_by[:255],
+            "moved_at": now,
+            "detail": json.dumps(detail),
+        }
+        # This call's own log row, were its commit acknowledged to no one (then it is repeated
+        # and finds the row moved: the move is done, not refused).
+        logged = select(literal(1)).where(*[M.c[k] == v for k, v in log.items()])
 
         def write(conn: Connection) -> None:
             res = conn.execute(
@@ -95,49 +109,36 @@ class LineageStore:
                 )
             )
             if res.rowcount != 1:
+                if conn.execute(logged).first() is not None:
+                    return
                 raise _Changed
             # The row is locked now: a stale holder's fenced checkpoint either committed
             # before (and is counted here) or waits and then fails its epoch check.
-            if self.history_length(workflow_id, conn) != history_length:
+            if self.history_length(workflow_id, conn=conn) != history_length:
                 raise _Changed
-            conn.execute(
-                sa_insert(M).values(
-                    app_name=self.app,
-                    workflow_id=workflow_id,
-                    from_version=from_version,
-                    to_version=to_version,
-                    kind="migrate",
-                    moved_by=moved_by[:255],
-                    moved_at=now,
-                    detail=json.dumps(detail),
-                )
-            )
+            conn.execute(sa_insert(M).values(**log))
 
         try:
-            with self.db.write() as conn:
-                write(conn)
+            # Compare-and-set on the epoch, and a repeat finds its own log row: repeatable.
+            self.db.writing(write, conn=conn, what="move a workflow")
         except _Changed:
             return False
         return True
 
-    def open_ids(self, version: str) -> list[str]:
+    def open_ids(self, version: str, *, conn: Connection | None = None) -> list[str]:
         """Ids of the movable (open) workflows on ``version``, oldest first."""
         stmt = (
             select(W.c.workflow_id)
             .where(W.c.app_name == self.app, W.c.version == version, W.c.status.in_(MOVABLE))
             .order_by(W.c.created_at, W.c.workflow_id)
         )
-        with self.db.read() as conn:
-            return list(conn.execute(stmt).scalars())
+        return self.db.reading(lambda c: list(c.execute(stmt).scalars()), conn=conn)
 
-    def history_length(self, workflow_id: str, conn: Connection | None = None) -> int:
+    def history_length(self, workflow_id: str, *, conn: Connection | None = None) -> int:
         stmt = select(func.count()).where(O.c.app_name == self.app, O.c.workflow_id == workflow_id)
-        if conn is not None:
-            return int(conn.execute(stmt).scalar_one())
-        with self.db.read() as c:
-            return int(c.execute(stmt).scalar_one())
+        return int(self.db.reading(lambda c: c.execute(stmt).scalar_one(), conn=conn))
 
-    def moves(self, workflow_id: str) -> list[dict[str, Any]]:
+    def moves(self, workflow_id: str, *, conn: Connection | None = None) -> list[dict[str, Any]]:
         """The workflow's moves between versions, oldest first."""
         stmt = (
             select(
@@ -146,8 +147,7 @@ class LineageStore:
             .where(M.c.app_name == self.app, M.c.workflow_id == workflow_id)
             .order_by(M.c.id)
         )
-        with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         out = []
         for r in rows:
             d = dict(r._mapping)

@@ -98,14 +98,16 @@ def _write(conn: Connection, key: str, value: str) -> None:
 
 
 def current_revision(db: Database) -> int | None:
-    with db.read() as conn:
-        info = _read(conn)
+    info = db.reading(_read, what="read the schema revision")
     return _number(info, "revision") if "revision" in info else None
 
 
 def migrate(db: Database) -> list[int]:
     """Bring the schema to this code's head; returns the revisions applied."""
     applied: list[int] = []
+    # Not repeated on a broken connection, unlike the store's other writes: the migration
+    # either committed or rolled back, and its caller (``tether migrate``, a launch) should
+    # hear which failed; running it again applies only what is missing.
     with db.write() as conn:
         if not db.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
@@ -124,29 +126,37 @@ def migrate(db: Database) -> list[int]:
                 revision = number
         if applied:
             _write(conn, "revision", str(revision))
-            _write(conn, "min_code", str(min_code_for(revision)))
+        # Also when nothing was applied: a database migrated before a revision declared its
+        # MIN_CODE still records the older floor; it only ever rises.
+        floor = max(_number(info, "min_code", "1"), min_code_for(revision))
+        if applied or str(floor) != info.get("min_code"):
+            _write(conn, "min_code", str(floor))
     return applied
 
 
-def check(db: Database) -> int:
-    """Refuse to run on a schema this code cannot use; returns the database's revision."""
-    with db.read() as conn:
-        info = _read(conn)
+def check(db: Database, *, code: int | None = None) -> int:
+    """Refuse to run on a schema this code cannot use; returns the database's revision.
+
+    ``code``: the schema revision the checking code was written for (default: this code's
+    head); a test passes an older one to see what older code would say.
+    """
+    code = head() if code is None else code
+    info = db.reading(_read, what="read the schema revision")
     if "revision" not in info:
         raise SchemaError(
             "the tether tables do not exist in this database: run `tether migrate` "
             "(or launch with migrate=True, the default)"
         )
     revision = _number(info, "revision")
-    if revision < head():
+    if revision < code:
         raise SchemaError(
-            f"the database schema is at revision {revision} but this code needs {head()}: "
+            f"the database schema is at revision {revision} but this code needs {code}: "
             "run `tether migrate` (or launch with migrate=True)"
         )
     min_code = _number(info, "min_code", "1")
-    if head() < min_code:
+    if code < min_code:
         raise SchemaError(
             f"the database schema (revision {revision}) no longer supports code at revision "
-            f"{head()} (it needs at least {min_code}): deploy a newer tether"
+            f"{code} (it needs at least {min_code}): deploy a newer tether"
         )
     return revision

@@ -108,7 +108,7 @@ class OperationStore:
         O.c.executor_id,
     )
 
-    def history(self, workflow_id: str, conn: Connection | None = None) -> list[OperationRecord]:
+    def history(self, workflow_id: str, *, conn: Connection | None = None) -> list[OperationRecord]:
         stmt = (
             select(*self._HISTORY)
             .where(O.c.app_name == self.app, O.c.workflow_id == workflow_id)
@@ -117,7 +117,9 @@ class OperationStore:
         rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [OperationRecord(**r._asdict()) for r in rows]
 
-    def histories(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRecord]]:
+    def histories(
+        self, workflow_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> dict[str, list[OperationRecord]]:
         """Recorded operations of many workflows in one query."""
         stmt = (
             select(O.c.workflow_id, *self._HISTORY)
@@ -125,9 +127,8 @@ class OperationStore:
             .order_by(O.c.workflow_id, O.c.position)
         )
         out: dict[str, list[OperationRecord]] = {}
-        with self.db.read() as conn:
-            for row in conn.execute(stmt):
-                out.setdefault(row[0], []).append(OperationRecord(*row[1:]))
+        for row in self.db.reading(lambda c: c.execute(stmt).all(), conn=conn):
+            out.setdefault(row[0], []).append(OperationRecord(*row[1:]))
         return out
 
     def record(
@@ -202,7 +203,9 @@ class OperationStore:
     def _joined(self) -> Any:
         return O.join(W, and_(W.c.app_name == O.c.app_name, W.c.workflow_id == O.c.workflow_id))
 
-    def named_counts(self, kind: str) -> dict[str, tuple[int, int]]:
+    def named_counts(
+        self, kind: str, *, conn: Connection | None = None
+    ) -> dict[str, tuple[int, int]]:
         """Per name of ``kind`` operations: (workflows that recorded one, of which open)."""
         is_open = case((W.c.status.in_(sorted(Status.OPEN)), O.c.workflow_id))
         stmt = (
@@ -211,10 +214,12 @@ class OperationStore:
             .where(O.c.app_name == self.app, O.c.kind == kind)
             .group_by(O.c.name)
         )
-        with self.db.read() as conn:
-            return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(stmt)}
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
-    def open_holders(self, kind: str, names: Sequence[str]) -> dict[str, set[str]]:
+    def open_holders(
+        self, kind: str, names: Sequence[str], *, conn: Connection | None = None
+    ) -> dict[str, set[str]]:
         """Per name: the open workflows that recorded a ``kind`` operation of that name."""
         if not names:
             return {}
@@ -229,7 +234,6 @@ class OperationStore:
             )
         )
         out: dict[str, set[str]] = {}
-        with self.db.read() as conn:
-            for name, wid in conn.execute(stmt):
-                out.setdefault(name, set()).add(wid)
+        for name, wid in self.db.reading(lambda c: c.execute(stmt).all(), conn=conn):
+            out.setdefault(name, set()).add(wid)
         return out

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -42,12 +42,19 @@ class QueueConfigStore:
         self.app = app_name
         self._upsert = sqlite.insert if db.is_sqlite else postgresql.insert
 
-    def declare(self, declared: Iterable[tuple[str, dict[str, Any]]], version: str) -> None:
+    def declare(
+        self,
+        declared: Iterable[tuple[str, dict[str, Any]]],
+        version: str,
+        *,
+        conn: Connection | None = None,
+    ) -> None:
         """Record the queues a version declares (their limits; overrides stay)."""
         rows = [(name, json.dumps(limits, sort_keys=True)) for name, limits in declared]
         if not rows:
             return
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> None:  # upserts: a repeat writes the same
             for name, limits in rows:
                 stmt = self._upsert(Q).values(
                     app_name=self.app,
@@ -64,31 +71,52 @@ class QueueConfigStore:
                     )
                 )
 
+        self.db.writing(write, conn=conn, what="record the declared queues")
+
     def _row(self, r: Any) -> QueueRow:
         return QueueRow(
             r.name, json.loads(r.declared), json.loads(r.overrides), r.declared_by, r.updated_at
         )
 
-    def all(self) -> dict[str, QueueRow]:
-        with self.db.read() as conn:
-            rows = conn.execute(select(Q).where(Q.c.app_name == self.app)).all()
+    def all(self, *, conn: Connection | None = None) -> dict[str, QueueRow]:
+        stmt = select(Q).where(Q.c.app_name == self.app)
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return {r.name: self._row(r) for r in rows}
 
-    def overrides(self) -> dict[str, dict[str, Any]]:
+    def overrides(self, *, conn: Connection | None = None) -> dict[str, dict[str, Any]]:
         """Every queue's overrides (what executors apply on top of their declarations)."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(Q.c.name, Q.c.overrides).where(
-                    Q.c.app_name == self.app, Q.c.overrides != "{}"
-                )
-            ).all()
+        stmt = select(Q.c.name, Q.c.overrides).where(
+            Q.c.app_name == self.app, Q.c.overrides != "{}"
+        )
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return {r.name: json.loads(r.overrides) for r in rows}
 
     def change(
-        self, name: str, set_: dict[str, Any], reset: Iterable[str], changed_by: str
+        self,
+        name: str,
+        set_: dict[str, Any],
+        reset: Iterable[str],
+        changed_by: str,
+        *,
+        conn: Connection | None = None,
     ) -> QueueChange:
         """Merge ``set_`` into the queue's overrides and drop ``reset``; logged."""
-        with self.db.write() as conn:
+        now = now_ms()  # one time for every attempt: a repeat finds its own log row by it
+        dropped = set(reset)
+        last = (
+            select(C)
+            .where(C.c.app_name == self.app, C.c.queue_name == name)
+            .order_by(C.c.id.desc())
+            .limit(1)
+        )
+
+        def write(conn: Connection) -> QueueChange:
+            mine = conn.execute(last).first()
+            if mine is not None and (mine.changed_at, mine.changed_by) == (now, changed_by):
+                # This call's commit was acknowledged to no one and it was repeated: done.
+                return QueueChange(
+                    name, json.loads(mine.before), json.loads(mine.after), changed_by, now
+                )
             row = conn.execute(
                 select(Q.c.overrides).where(Q.c.app_name == self.app, Q.c.name == name)
             ).first()
@@ -98,8 +126,7 @@ class QueueConfigStore:
                     "executor that declares it (app.queue(...)) has launched"
                 )
             before = json.loads(row.overrides)
-            after = {k: v for k, v in {**before, **set_}.items() if k not in set(reset)}
-            now = now_ms()
+            after = {k: v for k, v in {**before, **set_}.items() if k not in dropped}
             conn.execute(
                 update(Q)
                 .where(Q.c.app_name == self.app, Q.c.name == name)
@@ -115,14 +142,14 @@ class QueueConfigStore:
                     changed_at=now,
                 )
             )
-        return QueueChange(name, before, after, changed_by, now)
+            return QueueChange(name, before, after, changed_by, now)
 
-    def changes(self, name: str) -> list[QueueChange]:
+        return self.db.writing(write, conn=conn, what="change a queue's limits")
+
+    def changes(self, name: str, *, conn: Connection | None = None) -> list[QueueChange]:
         """The run-time changes of a queue's limits, oldest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(C).where(C.c.app_name == self.app, C.c.queue_name == name).order_by(C.c.id)
-            ).all()
+        stmt = select(C).where(C.c.app_name == self.app, C.c.queue_name == name).order_by(C.c.id)
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [
             QueueChange(
                 r.queue_name, json.loads(r.before), json.loads(r.after), r.changed_by, r.changed_at

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnClause, func, literal_column, select, text
+from sqlalchemy import ColumnClause, Connection, func, literal_column, select, text
 
 from ..clock import now_ms
 from ..records import Status
@@ -21,10 +21,17 @@ _ENQUEUED: ColumnClause[str] = literal_column(f"'{Status.ENQUEUED}'")
 _PENDING: ColumnClause[str] = literal_column(f"'{Status.PENDING}'")
 _SUSPENDED: ColumnClause[str] = literal_column(f"'{Status.SUSPENDED}'")
 _QUEUED = text("tether_workflows.queue_name IS NOT NULL")  # matches the partial indexes
+_Key = tuple[str, str]  # (queue, version)
+_Samples = dict[_Key, list[int]]
 
 
 def queue_stats(
-    db: Database, app: str, window: float, *, samples: int = 10_000
+    db: Database,
+    app: str,
+    window: float,
+    *,
+    samples: int = 10_000,
+    conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """Per queue and version: waiting, running, suspended, oldest wait, and the last
     ``window`` s.
@@ -34,12 +41,13 @@ def queue_stats(
     """
     now = now_ms()
     cutoff = now - int(window * 1000)
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def row(queue: str, version: str) -> dict[str, Any]:
-        return rows.setdefault((queue, version), _empty(queue, version))
+    def read(conn: Connection) -> tuple[dict[_Key, dict[str, Any]], _Samples, _Samples]:
+        rows: dict[_Key, dict[str, Any]] = {}  # afresh on each attempt
 
-    with db.read() as conn:
+        def row(queue: str, version: str) -> dict[str, Any]:
+            return rows.setdefault((queue, version), _empty(queue, version))
+
         for q, v, n, oldest in conn.execute(
             select(W.c.queue_name, W.c.version, func.count(), func.min(W.c.created_at))
             .where(W.c.status == _ENQUEUED, W.c.app_name == app, _QUEUED)
@@ -68,8 +76,8 @@ def queue_stats(
         ):
             r = row(q, v)
             r["finished"][status] = int(n)
-        waits: dict[tuple[str, str], list[int]] = {}
-        runs: dict[tuple[str, str], list[int]] = {}
+        waits: _Samples = {}
+        runs: _Samples = {}
         for q, v, created, started, completed in conn.execute(
             select(W.c.queue_name, W.c.version, W.c.created_at, W.c.started_at, W.c.completed_at)
             .where(*done, W.c.started_at.is_not(None))
@@ -78,6 +86,9 @@ def queue_stats(
         ):
             waits.setdefault((q, v), []).append(started - created)
             runs.setdefault((q, v), []).append(completed - started)
+        return rows, waits, runs
+
+    rows, waits, runs = db.reading(read, conn=conn, what="read queue statistics")
     for key, r in rows.items():
         r["throughput_per_s"] = sum(r["finished"].values()) / window if window > 0 else 0.0
         r["start_latency_ms"] = percentiles(waits.get(key, []))
@@ -111,3 +122,21 @@ def percentiles(values: list[int], points: Mapping[str, float] | None = None) ->
         rank = max(1, -(-int(p * 1000) * len(ordered) // 1000))  # ceil(p * n)
         out[name] = float(ordered[min(rank, len(ordered)) - 1])
     return out
+
+
+def queue_depths(db: Database, app: str) -> list[tuple[str, str, str, int]]:
+    """(queue, version, state, count) of open queued workflows: ``waiting`` (ENQUEUED) and
+    ``running`` (PENDING); a cheap read for a metrics gauge (the status indexes bound it)."""
+
+    def read(conn: Connection) -> list[tuple[str, str, str, int]]:
+        out: list[tuple[str, str, str, int]] = []
+        for state, status in (("waiting", _ENQUEUED), ("running", _PENDING)):
+            for q, v, n in conn.execute(
+                select(W.c.queue_name, W.c.version, func.count())
+                .where(W.c.status == status, W.c.app_name == app, _QUEUED)
+                .group_by(W.c.queue_name, W.c.version)
+            ):
+                out.append((q, v, state, int(n)))
+        return out
+
+    return db.reading(read, what="read queue depths")

@@ -143,6 +143,7 @@ class Enqueue:
     partition_key: str | None = None
     delay_ms: int = 0  # due this long after the row's creation time
     timeout_ms: int | None = None  # the deadline is this long after its dequeue
+    trace_context: str | None = None  # the enqueuer's W3C traceparent (see runtime.observe)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,8 @@ class Claimed:
     inputs: str
     epoch: int
     has_history: bool
+    trace_context: str | None = None
+    due_at: int | None = None  # when it became due (epoch ms): its wait in the queue began
 
 
 def live_filter(versions: Iterable[str] | None) -> Any:
@@ -222,6 +225,7 @@ class QueueStore:
                 not_before=now + e.delay_ms if e.delay_ms > 0 else None,
                 queue_seq=next_seq(),
                 timeout_ms=e.timeout_ms,
+                trace_context=e.trace_context,
                 recovery_attempts=0,
                 created_at=now,
                 updated_at=now,
@@ -288,28 +292,33 @@ class QueueStore:
             rate_limit=rate_limit,
             partition_concurrency=partition_concurrency,
         )
+        # Not repeated on a broken connection, unlike the store's other writes: a claim whose
+        # commit was acknowledged to no one would claim a second batch while the first stays
+        # held by this executor, unstarted. The dequeue loop is the retry, and recovery
+        # releases work a live executor holds but does not run.
         if self.db.is_sqlite or shared:
             with self.db.write() as conn:
                 if not self.db.is_sqlite:
                     conn.execute(select(func.pg_advisory_xact_lock(advisory_key(self.app, queue))))
                 return self._claim(conn, skip_locked=False, **args)  # type: ignore[arg-type]
         if worker_concurrency:
-            with self.db.read() as conn:
-                _, mine = self._running(conn, queue, me, live)
+            _, mine = self.db.reading(lambda c: self._running(c, queue, me, live))
             args["capacity"] = min(capacity, worker_concurrency - mine)
             args["worker_concurrency"] = None
         with self.db.write(single_statement=True) as conn:
             return self._claim(conn, skip_locked=True, **args)  # type: ignore[arg-type]
 
-    def has_waiting(self, queue: str, runnable: Iterable[str]) -> bool:
+    def has_waiting(
+        self, queue: str, runnable: Iterable[str], *, conn: Connection | None = None
+    ) -> bool:
         """Whether any due workflow of a runnable version waits (a read: no lock taken)."""
         versions = frozenset(runnable)
         peek = self._compiled(
             ("peek", versions),
             lambda: select(literal_column("1")).where(self._waiting(versions)).limit(1),
         )
-        with self.db.read() as conn:
-            row = peek.execute(conn, {"queue": queue, "app": self.app, "now": now_ms()}).first()
+        params = {"queue": queue, "app": self.app, "now": now_ms()}
+        row = self.db.reading(lambda c: peek.execute(c, params).first(), conn=conn)
         return row is not None
 
     def _compiled(self, key: Any, build: Callable[[], Any]) -> Prepared:
@@ -400,7 +409,8 @@ class QueueStore:
         params = {"queue": queue, "app": self.app, "now": now, "me": me, "n": n}
         params["pc"] = partition_concurrency or 0
         return [
-            Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in stmt.execute(conn, params)
+            Claimed(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5], r[6])
+            for r in stmt.execute(conn, params)
         ]
 
     def _claim_statement(
@@ -451,7 +461,13 @@ class QueueStore:
                 deadline_at=func.coalesce(W.c.deadline_at, bindparam("now") + W.c.timeout_ms),
             )
             .returning(
-                W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, has_history.label("h")
+                W.c.workflow_id,
+                W.c.name,
+                W.c.inputs,
+                W.c.lease_epoch,
+                has_history.label("h"),
+                W.c.trace_context,
+                func.coalesce(W.c.not_before, W.c.created_at).label("due"),
             )
         )
 
@@ -521,22 +537,23 @@ class QueueStore:
             .limit(bindparam("n"))
         )
 
-    def notify(self, queue: str) -> None:
+    def notify(self, queue: str, *, conn: Connection | None = None) -> None:
         """Wake peers listening for work on ``queue`` (Postgres; a no-op on SQLite)."""
         if self.db.is_sqlite:
             return
-        with self.db.write(single_statement=True) as conn:
-            conn.execute(select(func.pg_notify(CHANNEL, json.dumps([self.app, queue]))))
+        stmt = select(func.pg_notify(CHANNEL, json.dumps([self.app, queue])))
+        # A repeated notification wakes peers for one more look: harmless.
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, single_statement=True)
 
-    def open_holder(self, queue: str, dedup_id: str) -> str | None:
+    def open_holder(
+        self, queue: str, dedup_id: str, *, conn: Connection | None = None
+    ) -> str | None:
         """The open workflow holding ``dedup_id`` in ``queue``, if any."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(W.c.workflow_id).where(
-                    W.c.app_name == self.app,
-                    W.c.queue_name == queue,
-                    W.c.dedup_id == dedup_id,
-                    W.c.status.in_(_OPEN),
-                )
-            ).first()
-        return row[0] if row else None
+        stmt = select(W.c.workflow_id).where(
+            W.c.app_name == self.app,
+            W.c.queue_name == queue,
+            W.c.dedup_id == dedup_id,
+            W.c.status.in_(_OPEN),
+        )
+        row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
+        return str(row[0]) if row else None

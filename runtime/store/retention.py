@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, exists, func, select
 from sqlalchemy.orm import aliased
 
 from ..records import Status
+from .commit import note_ended
 from .database import Database
 from .deletion import OWNED
 from .schema import workflows as W
@@ -30,7 +31,7 @@ class RetentionStore:
         self.db = db
         self.app = app_name
 
-    def budget_cutoff(self, keep: int) -> int | None:
+    def budget_cutoff(self, keep: int, *, conn: Connection | None = None) -> int | None:
         """The completion time of the ``keep``-th newest finished workflow: everything that
         finished before it is beyond the row budget (None: fewer than ``keep`` finished)."""
         stmt = (
@@ -41,8 +42,7 @@ class RetentionStore:
             .offset(max(0, keep - 1))
             .limit(1)
         )
-        with self.db.read() as conn:
-            value = conn.execute(stmt).scalar()
+        value = self.db.reading(lambda c: c.execute(stmt).scalar(), conn=conn)
         return None if value is None else int(value)
 
     def _eligible(self, cutoff: int) -> Select[tuple[str]]:
@@ -54,38 +54,57 @@ class RetentionStore:
             .order_by(w.c.completed_at)
         )
 
-    def count(self, cutoff: int) -> int:
+    def count(self, cutoff: int, *, conn: Connection | None = None) -> int:
         """How many workflows a collection with ``cutoff`` would delete now."""
-        inner = self._eligible(cutoff).order_by(None).subquery()
-        with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(inner)).scalar() or 0)
+        stmt = select(func.count()).select_from(self._eligible(cutoff).order_by(None).subquery())
+        return int(self.db.reading(lambda c: c.execute(stmt).scalar(), conn=conn) or 0)
 
-    def delete_batch(self, cutoff: int, limit: int) -> tuple[list[str], int]:
+    def delete_batch(
+        self, cutoff: int, limit: int, *, conn: Connection | None = None
+    ) -> tuple[list[str], int]:
         """Delete up to ``limit`` eligible workflows (oldest first) and what was recorded for
         them; returns their ids and how many rows went with them.
 
         The candidates are read first and deleted by primary key, with every condition
         checked again inside the DELETE (a workflow resumed or forked meanwhile stays).
+        A repeat (the connection broke) counts an earlier attempt's batch when it is gone:
+        that attempt committed, though no one heard.
         """
-        with self.db.write() as conn:
-            chosen = [r[0] for r in conn.execute(self._eligible(cutoff).limit(limit))]
-            if not chosen:
-                return [], 0
-            gone = (
-                delete(W)
-                .where(W.c.workflow_id.in_(chosen), *_keepable(W, self.app, cutoff, by_key=True))
-                .returning(W.c.workflow_id)
-            )
-            ids = [r[0] for r in conn.execute(gone)]
-            rows = 0
-            if ids:
-                for table, column in OWNED:  # the same rows deleting one workflow removes
-                    result = conn.execute(
-                        delete(table).where(
-                            and_(table.c.app_name == self.app, table.c[column].in_(ids))
-                        )
+        earlier: list[tuple[list[str], int]] = []
+
+        def write(conn: Connection) -> tuple[list[str], int]:
+            if earlier and earlier[-1][0]:
+                ids, rows = earlier[-1]
+                left = select(W.c.workflow_id).where(
+                    W.c.app_name == self.app, W.c.workflow_id.in_(ids)
+                )
+                if conn.execute(left.limit(1)).first() is None:
+                    return ids, rows
+            earlier.append(self._delete_batch(conn, cutoff, limit))
+            return earlier[-1]
+
+        return self.db.writing(write, conn=conn, what="delete finished workflows")
+
+    def _delete_batch(self, conn: Connection, cutoff: int, limit: int) -> tuple[list[str], int]:
+        chosen = [r[0] for r in conn.execute(self._eligible(cutoff).limit(limit))]
+        if not chosen:
+            return [], 0
+        gone = (
+            delete(W)
+            .where(W.c.workflow_id.in_(chosen), *_keepable(W, self.app, cutoff, by_key=True))
+            .returning(W.c.workflow_id)
+        )
+        ids = [r[0] for r in conn.execute(gone)]
+        note_ended(conn, ids)  # ended long ago; said anyway, as every deletion does
+        rows = 0
+        if ids:
+            for table, column in OWNED:  # the same rows deleting one workflow removes
+                result = conn.execute(
+                    delete(table).where(
+                        and_(table.c.app_name == self.app, table.c[column].in_(ids))
                     )
-                    rows += max(0, result.rowcount or 0)
+                )
+                rows += max(0, result.rowcount or 0)
         return ids, rows
 
 

@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -68,6 +68,7 @@ class ScheduleStore:
         queue_name: str | None,
         source: str,
         replace: bool,
+        conn: Connection | None = None,
     ) -> bool:
         """Create the schedule (its first tick is the next one after now); True if created.
 
@@ -96,50 +97,66 @@ class ScheduleStore:
             stmt = stmt.on_conflict_do_update(index_elements=["app_name", "name"], set_=definition)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["app_name", "name"])
-        with self.db.write() as conn:
-            existed = conn.execute(select(S.c.name).where(self._pk(name))).first() is not None
-            conn.execute(stmt)
-        return not existed
+        created_at = select(S.c.created_at).where(self._pk(name))
 
-    def get(self, name: str) -> ScheduleRecord | None:
-        with self.db.read() as conn:
-            row = conn.execute(select(S).where(self._pk(name))).first()
+        def write(conn: Connection) -> bool:
+            before = conn.execute(created_at).first()
+            conn.execute(stmt)
+            # Created at ``now``: by this call, also when a repeat finds its own row.
+            return before is None or int(before[0]) == now
+
+        return bool(self.db.writing(write, conn=conn, what="create a schedule"))
+
+    def get(self, name: str, *, conn: Connection | None = None) -> ScheduleRecord | None:
+        stmt = select(S).where(self._pk(name))
+        row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         return _record(row) if row else None
 
-    def list(self, *, active_only: bool = False) -> list[ScheduleRecord]:
+    def list(
+        self, *, active_only: bool = False, conn: Connection | None = None
+    ) -> list[ScheduleRecord]:
         stmt = select(S).where(S.c.app_name == self.app)
         if active_only:
             stmt = stmt.where(S.c.state == "ACTIVE")
-        with self.db.read() as conn:
-            return [_record(r) for r in conn.execute(stmt.order_by(S.c.name))]
+        stmt = stmt.order_by(S.c.name)
+        return self.db.reading(lambda c: [_record(r) for r in c.execute(stmt)], conn=conn)
 
-    def set_state(self, name: str, state: str) -> bool:
-        with self.db.write() as conn:
-            res = conn.execute(
-                update(S).where(self._pk(name)).values(state=state, updated_at=now_ms())
-            )
-            return res.rowcount == 1
+    def set_state(self, name: str, state: str, *, conn: Connection | None = None) -> bool:
+        stmt = update(S).where(self._pk(name)).values(state=state, updated_at=now_ms())
+        return bool(self.db.writing(lambda c: c.execute(stmt).rowcount == 1, conn=conn))
 
-    def remove(self, name: str) -> bool:
-        with self.db.write() as conn:
-            return conn.execute(delete(S).where(self._pk(name))).rowcount == 1
+    def remove(self, name: str, *, conn: Connection | None = None) -> bool:
+        stmt = delete(S).where(self._pk(name))
+        found = False  # by an earlier attempt whose commit was acknowledged to no one
 
-    def remove_code_schedules_except(self, keep: set[str]) -> builtins.list[str]:
+        def write(c: Connection) -> bool:
+            nonlocal found
+            found = c.execute(stmt).rowcount == 1 or found
+            return found
+
+        return self.db.writing(write, conn=conn, what="remove a schedule")
+
+    def remove_code_schedules_except(
+        self, keep: set[str], *, conn: Connection | None = None
+    ) -> builtins.list[str]:
         """Drop ``@app.scheduled`` rows whose decorator is gone from the current code."""
-        with self.db.write() as conn:
-            rows = conn.execute(
-                select(S.c.name).where(S.c.app_name == self.app, S.c.source == "code")
-            ).all()
-            gone = [r.name for r in rows if r.name not in keep]
-            if gone:
-                conn.execute(delete(S).where(S.c.app_name == self.app, S.c.name.in_(gone)))
-        return gone
+        code = select(S.c.name).where(S.c.app_name == self.app, S.c.source == "code")
+        earlier: set[str] = set()  # what an earlier attempt found (see ``remove``)
 
-    def advance(self, name: str, tick: int) -> None:
+        def write(c: Connection) -> builtins.list[str]:
+            gone = [r.name for r in c.execute(code).all() if r.name not in keep]
+            if gone:
+                c.execute(delete(S).where(S.c.app_name == self.app, S.c.name.in_(gone)))
+            earlier.update(gone)
+            return sorted(earlier)
+
+        return self.db.writing(write, conn=conn, what="remove schedules gone from the code")
+
+    def advance(self, name: str, tick: int, *, conn: Connection | None = None) -> None:
         """Move the last handled tick forward (never back: executors race harmlessly)."""
-        with self.db.write(single_statement=True) as conn:
-            conn.execute(
-                update(S)
-                .where(self._pk(name), or_(S.c.last_tick.is_(None), S.c.last_tick < tick))
-                .values(last_tick=tick)
-            )
+        stmt = (
+            update(S)
+            .where(self._pk(name), or_(S.c.last_tick.is_(None), S.c.last_tick < tick))
+            .values(last_tick=tick)
+        )
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, single_statement=True)

@@ -73,6 +73,9 @@ workflows = Table(
     Column("wait_topic", String(255)),
     Column("wait_target", ID),
     Column("wake_at", BigInteger),
+    # The W3C traceparent of the span that started or enqueued it (revision 10): each run's
+    # span is a child of it, across recovery (see runtime.observe). NULL: not observed.
+    Column("trace_context", String(128)),
     # Secondary indexes lead with their selective column, not app_name, so that the
     # primary key is the only index a single-row lookup by (app_name, workflow_id) can use.
     Index("ix_tether_wf_status_version", "status", "version", "app_name"),

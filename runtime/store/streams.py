@@ -49,18 +49,26 @@ class StreamStore:
         )
         return int(seq)
 
-    def read(self, workflow_id: str, key: str, offset: int, limit: int = 1000) -> list[StreamRow]:
+    def read(
+        self,
+        workflow_id: str,
+        key: str,
+        offset: int,
+        limit: int = 1000,
+        *,
+        conn: Connection | None = None,
+    ) -> list[StreamRow]:
         """Entries at ``offset`` and after, in order, at most ``limit``."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(S.c.seq, S.c.value)
-                .where(
-                    S.c.app_name == self.app,
-                    S.c.workflow_id == workflow_id,
-                    S.c.key == key,
-                    S.c.seq >= offset,
-                )
-                .order_by(S.c.seq)
-                .limit(limit)
-            ).all()
+        stmt = (
+            select(S.c.seq, S.c.value)
+            .where(
+                S.c.app_name == self.app,
+                S.c.workflow_id == workflow_id,
+                S.c.key == key,
+                S.c.seq >= offset,
+            )
+            .order_by(S.c.seq)
+            .limit(limit)
+        )
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [StreamRow(int(r[0]), r[1]) for r in rows]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Connection, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import now_ms
@@ -33,6 +33,7 @@ class VersionStore:
         platform_revision: str | None = None,
         workflows: Iterable[str] | None = None,
         source_hash: str | None = None,
+        conn: Connection | None = None,
     ) -> None:
         """Record that an executor running ``version`` launched (first/last seen, patches,
         the workflow names its code declares and the hash of their sources)."""
@@ -58,14 +59,11 @@ class VersionStore:
         if platform_revision is not None:
             updates["platform_revision"] = platform_revision
         stmt = stmt.on_conflict_do_update(index_elements=["app_name", "version"], set_=updates)
-        with self.db.write() as conn:
-            conn.execute(stmt)
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, what="record the version")  # upsert
 
-    def list(self) -> list[dict[str, Any]]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(V).where(V.c.app_name == self.app).order_by(V.c.first_seen)
-            ).all()
+    def list(self, *, conn: Connection | None = None) -> list[dict[str, Any]]:
+        stmt = select(V).where(V.c.app_name == self.app).order_by(V.c.first_seen)
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         out = []
         for r in rows:
             d = dict(r._mapping)
@@ -74,43 +72,49 @@ class VersionStore:
             out.append(d)
         return out
 
-    def apps(self) -> builtins.list[str]:
+    def apps(self, *, conn: Connection | None = None) -> builtins.list[str]:
         """Every app with a registered version in this database."""
-        with self.db.read() as conn:
-            return sorted(conn.execute(select(V.c.app_name).distinct()).scalars())
+        stmt = select(V.c.app_name).distinct()
+        return sorted(
+            self.db.reading(lambda c: builtins.list(c.execute(stmt).scalars()), conn=conn)
+        )
 
-    def known(self) -> set[str]:
-        with self.db.read() as conn:
-            return set(conn.execute(select(V.c.version).where(V.c.app_name == self.app)).scalars())
+    def known(self, *, conn: Connection | None = None) -> set[str]:
+        stmt = select(V.c.version).where(V.c.app_name == self.app)
+        return self.db.reading(lambda c: set(c.execute(stmt).scalars()), conn=conn)
 
-    def had_work(self, versions: Iterable[str]) -> set[str]:
+    def had_work(self, versions: Iterable[str], *, conn: Connection | None = None) -> set[str]:
         """Those of ``versions`` that ever had a workflow (one now, or one moved away)."""
-        out = set()
-        with self.db.read() as conn:
-            for v in versions:
+        wanted = builtins.list(versions)
+
+        def read(c: Connection) -> set[str]:
+            out = set()
+            for v in wanted:
                 ran = exists().where(W.c.version == v, W.c.app_name == self.app)
                 moved = exists().where(M.c.app_name == self.app, M.c.from_version == v)
-                if conn.execute(select(ran | moved)).scalar():
+                if c.execute(select(ran | moved)).scalar():
                     out.add(v)
-        return out
+            return out
 
-    def update(self, version: str, **values: Any) -> bool:
-        with self.db.write() as conn:
-            res = conn.execute(
-                update(V).where(V.c.app_name == self.app, V.c.version == version).values(**values)
-            )
-            return res.rowcount == 1
+        return self.db.reading(read, conn=conn)
+
+    def update(self, version: str, *, conn: Connection | None = None, **values: Any) -> bool:
+        stmt = update(V).where(V.c.app_name == self.app, V.c.version == version).values(**values)
+        # Sets fixed values on one row: a repeat matches the row again.
+        return bool(self.db.writing(lambda c: c.execute(stmt).rowcount == 1, conn=conn))
 
     # -- routing ------------------------------------------------------------------------------
 
-    def routing(self) -> Routing:
-        with self.db.read() as conn:
-            row = conn.execute(select(R).where(R.c.app_name == self.app)).first()
+    def routing(self, *, conn: Connection | None = None) -> Routing:
+        stmt = select(R).where(R.c.app_name == self.app)
+        row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         if row is None:
             return Routing(current=None)
         return Routing(row.current_version, row.ramping_version, float(row.ramping_percent))
 
-    def set_routing(self, routing: Routing, *, by: str | None = None) -> None:
+    def set_routing(
+        self, routing: Routing, *, by: str | None = None, conn: Connection | None = None
+    ) -> None:
         stmt = self._insert(R).values(
             app_name=self.app,
             current_version=routing.current,
@@ -129,10 +133,9 @@ class VersionStore:
                 "updated_by": stmt.excluded.updated_by,
             },
         )
-        with self.db.write() as conn:
-            conn.execute(stmt)
+        self.db.writing(lambda c: c.execute(stmt), conn=conn, what="set the routing")  # upsert
 
-    def ensure_current(self, version: str) -> Routing:
+    def ensure_current(self, version: str, *, conn: Connection | None = None) -> Routing:
         """Set the current version on the app's first launch; never overrides an existing one."""
         stmt = (
             self._insert(R)
@@ -146,6 +149,5 @@ class VersionStore:
             )
             .on_conflict_do_nothing(index_elements=["app_name"])
         )
-        with self.db.write() as conn:
-            conn.execute(stmt)
-        return self.routing()
+        self.db.writing(lambda c: c.execute(stmt), conn=conn)  # insert-if-absent
+        return self.routing(conn=conn)

@@ -17,12 +17,16 @@ A wait for another workflow (its end, or an event it sets) is ordered without a 
 every workflow's end would otherwise pay for one: the waiter commits its suspension, then
 looks again (``wake_if_ready``); the other commits its end or event, then looks for waiters
 (``wake_waiters_of``, ``wake_event_waiters``). Each looks after its own commit, so at least
-one of them sees the other.
+one of them sees the other. Ends are many (a run's end, cancel, a timeout, recovery
+exhausted, deletion): each write that ends a workflow notes it in its transaction
+(``commit.note_ended``) and the database calls ``wake_waiters_of`` after that commit, so no
+path can forget the wake. ``wake_stranded`` is the backstop when that call fails.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -40,6 +44,7 @@ from .workflows import held_by
 
 RECV, CHILD, EVENT = "recv", "child", "event"
 _LOCK_CLASS = 0x7E7E_0006  # advisory lock class of wait locks (second key: the workflow)
+_CHUNK = 500  # ended workflows looked up per statement
 
 
 class Suspend(Enum):
@@ -52,6 +57,9 @@ class WaitStore:
     def __init__(self, db: Database, app_name: str) -> None:
         self.db = db
         self.app = app_name
+        # Called after workflows were woken because what they waited for ended (an executor
+        # on SQLite claims them at once; Postgres executors hear the NOTIFY instead).
+        self.woken_hooks: list[Callable[[], None]] = []
 
     def _pk(self, workflow_id: str) -> Any:
         return and_(W.c.app_name == self.app, W.c.workflow_id == workflow_id)
@@ -158,7 +166,44 @@ class WaitStore:
         return len(self.db.writing(lambda conn: self._wake(conn, where)))  # repeat-safe
 
     def wake_waiters_of(self, workflow_ids: list[str]) -> int:
-        """After ``workflow_ids`` ended: wake the workflows suspended waiting for them."""
+        """After ``workflow_ids`` ended: wake the workflows suspended waiting for them.
+
+        The store calls it after every commit that ends workflows (``Database.on_ended``),
+        whichever path ended them; nothing else needs to.
+        """
+        woken = 0
+        for i in range(0, len(workflow_ids), _CHUNK):
+            woken += self._wake_waiters_of(workflow_ids[i : i + _CHUNK])
+        if woken:
+            for hook in self.woken_hooks:
+                hook()
+        return woken
+
+    def wake_stranded(self) -> int:
+        """Wake workflows suspended on a child that can no longer run (ended or gone).
+
+        The backstop of ``wake_waiters_of``: a wake that failed after its end committed
+        (the database went away in between) would leave the parent asleep for good. An
+        executor runs this now and then (see ``Executor.audit``).
+        """
+        child = W.alias("awaited")
+        runnable = (
+            select(child.c.workflow_id)
+            .where(
+                child.c.app_name == W.c.app_name,
+                child.c.workflow_id == W.c.wait_target,
+                child.c.status.in_(sorted(Status.RUNNABLE)),
+            )
+            .exists()
+        )
+        where = and_(W.c.app_name == self.app, W.c.wait_kind == CHILD, ~runnable)
+        woken = len(self.db.writing(lambda conn: self._wake(conn, where)))  # repeat-safe
+        if woken:
+            for hook in self.woken_hooks:
+                hook()
+        return woken
+
+    def _wake_waiters_of(self, workflow_ids: list[str]) -> int:
         waiting = and_(
             W.c.status == Status.SUSPENDED,
             W.c.wait_target.in_(workflow_ids),
@@ -221,24 +266,49 @@ class WaitStore:
                 conn.execute(select(func.pg_notify(CHANNEL, note)))
         return [r.queue_name or "" for r in rows]
 
-    def take(self, conn: Connection, workflow_id: str, me: str, runnable: frozenset[str]) -> Any:
-        """Claim a woken workflow released for any executor: one fenced statement (the epoch
-        bumps); its name, inputs and new epoch, or None when another executor took it."""
-        return conn.execute(
-            update(W)
+    def take(
+        self, conn: Connection, workflow_ids: list[str], me: str, runnable: frozenset[str]
+    ) -> list[Any]:
+        """Claim woken workflows released for any executor, in one fenced statement (each
+        epoch bumps): the id, name, inputs and new epoch of each taken; one that another
+        executor took first is left out."""
+        return list(
+            conn.execute(
+                update(W)
+                .where(
+                    W.c.app_name == self.app,
+                    W.c.workflow_id.in_(sorted(workflow_ids)),
+                    held_by(None, W.c.lease_epoch),
+                    W.c.version.in_(sorted(runnable)),
+                )
+                .values(
+                    executor_id=me,
+                    lease_epoch=W.c.lease_epoch + 1,
+                    recovery_attempts=W.c.recovery_attempts + 1,
+                    updated_at=now_ms(),
+                )
+                .returning(
+                    W.c.workflow_id, W.c.name, W.c.inputs, W.c.lease_epoch, W.c.trace_context
+                )
+            )
+        )
+
+    def woken(self, runnable: frozenset[str], limit: int = 100) -> list[str]:
+        """Workflows woken from suspension, released and not yet claimed again, of
+        ``runnable`` versions (SQLite's stand-in for the NOTIFY of ``_wake``). Indexed by
+        holder and status: the rows it scans are the released PENDING ones, a handful."""
+        stmt = (
+            select(W.c.workflow_id)
             .where(
-                self._pk(workflow_id),
-                held_by(None, W.c.lease_epoch),
+                W.c.executor_id.is_(None),
+                W.c.status == Status.PENDING,
+                W.c.app_name == self.app,
+                W.c.wait_kind.is_not(None),
                 W.c.version.in_(sorted(runnable)),
             )
-            .values(
-                executor_id=me,
-                lease_epoch=W.c.lease_epoch + 1,
-                recovery_attempts=W.c.recovery_attempts + 1,
-                updated_at=now_ms(),
-            )
-            .returning(W.c.name, W.c.inputs, W.c.lease_epoch)
-        ).first()
+            .limit(limit)
+        )
+        return self.db.reading(lambda conn: list(conn.execute(stmt).scalars()))
 
     def next_due(self, runnable: frozenset[str]) -> int | None:
         """The earliest deadline of a suspended workflow of ``runnable`` versions."""

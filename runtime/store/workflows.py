@@ -10,13 +10,24 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import serialization
 from ..clock import now_ms
 from ..records import Status, WorkflowRecord
+from .commit import note_ended
 from .database import Database, Prepared
 from .schema import workflows as W
 
@@ -43,6 +54,7 @@ _COLUMNS = [
     W.c.wait_topic,
     W.c.wait_target,
     W.c.wake_at,
+    W.c.trace_context,
 ]
 
 
@@ -66,6 +78,7 @@ def to_record(row: Any) -> WorkflowRecord:
         completed_at=row.completed_at,
         forked_from=row.forked_from,
         forked_from_position=row.forked_from_position,
+        trace_context=row.trace_context,
         **_wait(row),
     )
 
@@ -98,6 +111,15 @@ def held_by(executor_id: Any, epoch: Any) -> Any:
     )
 
 
+def open_or_cancelled_at(statuses: Any, stamp: int) -> Any:
+    """Rows in ``statuses``, or cancelled at ``stamp``: by this very call, when its commit was
+    acknowledged to no one and it was repeated (so the repeat reports what it cancelled)."""
+    return or_(
+        W.c.status.in_(statuses),
+        and_(W.c.status == Status.CANCELLED, W.c.completed_at == stamp),
+    )
+
+
 _INSERT_FIELDS = [
     "app_name",
     "workflow_id",
@@ -115,6 +137,7 @@ _INSERT_FIELDS = [
     "created_at",
     "updated_at",
     "started_at",
+    "trace_context",
 ]
 
 
@@ -174,6 +197,7 @@ class WorkflowStore:
         created_at: int,
         parent: tuple[str | None, int | None] = (None, None),
         queue_name: str | None = None,
+        trace_context: str | None = None,
     ) -> dict[str, Any]:
         """Values of a new row (every column the prepared inserts bind)."""
         return {
@@ -193,6 +217,7 @@ class WorkflowStore:
             "created_at": created_at,
             "updated_at": now_ms(),
             "started_at": created_at if status == Status.PENDING else None,
+            "trace_context": trace_context,
         }
 
     def insert(
@@ -209,8 +234,10 @@ class WorkflowStore:
         parent_position: int | None = None,
         queue_name: str | None = None,
         extra: dict[str, Any] | None = None,
+        trace_context: str | None = None,
     ) -> bool:
-        """Insert the row unless the id exists; True when this call created it."""
+        """Insert the row unless the id exists; True when this call created it
+        (``trace_context``: the starter's W3C traceparent, see runtime.observe)."""
         values = self._row(
             workflow_id=workflow_id,
             name=name,
@@ -221,6 +248,7 @@ class WorkflowStore:
             created_at=now_ms(),
             parent=(parent_id, parent_position),
             queue_name=queue_name,
+            trace_context=trace_context,
         )
         if not extra:
             return self._insert_plain.execute(conn, values).first() is not None
@@ -246,8 +274,12 @@ class WorkflowStore:
         output_json: str | None,
         error_json: str | None,
         started_at: int,
+        trace_context: str | None = None,
     ) -> bool:
-        """Create a workflow row already finished: one statement for a run with no step."""
+        """Create a workflow row already finished: one statement for a run with no step.
+
+        No ``note_ended``: nothing can be suspended on a row that did not exist (a wait on a
+        missing workflow counts as ended and never suspends; see ``store.waits``)."""
         values = self._row(
             workflow_id=workflow_id,
             name=name,
@@ -256,6 +288,7 @@ class WorkflowStore:
             status=status,
             executor_id=executor_id,
             created_at=started_at,
+            trace_context=trace_context,
         )
         values.update(
             started_at=started_at, output=output_json, error=error_json, completed_at=now_ms()
@@ -264,7 +297,7 @@ class WorkflowStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, workflow_id: str, conn: Connection | None = None) -> WorkflowRecord | None:
+    def get(self, workflow_id: str, *, conn: Connection | None = None) -> WorkflowRecord | None:
         stmt = select(*_COLUMNS).where(self._pk(workflow_id))
         row = self.db.reading(lambda c: c.execute(stmt).first(), conn=conn)
         return to_record(row) if row else None
@@ -302,6 +335,7 @@ class WorkflowStore:
         limit: int = 100,
         offset: int = 0,
         newest_first: bool = True,
+        conn: Connection | None = None,
     ) -> list[WorkflowRecord]:
         """Workflows matching every filter given; ``created`` and ``completed`` are
         (from, to) windows in epoch ms, either end open (None), from inclusive, to exclusive."""
@@ -328,8 +362,7 @@ class WorkflowStore:
         order = W.c.created_at.desc() if newest_first else W.c.created_at.asc()
         tiebreak = W.c.workflow_id.desc() if newest_first else W.c.workflow_id.asc()
         stmt = stmt.order_by(order, tiebreak).limit(limit).offset(offset)
-        with self.db.read() as conn:
-            return [to_record(r) for r in conn.execute(stmt)]
+        return self.db.reading(lambda c: [to_record(r) for r in c.execute(stmt)], conn=conn)
 
     def children(self, conn: Connection, workflow_ids: Sequence[str]) -> builtins.list[str]:
         rows = conn.execute(
@@ -339,17 +372,17 @@ class WorkflowStore:
         ).all()
         return [r.workflow_id for r in rows]
 
-    def open_counts(self) -> builtins.list[tuple[str, str, int]]:
+    def open_counts(self, *, conn: Connection | None = None) -> builtins.list[tuple[str, str, int]]:
         """(version, status, count) for every non-terminal workflow."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(W.c.version, W.c.status, func.count())
-                .where(
-                    W.c.app_name == self.app,
-                    W.c.status.in_(sorted(Status.OPEN)),
-                )
-                .group_by(W.c.version, W.c.status)
-            ).all()
+        stmt = (
+            select(W.c.version, W.c.status, func.count())
+            .where(
+                W.c.app_name == self.app,
+                W.c.status.in_(sorted(Status.OPEN)),
+            )
+            .group_by(W.c.version, W.c.status)
+        )
+        rows = self.db.reading(lambda c: c.execute(stmt).all(), conn=conn)
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- fenced completion -------------------------------------------------------------------
@@ -366,6 +399,10 @@ class WorkflowStore:
         error_json: str | None = None,
     ) -> bool:
         now = now_ms()
+        if status != Status.PENDING:
+            # Also when the fence refuses it: a repeat of a write whose commit was not known
+            # finds the row ended already, and waking its waiters again is harmless.
+            note_ended(conn, [workflow_id])
         res = self._finish.execute(
             conn,
             {
@@ -384,10 +421,14 @@ class WorkflowStore:
 
     # -- administrative transitions -----------------------------------------------------------
 
-    def cancel_tree(self, workflow_id: str) -> builtins.list[str]:
+    def cancel_tree(
+        self, workflow_id: str, *, conn: Connection | None = None
+    ) -> builtins.list[str]:
         """Cancel a workflow and its open descendants; returns the ids that changed."""
-        changed: list[str] = []
-        with self.db.write() as conn:
+        stamp = now_ms()  # one completion time for every attempt (see open_or_cancelled_at)
+
+        def write(conn: Connection) -> builtins.list[str]:
+            changed: list[str] = []
             frontier = [workflow_id]
             seen: set[str] = set()
             while frontier:
@@ -397,24 +438,31 @@ class WorkflowStore:
                     .where(
                         W.c.app_name == self.app,
                         W.c.workflow_id.in_(frontier),
-                        W.c.status.in_(sorted(Status.OPEN)),
+                        open_or_cancelled_at(sorted(Status.OPEN), stamp),
                     )
-                    .values(status=Status.CANCELLED, updated_at=now_ms(), completed_at=now_ms())
+                    .values(status=Status.CANCELLED, updated_at=stamp, completed_at=stamp)
                     .returning(W.c.workflow_id)
                 )
                 changed.extend(r.workflow_id for r in res)
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
-        return changed
+            note_ended(conn, changed)
+            return changed
 
-    def resume_tree(self, workflow_id: str) -> builtins.list[str]:
+        return self.db.writing(write, conn=conn, what="cancel a workflow")
+
+    def resume_tree(
+        self, workflow_id: str, *, conn: Connection | None = None
+    ) -> builtins.list[str]:
         """Reopen a workflow (and descendants cancelled with it) for any capable executor.
 
         A workflow that came through a queue goes back to its queue (ENQUEUED, keeping its
-        priority and place), so resuming never bypasses the queue's limits.
+        priority and place), so resuming never bypasses the queue's limits. Repeatable: a
+        reopened row is no longer resumable, so a repeat changes nothing it already changed.
         """
         resumable = sorted(Status.RESUMABLE)
-        changed: list[str] = []
-        with self.db.write() as conn:
+
+        def write(conn: Connection) -> builtins.list[str]:
+            changed: list[str] = []
             frontier = [workflow_id]
             first = True
             seen: set[str] = set()
@@ -449,9 +497,13 @@ class WorkflowStore:
                 changed.extend(r.workflow_id for r in res)
                 first = False
                 frontier = [c for c in self.children(conn, frontier) if c not in seen]
-        return changed
+            return changed
+
+        return self.db.writing(write, conn=conn, what="resume a workflow")
 
     def mark(self, conn: Connection, workflow_id: str, *, status: str, error_json: str) -> None:
+        """End a workflow administratively (RECOVERY_EXHAUSTED), whoever holds it."""
+        note_ended(conn, [workflow_id])
         conn.execute(
             update(W)
             .where(self._pk(workflow_id))

@@ -9,6 +9,10 @@ Effect lines: ``{"event", "wid", "index", "executor", "pid", "version", "t"}`` w
 ``ready`` (launched), ``step`` (a step began), ``interrupt`` (a workflow was stopped by the
 framework, with ``kind``) and ``result`` (a started workflow's result, with ``value``).
 
+``--watchers N`` starts N ``watcher`` workflows: step 0, ``app.get_event(--target, "ready")``
+with no timeout, step 1. ``--set-event`` starts ``setter`` (id ``--wid``), which notes ``set``
+and sets its event ``ready``. ``--no-suspend`` keeps every wait in memory; ``--poll`` is the
+poll interval (a long one leaves only notifications to wake a wait).
 ``--compatible-with V`` (repeatable) declares versions this executor may also run.
 ``--queue`` declares queue ``q`` (``--concurrency``, ``--worker-concurrency``) that it
 dequeues ``job(item, seconds)`` from; the job's step appends ``begin`` and ``end`` lines.
@@ -61,6 +65,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workflow-timeout", type=float, help="started workflows' timeout (s)")
     p.add_argument("--agents", type=int, default=0, help="how many agent workflows to start")
     p.add_argument("--suspend-after", type=float, default=1.0)
+    p.add_argument("--no-suspend", action="store_true", help="suspend_after=None")
+    p.add_argument("--poll", type=float, default=0.05, help="poll interval (s)")
+    p.add_argument("--watchers", type=int, default=0, help="watcher workflows to start")
+    p.add_argument("--target", default="setter", help="the workflow watchers wait on")
+    p.add_argument("--set-event", action="store_true", help="start `setter` (id --wid)")
     p.add_argument("--hold-at", type=int, default=-1, help="before this step, in workflow code")
     p.add_argument("--hold-file", help="... wait until this file exists (a `holding` line)")
     return p.parse_args(argv)
@@ -91,9 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         lease_timeout=args.lease,
         heartbeat_interval=args.heartbeat,
         recovery_interval=args.recovery,
-        poll_interval=0.05,
+        poll_interval=args.poll,
         shutdown_grace=args.grace,
-        suspend_after=args.suspend_after,
+        suspend_after=None if args.no_suspend else args.suspend_after,
         install_signal_handlers=True,
     )
 
@@ -130,6 +139,19 @@ def main(argv: list[str] | None = None) -> None:
         rest = [effect(wid, i, 0.0, gated_from >= 0 and i >= gated_from) for i in range(1, steps)]
         return [got, first, *rest]
 
+    @app.workflow(name="watcher")
+    def watcher(target: str) -> Any:
+        wid = tether.workflow_id()
+        effect(wid, 0, 0.0, False)
+        got = app.get_event(target, "ready", timeout=None)
+        effect(wid, 1, 0.0, False)
+        return got
+
+    @app.workflow(name="setter")
+    def setter() -> None:
+        note("set", wid=tether.workflow_id())
+        tether.set_event("ready", "yes")
+
     if args.queue:
         declare_queue(app, args, note)
 
@@ -152,6 +174,10 @@ def main(argv: list[str] | None = None) -> None:
         )
     for i in range(args.agents):
         app.start_workflow(agent, args.steps, args.gated_from, workflow_id=f"{args.wid}-{i}")
+    for i in range(args.watchers):
+        app.start_workflow(watcher, args.target, workflow_id=f"{args.wid}-{i}")
+    if args.set_event:
+        app.start_workflow(setter, workflow_id=args.wid)
     if args.wait_result:
         for h in handles:
             note("result", wid=h.workflow_id, value=h.result(timeout=60))

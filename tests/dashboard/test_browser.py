@@ -4,6 +4,7 @@ into ci-artifacts/screenshots (kept by CI as test artifacts)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -98,3 +99,40 @@ def test_pages_and_a_cancel(fleet: Fleet, page: object) -> None:
     page.goto("/patches")
     expect(page.locator('[data-patch="free-shipping"]')).to_contain_text("keep")
     page.screenshot(path=SHOTS / "patches.png", full_page=True)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_rollout_buttons_follow_its_state_and_send_the_action(fleet: Fleet, page: object) -> None:
+    from playwright.sync_api import Page, expect
+    from sqlalchemy import select, update
+    from tether.runtime.store import schema
+
+    assert isinstance(page, Page)
+    # The controller's mailbox: a workflow with the rollout's id receives its control messages.
+    fleet.app.start_workflow("approval", workflow_id="ro-1")
+    wait_until(lambda: fleet.admin.get_workflow("ro-1").status == Status.PENDING, 15, "ro-1")
+    page.goto("/")
+    strip = page.locator('[data-rollout="ro-1"]')
+    buttons = strip.locator("button[data-action]")
+    expect(buttons).to_have_text(["Pause", "Promote", "Abort"])
+
+    # Paused at an approval point, as the controller records it: Approve, not Resume.
+    with fleet.admin.store.db.write() as conn:
+        conn.execute(
+            update(schema.rollouts)
+            .where(schema.rollouts.c.rollout_id == "ro-1")
+            .values(state="paused", reason="waiting for approval to shift to 50%")
+        )
+    page.reload()
+    expect(buttons).to_have_text(["Approve", "Promote", "Abort"])
+    page.screenshot(path=SHOTS / "rollout-awaiting-approval.png", full_page=True)
+    strip.locator('button[data-action="approve"]').click()
+    expect(page.locator(".flash.ok")).to_contain_text("sent approve to rollout ro-1")
+
+    m = schema.messages
+    with fleet.admin.store.db.read() as conn:
+        payloads = conn.execute(
+            select(m.c.payload).where(m.c.app_name == fleet.app.app_name, m.c.dest_id == "ro-1")
+        ).scalars()
+        sent = [json.loads(p) for p in payloads]
+    assert sent == [{"action": "approve", "by": "dashboard"}]

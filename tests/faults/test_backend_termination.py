@@ -5,12 +5,14 @@ random; every workflow still ends SUCCESS and every checkpointed step ran exactl
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from tether.runtime.records import Status
 
 import tether
@@ -144,3 +146,48 @@ def test_random_terminations_postgres(make_pg_app: Any, terminator: Terminator) 
         stop.set()
         killer.join()
     _check(app, ids, effects)
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["postgres-idle", "postgres-in-flight"])
+def test_read_commands_answer_after_termination(
+    in_flight: bool, make_pg_app: Any, terminator: Terminator, pg_url: str
+) -> None:
+    """``tether versions`` and ``tether workflows list`` answer after every backend of the
+    app was terminated, never a raw driver error: idle (the pooled connections are dead when
+    checked out) or in flight (the read's own backend is terminated just before each
+    command's first statement, so only a repeat on a fresh connection answers)."""
+    from tether.commands import list_versions, list_workflows, open_app
+
+    app = make_pg_app()
+    flow = _workload(app, Counter())
+    app.launch()
+    ids = [f"read-{i}" for i in range(3)]
+    for wid in ids:
+        app.start_workflow(flow, wid, workflow_id=wid)
+    for wid in ids:
+        assert app.retrieve_workflow(wid).result(timeout=30) == "c"
+    admin = open_app(app_name=app.settings.app_name, database_url=pg_url)
+    try:
+        killed: list[str] = []
+        if in_flight:
+            reads = re.compile(r"^SELECT\b.*\bFROM tether_(versions|workflows)\b", re.DOTALL)
+
+            def before(conn: Any, _cur: Any, statement: str, *_args: Any) -> None:
+                table = reads.match(statement)
+                if table is None or table.group(1) in killed:
+                    return
+                killed.append(table.group(1))
+                terminator.pid(conn.connection.dbapi_connection.info.backend_pid)
+
+            event.listen(admin.store.db.engine, "before_cursor_execute", before)
+        assert terminator.app(app.settings.app_name) > 0
+        versions = list_versions(admin)
+        assert [v.version for v in versions] == ["v1"]
+        listed = list_workflows(admin)
+        assert sorted(w.workflow_id for w in listed) == ids
+        assert all(w.status == Status.SUCCESS for w in listed)
+        if in_flight:
+            assert sorted(killed) == ["versions", "workflows"]
+    finally:
+        admin.store.close()
+    assert app.retrieve_workflow(ids[0]).result(timeout=10) == "c"  # the executor lives on

@@ -45,3 +45,26 @@ def test_send_wakes_only_the_addressee(make_app: Callable[..., Tether]) -> None:
     assert [h.result(timeout=10) for h in handles] == [
         "hello" if i == 7 else i for i in range(WAITERS)
     ]
+
+
+def test_which_waiters_have_mail_is_one_answer_for_many_ids(
+    make_app: Callable[..., Tether],
+) -> None:
+    """What the SQLite watcher asks after a commit elsewhere (both backends answer it): of
+    the ids waiting, which have a message on which topic, or set which event."""
+    app = make_app()
+
+    @app.workflow(name="setter")
+    def setter(key: str) -> None:
+        tether.set_event(key, 1)
+
+    app.launch()
+    store = app.store
+    for wid, topic in [("w3", "go"), ("w700", ""), ("w700", "go"), ("other", "go")]:
+        app.send(wid, "m", topic=topic, allow_missing=True)
+    waiting = [f"w{i}" for i in range(1200)]  # more than one chunk of ids on Postgres
+    assert store.messages.waiting_for(waiting) == {("w3", "go"), ("w700", ""), ("w700", "go")}
+    assert store.messages.waiting_for([]) == set()
+    app.start_workflow(setter, "ready", workflow_id="s1").result(timeout=10)
+    app.start_workflow(setter, "done", workflow_id="s2").result(timeout=10)
+    assert store.messages.events_for(["s1", "nobody"]) == {("s1", "ready")}

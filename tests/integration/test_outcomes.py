@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import and_, delete, update
 from tether.runtime.errors import DeduplicatedError
 from tether.runtime.store.schema import operations as O
 
@@ -119,16 +119,17 @@ def test_a_fork_that_reads_its_own_event_replays(make_app: Callable[..., Tether]
     app.launch()
     h = app.start_workflow(selfread)
     assert h.result(timeout=10) == "V"
-    fork = app.versions.fork(h.workflow_id, 2)  # the set_event and the get_event copied
+    # The set_event, the read's deadline and the read copied.
+    fork = app.versions.fork(h.workflow_id, 3)
     assert app.retrieve_workflow(fork.workflow_id).result(timeout=10) == "V"
-    # A history recorded with the workflow's own id in the name (older code) forks too.
+    # A history recorded by older code (the workflow's own id in the read's name, and no
+    # deadline before the read) forks too.
+    own = and_(O.c.app_name == app.app_name, O.c.workflow_id == h.workflow_id)
     with app.store.db.write() as conn:
-        conn.execute(
-            update(O)
-            .where(O.c.app_name == app.app_name, O.c.workflow_id == h.workflow_id)
-            .where(O.c.position == 1)
-            .values(name=f"{h.workflow_id}:k")
-        )
+        conn.execute(delete(O).where(own, O.c.position == 1))
+        for pos in (2, 3):
+            conn.execute(update(O).where(own, O.c.position == pos).values(position=pos - 1))
+        conn.execute(update(O).where(own, O.c.position == 1).values(name=f"{h.workflow_id}:k"))
     again = app.versions.fork(h.workflow_id, 2)
     assert app.retrieve_workflow(again.workflow_id).result(timeout=10) == "V"
     assert app.get_workflow(again.workflow_id).status == Status.SUCCESS

@@ -153,7 +153,8 @@ def test_listener_reconnects(
     with psycopg.connect(libpq_url(normalize_url(database_url)), autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN tether_queues%' AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND query LIKE 'LISTEN tether%' "
+            "AND pid <> pg_backend_pid()"
         )
     wait_until(lambda: not listener.connected.is_set(), what="the listener to notice")
     wait_until(listener.connected.is_set, what="the listener to reconnect")

@@ -115,9 +115,9 @@ def test_replay_answers_everything_from_history_and_writes_nothing(
     assert snapshot(live) == before and calls == ran  # nothing written, no step ran
     o1, bad = results["o1"], results["bad"]
     assert (o1.outcome, o1.stopped_at, o1.version, o1.code_version) == ("passed", None, "v1", "v2")
-    assert o1.positions_replayed == len(ops(live, "o1")) == 10
+    assert o1.positions_replayed == len(ops(live, "o1")) == 11
     assert (bad.outcome, bad.status) == ("passed", Status.ERROR)  # raised as recorded
-    assert bad.positions_replayed == 10
+    assert bad.positions_replayed == 11
 
 
 def test_open_workflows_stop_at_the_frontier(make_app: Callable[..., Tether]) -> None:

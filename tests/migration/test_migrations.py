@@ -132,3 +132,43 @@ def test_newer_schema_that_drops_support_refuses_old_code(two_databases: tuple[s
             m.check(db)
     finally:
         db.close()
+
+
+def _min_code(db: Database) -> str:
+    with db.read() as conn:
+        return str(
+            conn.exec_driver_sql("SELECT value FROM tether_schema WHERE key = 'min_code'").scalar()
+        )
+
+
+def test_suspension_revision_refuses_code_that_predates_it(
+    two_databases: tuple[str, str],
+) -> None:
+    """Code before revision 6 does not know SUSPENDED rows: it must refuse to start, on a
+    fresh database, an upgraded one, and one migrated before revision 6 declared it."""
+    floor = m.min_code_for(m.head())  # 6, or higher once a later revision raises it
+    assert m.min_code_for(5) == 1 and m.min_code_for(6) == 6
+    fresh, upgraded = (Database(url) for url in two_databases)
+    try:
+        m.migrate(fresh)
+        _load_snapshot(upgraded)
+        m.migrate(upgraded)
+        for db in (fresh, upgraded):
+            assert _min_code(db) == str(floor)
+            with pytest.raises(SchemaError) as info:
+                m.check(db, code=5)
+            assert str(info.value) == (
+                f"the database schema (revision {m.head()}) no longer supports code at "
+                f"revision 5 (it needs at least {floor}): deploy a newer tether"
+            )
+            assert m.check(db, code=floor) == m.head()  # code from the floor on runs
+        # Migrated by code that had not declared the floor yet: the next migrate raises it.
+        with fresh.write() as conn:
+            conn.exec_driver_sql("UPDATE tether_schema SET value = '1' WHERE key = 'min_code'")
+        assert m.migrate(fresh) == []
+        assert _min_code(fresh) == str(floor)
+        with pytest.raises(SchemaError, match=f"needs at least {floor}"):
+            m.check(fresh, code=5)
+    finally:
+        fresh.close()
+        upgraded.close()

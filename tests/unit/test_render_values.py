@@ -16,6 +16,8 @@ from tether.render.system import shown_state
         ("RUNNING", False, "DEAD (was RUNNING)"),  # killed: its lease lapsed
         ("DRAINING", False, "DEAD (was DRAINING)"),
         ("STOPPED", False, "STOPPED"),  # a clean exit
+        ("DISCONNECTED", True, "DISCONNECTED"),  # alive, cut off from the database
+        ("DISCONNECTED", False, "DISCONNECTED (lease lapsed)"),  # peers take its work
     ],
 )
 def test_executor_state(state: str, alive: bool, shown: str) -> None:

@@ -15,7 +15,8 @@ from .base import MODULE, State, command
     click.option("--all", "include_stopped", is_flag=True, help="Include stopped and dead ones."),
 )
 def executors_cmd(state: State, include_stopped: bool) -> None:
-    """List executors with their version and the versions they may run."""
+    """List executors with their version and the versions they may run (live ones, and
+    those that lost the database: DISCONNECTED)."""
     result = commands.list_executors(state.app(), include_stopped=include_stopped)
     state.emit(result, show.executors)
 

@@ -89,9 +89,8 @@ def queue_series(app: Tether, *, window: float = 900.0, buckets: int = 30) -> li
         .limit(_MAX_ROWS)
     )
     by_queue: dict[str, list[tuple[int, int | None, int | None]]] = {}
-    with app.store.db.read() as conn:
-        for name, created, started, completed in conn.execute(stmt):
-            by_queue.setdefault(name, []).append((created, started, completed))
+    for name, created, started, completed in app.store.db.reading(lambda c: c.execute(stmt).all()):
+        by_queue.setdefault(name, []).append((created, started, completed))
     return [
         bucket_series(q, rows, since=since, until=until, buckets=buckets)
         for q, rows in sorted(by_queue.items())

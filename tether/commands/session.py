@@ -32,12 +32,8 @@ def open_app(
     if not (app_name or os.environ.get("TETHER_APP_NAME")):
         raise ConfigurationError("no app name: pass --app NAME or set TETHER_APP_NAME")
     url = database_url or os.environ.get("TETHER_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if check_schema and sqlite_file_missing(url):
-        # Connecting would create an empty file: a read must not leave one behind.
-        raise SchemaError(
-            f"no database at {redact(url)}: pass --database-url (or set TETHER_DATABASE_URL) "
-            "to your app's database, or create one with `tether migrate`"
-        )
+    if check_schema:
+        refuse_missing_file(url)
     app = Tether(
         app_name=app_name,
         database_url=database_url,
@@ -75,6 +71,7 @@ def load_app(
     if database_url and normalize_url(database_url) != normalize_url(app.settings.database_url):
         raise ConfigurationError(f"{spec} uses another database than --database-url")
     if check_schema:
+        refuse_missing_file(app.settings.database_url)
         app.store.check_schema()
     return app
 
@@ -109,6 +106,17 @@ def import_app(spec: str, *, app_dir: str | None = None) -> Tether:
     if not isinstance(obj, Tether):
         raise ConfigurationError(f"{spec} is a {type(obj).__name__}, not a tether.Tether app")
     return obj
+
+
+def refuse_missing_file(url: str) -> None:
+    """Refuse a SQLite URL whose file does not exist: connecting would create an empty file,
+    and a command that reads must not leave one behind (nor report an empty app)."""
+    if sqlite_file_missing(url):
+        raise SchemaError(
+            f"no database at {redact(url)}: pass --database-url (or set TETHER_DATABASE_URL) "
+            "to your app's database, or create one with `tether migrate` (or by launching "
+            "the app)"
+        )
 
 
 def sqlite_file_missing(url: str) -> bool:

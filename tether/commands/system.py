@@ -7,6 +7,7 @@ import os
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from tether.runtime.clock import now_ms
 from tether.runtime.identity import resolve_executor_id
 from tether.runtime.records import ExecutorRecord
 from tether.runtime.store import Database, redact
@@ -42,9 +43,24 @@ class Info(Record):
     tether_version: str
 
 
+# How long an executor that lost the database stays in the default listing: long enough to
+# be seen and looked into, not forever if it died cut off (it never writes STOPPED then).
+DISCONNECTED_SHOWN_MS = 3600 * 1000
+
+
 def list_executors(app: Tether, *, include_stopped: bool = False) -> list[ExecutorRecord]:
-    """Live executors (those heartbeating within the lease timeout); all with include_stopped."""
-    return app.executors(include_stopped=include_stopped)
+    """Live executors (those heartbeating within the lease timeout), and those that said they
+    lost the database within the last hour (alive, maybe, but unable to heartbeat: an
+    operator needs to see them); all with include_stopped."""
+    every = app.executors(include_stopped=True)
+    if include_stopped:
+        return every
+    now = now_ms()
+    return [
+        r
+        for r in every
+        if r.alive or (r.state == "DISCONNECTED" and now - r.heartbeat_at <= DISCONNECTED_SHOWN_MS)
+    ]
 
 
 def migrate(database_url: str | None = None) -> MigrateResult:

@@ -85,17 +85,16 @@ def workflow_timeline(app: Tether, workflow_id: str) -> WorkflowTimeline:
     holders = select(O.c.position, O.c.executor_id).where(
         O.c.app_name == app.app_name, O.c.workflow_id == workflow_id
     )
-    with app.store.db.read() as conn:
-        by_position = {row[0]: row[1] for row in conn.execute(holders)}
-        child_ids = [
-            r[0]
-            for r in conn.execute(
-                select(W.c.workflow_id)
-                .where(W.c.app_name == app.app_name, W.c.parent_id == workflow_id)
-                .order_by(W.c.created_at)
-                .limit(200)
-            )
-        ]
+    kids = (
+        select(W.c.workflow_id)
+        .where(W.c.app_name == app.app_name, W.c.parent_id == workflow_id)
+        .order_by(W.c.created_at)
+        .limit(200)
+    )
+    by_position = {
+        row[0]: row[1] for row in app.store.db.reading(lambda c: c.execute(holders).all())
+    }
+    child_ids = [r[0] for r in app.store.db.reading(lambda c: c.execute(kids).all())]
     children = [c for c in (app.store.workflows.get(cid) for cid in child_ids) if c is not None]
     return WorkflowTimeline(
         record,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from tether.rollout.controller import ACTIONS, AWAITING_APPROVAL
 from tether.runtime.errors import TetherError
 from tether.runtime.records import Status
 
@@ -138,6 +139,18 @@ def rollouts_of(ctx: Context) -> list[Any]:
     recent = rollout_commands.list_rollouts(ctx.app, limit=5)
     active = [r for r in recent if r.state in ("running", "paused")]
     return active or recent[:1]
+
+
+def rollout_actions(state: str, reason: str | None) -> list[str]:
+    """The controls a rollout in ``state`` takes, in the order the strip shows them: a
+    running one pauses, a paused one resumes (one paused at an approval point is approved
+    instead), either is promoted at once or aborted; an ended one takes none."""
+    if state == "running":
+        return ["pause", "promote", "abort"]
+    if state == "paused":
+        awaiting = (reason or "").startswith(AWAITING_APPROVAL)
+        return ["approve" if awaiting else "resume", "promote", "abort"]
+    return []
 
 
 @page
@@ -274,8 +287,8 @@ def set_routing(ctx: Context, request: Request, form: dict[str, str]) -> str:
 @action
 def control_rollout(ctx: Context, request: Request, form: dict[str, str]) -> str:
     action = request.path_params["action"]
-    if action not in ("pause", "resume", "abort"):
-        raise TetherError(f"no rollout action {action!r} here: pause, resume or abort")
+    if action not in ACTIONS:
+        raise TetherError(f"no rollout action {action!r}: use one of {', '.join(ACTIONS)}")
     status = rollout_commands.control_rollout(
         ctx.app, request.path_params["rollout_id"], action, by="dashboard"
     )
@@ -301,3 +314,6 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/actions/versions/{version}/retire", retire(ctx), methods=["POST"]),
         Route("/actions/rollouts/{rollout_id}/{action}", control_rollout(ctx), methods=["POST"]),
     ]
+
+
+_env.globals.update(rollout_actions=rollout_actions)

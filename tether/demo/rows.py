@@ -47,8 +47,7 @@ def operations(store: Store) -> list[OperationRow]:
         .where(O.c.app_name == store.app_name, W.c.name == AGENT)
         .order_by(O.c.workflow_id, O.c.position)
     )
-    with store.db.read() as conn:
-        return [OperationRow(*row) for row in conn.execute(stmt)]
+    return store.db.reading(lambda c: [OperationRow(*row) for row in c.execute(stmt)])
 
 
 def runnable(store: Store) -> dict[str, frozenset[str]]:
@@ -66,8 +65,8 @@ def counts(store: Store) -> dict[tuple[str, str], int]:
         .where(W.c.app_name == store.app_name, W.c.name == AGENT)
         .group_by(W.c.version, W.c.status)
     )
-    with store.db.read() as conn:
-        return {(str(v), str(s)): int(n) for v, s, n in conn.execute(stmt)}
+    rows = store.db.reading(lambda c: c.execute(stmt).all())
+    return {(str(v), str(s)): int(n) for v, s, n in rows}
 
 
 def effect_lines(path: Path) -> list[dict[str, Any]]:
@@ -105,6 +104,5 @@ def last_finished(store: Store, version: str) -> tuple[str, float] | None:
         .order_by(W.c.completed_at.desc())
         .limit(1)
     )
-    with store.db.read() as conn:
-        row = conn.execute(stmt).first()
+    row = store.db.reading(lambda c: c.execute(stmt).first())
     return None if row is None else (str(row[0]), int(row[1]) / 1000)

@@ -20,7 +20,7 @@ def executors(records: Sequence[ExecutorRecord]) -> None:
             r.executor_id,
             r.version,
             ", ".join(r.runnable_versions),
-            shown_state(r.state, r.alive),
+            _styled(shown_state(r.state, r.alive)),
             Text("yes", style="green") if r.alive else Text("no", style="red"),
             r.host or "-",
             str(r.pid) if r.pid is not None else "-",
@@ -31,10 +31,20 @@ def executors(records: Sequence[ExecutorRecord]) -> None:
 
 def shown_state(state: str, alive: bool) -> str:
     """An executor's state as an operator reads it: one that stopped heartbeating while
-    RUNNING or DRAINING died (its lease lapsed); its stored state is only its last word."""
+    RUNNING or DRAINING died (its lease lapsed); its stored state is only its last word.
+    A DISCONNECTED one is alive but cannot reach the database (it claims nothing and its
+    runs stop at their next step); once its lease lapses peers take its workflows, though
+    it may come back."""
+    if state == "DISCONNECTED":
+        return state if alive else "DISCONNECTED (lease lapsed)"
     if not alive and state != "STOPPED":
         return f"DEAD (was {state})"
     return state
+
+
+def _styled(shown: str) -> Text:
+    style = "red" if shown.startswith(("DEAD", "DISCONNECTED")) else ""
+    return Text(shown, style=style)
 
 
 def migrated(result: MigrateResult) -> None:

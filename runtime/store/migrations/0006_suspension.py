@@ -1,9 +1,12 @@
 """Revision 6: a suspended workflow's wake condition on its row, with a due-time index and
 an index of waits on another workflow (events, children).
 
-The DDL is frozen here as it was at revision 6 (see revision 2). Expand only: code that
-predates suspension never writes these columns, and never sees a SUSPENDED row unless
-newer code suspended it.
+The DDL is frozen here as it was at revision 6 (see revision 2). The columns only expand
+the table, but the rows they describe do not: newer code suspends workflows (status
+SUSPENDED, held by nobody), and code that predates suspension does not know that status. It
+would take a suspended child for a finished one (its handles read any status outside
+ENQUEUED/PENDING as an end), never wake a suspended workflow, and count it nowhere in queue
+limits or drains. So this revision raises ``MIN_CODE``: older code refuses to start on it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, 
 from sqlalchemy import text as sql
 
 from ..migrate import add_column_if_missing
+
+MIN_CODE = 6  # code before revision 6 mis-handles SUSPENDED rows (see above)
 
 _m = MetaData()
 
