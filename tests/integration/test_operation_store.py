@@ -308,3 +308,14 @@ def test_counts_and_holders_read_the_status_of_this_apps_workflow(
     workflow(other, "a")  # open in the other app
     assert store.operations.named_counts("patch") == {"p1": (1, 0)}
     assert store.operations.open_holders("patch", ["p1"]) == {}
+
+
+def test_batch_reads_on_the_callers_connection_see_its_uncommitted_writes(store: Store) -> None:
+    fence = workflow(store, "w")
+    ops = store.operations
+    with store.db.write() as conn:
+        marker_op = OperationRecord(position=0, kind="patch", name="p1")
+        assert ops.record(conn, fence, marker_op, version="v1")
+        assert [o.name for o in ops.histories(["w"], conn=conn)["w"]] == ["p1"]
+        assert ops.named_counts("patch", conn=conn) == {"p1": (1, 1)}
+        assert ops.open_holders("patch", ["p1"], conn=conn) == {"p1": {"w"}}
