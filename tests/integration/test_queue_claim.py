@@ -21,6 +21,10 @@ from tether.runtime.store.queues import FAIR_WINDOW_MS, Enqueue, sqlalchemy_runn
 from tether.runtime.store.schema import operations as O
 from tether.runtime.store.schema import workflows as W
 
+# Postgres only: SQLite serializes every claim behind its writer lock, so it has neither the
+# CTE nor the concurrent windows these tests look at.
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
 T0 = 1_800_000_000_000  # a fixed "now" (epoch ms)
 
 
@@ -482,14 +486,13 @@ def test_racing_claims_hold_a_shared_limit(
     [{}, {"concurrency": 5}, {"partition_concurrency": 1}],
     ids=["skip-locked", "locked", "partitioned"],
 )
+@POSTGRES_ONLY
 def test_the_pick_is_a_cte_that_runs_once_on_postgres(
     store: Store, clock: Clock, backend: str, budget: dict[str, Any]
 ) -> None:
     """Inlined as ``IN (subquery)``, the pick may be re-run per outer row (a nested-loop
     semi-join) and claim more than asked; a MATERIALIZED CTE is planned once. Postgres
     never inlines a CTE with FOR UPDATE, but the locked and partitioned picks have none."""
-    if backend != "postgres":
-        pytest.skip("SQLite has no CTE here: its claim is serialized by the writer lock")
     seen: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -509,13 +512,12 @@ def test_the_pick_is_a_cte_that_runs_once_on_postgres(
     assert "CTE Scan on picked" in plan, plan
 
 
+@POSTGRES_ONLY
 def test_a_claim_skips_rows_another_transaction_is_taking_on_postgres(
     store: Store, clock: Clock, backend: str
 ) -> None:
     """With no shared budget, claimers do not queue behind each other: a row locked by
     another transaction (a claim in flight) is skipped, not waited for."""
-    if backend != "postgres":
-        pytest.skip("SQLite serializes every claim behind its writer lock")
     put(store, "a")
     put(store, "b")
     got: list[str] = []
@@ -534,14 +536,13 @@ def test_a_claim_skips_rows_another_transaction_is_taking_on_postgres(
     assert got == ["b"]
 
 
+@POSTGRES_ONLY
 def test_a_claim_never_takes_a_row_cancelled_while_it_waited_on_postgres(
     store: Store, clock: Clock, backend: str
 ) -> None:
     """The claim's UPDATE rechecks ENQUEUED: a row its pick saw waiting, then cancelled by a
     transaction it had to wait for, stays cancelled (Postgres re-evaluates the WHERE on the
     committed row)."""
-    if backend != "postgres":
-        pytest.skip("SQLite's writer lock leaves no such window")
     put(store, "a")
     got: list[str] = []
     with store.db.engine.connect() as canceller:
