@@ -295,7 +295,15 @@ class Demo:
             self.state.rollout = status
             counts = self.state.counts
             open_ = sum(n for (_, s), n in counts.items() if s in Status.OPEN)
-            if status.controller_status in Status.TERMINAL and open_ == 0 and self._held == {}:
+            # Done when the agents are, and the old side's drain (handed off by the
+            # controller when it has one) has retired it: the report shows that retirement.
+            drained = status.drain_status is None or status.drain_status in Status.TERMINAL
+            if (
+                status.controller_status in Status.TERMINAL
+                and drained
+                and open_ == 0
+                and self._held == {}
+            ):
                 return
             self._tick()
         self.journal.add("drain", f"gave up waiting after {self.t.finish_within:g}s")
